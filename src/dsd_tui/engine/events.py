@@ -1,0 +1,184 @@
+"""The one event schema. Everything downstream of the engine (TUI, headless printer,
+events.jsonl, summary.json) is fed by these objects and nothing else.
+
+Each event is a small frozen dataclass; `to_dict()` gives its JSON line (with `type` and `time`),
+`from_dict()` reads one back, so a run followed from `events.jsonl` looks exactly like a live one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time as _time
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+REGISTRY: dict[str, type["Event"]] = {}
+
+
+def _now() -> float:
+    return _time.time()
+
+
+@dataclass(frozen=True)
+class Event:
+    type: ClassVar[str] = "event"
+    time: float = field(default_factory=_now, kw_only=True)
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        REGISTRY[cls.type] = cls
+
+    def to_dict(self) -> dict:
+        out = {"type": self.type}
+        out.update(dataclasses.asdict(self))
+        return out
+
+
+def from_dict(data: dict) -> Event:
+    cls = REGISTRY.get(data.get("type"))
+    if cls is None:
+        return UnknownEvent(raw=dict(data), time=float(data.get("time", 0.0)))
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    type: ClassVar[str] = "run_started"
+    name: str
+    run_dir: str
+    profile: dict
+    environment: dict
+    phases: list  # planned phase names, in order
+    rungs: int  # pruning rungs per phase after the dense rung
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class PhaseStarted(Event):
+    type: ClassVar[str] = "phase_started"
+    phase: str
+    arch: str
+    rungs: int
+    prunable_weights: int
+    teacher: dict | None = None  # student phase: where its teacher came from
+
+
+@dataclass(frozen=True)
+class RungStarted(Event):
+    type: ClassVar[str] = "rung_started"
+    phase: str
+    rung: int
+    sparsity: float
+    epochs: int
+
+
+@dataclass(frozen=True)
+class EpochFinished(Event):
+    type: ClassVar[str] = "epoch_finished"
+    phase: str
+    rung: int
+    epoch: int  # 1-based, within the rung
+    epochs: int
+    train_loss: float  # mean training loss over the epoch (KD loss in the student phase)
+    train_acc: float  # running accuracy on the (noisy) training labels, augmented batches
+    lr: float
+    seconds: float  # wall time of this epoch
+
+
+@dataclass(frozen=True)
+class RungFinished(Event):
+    type: ClassVar[str] = "rung_finished"
+    phase: str
+    rung: int
+    record: dict  # the summary's rung record (see summary.py)
+
+
+@dataclass(frozen=True)
+class StopFired(Event):
+    type: ClassVar[str] = "stop_fired"
+    phase: str
+    rung: int
+    criterion: str
+    reason: str
+    selected_rung: int
+    active: bool  # the phase's active criterion (alerts); others are recorded in shadow mode
+    action: str  # alert | stop | shadow
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PhaseFinished(Event):
+    type: ClassVar[str] = "phase_finished"
+    phase: str
+    best_rung: int
+    rungs_trained: int
+    stopped_early: bool
+    verdict: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    type: ClassVar[str] = "run_finished"
+    status: str  # completed | stopped
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RunFailed(Event):
+    type: ClassVar[str] = "run_failed"
+    error: str
+
+
+@dataclass(frozen=True)
+class RunInterrupted(Event):
+    type: ClassVar[str] = "run_interrupted"
+    reason: str
+    resumable: bool = True
+
+
+@dataclass(frozen=True)
+class Warning(Event):  # noqa: A001 - the event's name in the schema
+    type: ClassVar[str] = "warning"
+    message: str
+
+
+@dataclass(frozen=True)
+class Log(Event):
+    type: ClassVar[str] = "log"
+    message: str
+
+
+@dataclass(frozen=True)
+class UnknownEvent(Event):
+    """An event type this version does not know (a newer writer); kept, not dropped."""
+
+    type: ClassVar[str] = "unknown"
+    raw: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dict(self.raw)
+
+
+Sink = Callable[[Event], None]
+
+
+class Fanout:
+    """Hands each event to every sink in order (run directory first, then the views)."""
+
+    def __init__(self, *sinks: Sink):
+        self.sinks = [s for s in sinks if s is not None]
+
+    def __call__(self, event: Event) -> None:
+        for sink in self.sinks:
+            sink(event)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Floats NaN/Inf are not JSON: they become None (the record's `diverged` flag says why)."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value

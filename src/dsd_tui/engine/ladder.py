@@ -1,0 +1,360 @@
+"""Phases and rungs: the DSD² run, told as events.
+
+A run is the teacher ladder (train dense, then prune `rate` of the remaining weights and retrain,
+`rungs` times) and, with distillation on, the student ladder (a fresh dense student trained by KD
+from the frozen best-validation teacher, pruned the same way with the same KD loss).
+
+Resume state is saved at every epoch end (`state/latest.pt`), so `Ladder(resume=True)` continues
+at the last finished epoch; because every source of randomness is a saved generator or re-seeded
+from (seed, phase, rung), a resumed run computes the same numbers as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..errors import RunFailed, UsageError
+from ..profile import Profile
+from . import events as ev
+from . import stopping
+from .data import Batcher, DataBundle, load_data
+from .entropy import mean_entropy
+from .models import build_model
+from .pruning import Masks
+from .rundir import STATE, RunDir, safe_torch_load
+from .summary import best_rung
+from .training import (Interrupted, evaluate, kd_loss, make_optimizer, make_scheduler, measure_train,
+                       predict_logits, train_epoch)
+
+PHASE_SEED = {"teacher": 1, "student": 2}
+
+
+def pick_device(spec: str) -> torch.device:
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"run.device = {spec!r}: CUDA is not available here; use run.device = \"auto\" or \"cpu\"")
+    return torch.device(spec)
+
+
+def environment(device: torch.device, threads: int) -> dict:
+    env = {"python": platform.python_version(), "torch": torch.__version__, "device": str(device),
+           "threads": torch.get_num_threads(), "platform": platform.platform(), "host": platform.node()}
+    if device.type == "cuda":
+        env["device_name"] = torch.cuda.get_device_name(device)
+    return env
+
+
+@dataclass
+class Cursor:
+    """Where the ladder stands: the last thing that finished."""
+
+    phase: str = "teacher"
+    rung: int = 0
+    epoch: int = 0  # epochs finished in this rung
+    rung_done: bool = False
+    phases_done: tuple = ()
+
+    def to_dict(self) -> dict:
+        return {"phase": self.phase, "rung": self.rung, "epoch": self.epoch, "rung_done": self.rung_done,
+                "phases_done": list(self.phases_done)}
+
+
+class Ladder:
+    """Runs one DSD² job into an open RunDir, emitting events to `sink`."""
+
+    def __init__(self, profile: Profile, rundir: RunDir, sink: ev.Sink, *,
+                 should_stop: Callable[[], bool] | None = None,
+                 stop_after_rung: Callable[[], bool] | None = None,
+                 resume: bool = False):
+        self.p = profile
+        self.rundir = rundir
+        self.emit = sink
+        self.should_stop = should_stop or (lambda: False)
+        self.stop_after_rung = stop_after_rung or (lambda: False)
+        self.resume = resume
+        self.state: dict | None = None
+        self._last_state_save = 0.0
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> str:
+        """Returns the final status: completed | stopped | interrupted. Raises RunFailed/UsageError."""
+        start = time.time()
+        p = self.p
+        if p.run.threads:
+            torch.set_num_threads(p.run.threads)
+        self.device = pick_device(p.run.device)
+        if self.resume:
+            self.state = safe_torch_load(self.rundir.path / STATE, "resume state")
+        cursor = Cursor(**self.state["cursor"]) if self.state else Cursor()
+        cursor.phases_done = tuple(cursor.phases_done)
+        self.data = load_data(p.data, p.run.seed).to(self.device)
+        self.channels_last = p.train.precision == "bf16" and self.data.images
+        self.batcher = Batcher(self.data, self.device, self.channels_last)
+        phases = ["teacher"] + (["student"] if p.distill.enabled else [])
+        self.emit(ev.RunStarted(name=p.run.name, run_dir=str(self.rundir.path), profile=p.to_dict(),
+                                environment=environment(self.device, p.run.threads), phases=phases,
+                                rungs=p.prune.rungs, resumed=self.resume))
+        if not self.resume:
+            self.emit(ev.Log(message=f"data: {self.data.name}, {len(self.data.train)} train / {len(self.data.val)} "
+                                     f"val / {len(self.data.test)} test, noise {self.data.noise['train_rate']:.3f} "
+                                     f"realised on train"))
+        try:
+            for phase in phases:
+                if phase in cursor.phases_done:
+                    continue
+                resume_here = self.state is not None and cursor.phase == phase
+                outcome = self.run_phase(phase, cursor if resume_here else None, cursor.phases_done)
+                cursor = Cursor(phase=phase, phases_done=cursor.phases_done + (phase,))
+                if outcome == "interrupted":
+                    return self._interrupted("stopped by request after the rung finished")
+        except Interrupted:
+            return self._interrupted("interrupted; resume with `dsd-tui resume`")
+        status = "completed"
+        self.emit(ev.RunFinished(status=status, seconds=time.time() - start))
+        return status
+
+    def _interrupted(self, reason: str) -> str:
+        self.emit(ev.RunInterrupted(reason=reason))
+        return "interrupted"
+
+    # ------------------------------------------------------------------ one phase
+    def run_phase(self, phase: str, cursor: Cursor | None, phases_done: tuple) -> str:
+        p = self.p
+        arch = (p.distill.arch or p.model.arch) if phase == "student" else p.model.arch
+        torch.manual_seed(p.run.seed * 1000 + PHASE_SEED[phase])
+        model = build_model(arch, p.model, self.data.input_shape, self.data.num_classes).to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        masks = Masks(model)
+        gen = torch.Generator(device=self.device).manual_seed(p.run.seed * 7919 + PHASE_SEED[phase])
+        init_state = copy.deepcopy(model.state_dict())
+        rewind_state = init_state if (p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch == 0) else None
+
+        teacher_info, loss_fn = None, None
+        if phase == "student":
+            teacher, teacher_info = self.load_teacher(cursor)
+            loss_fn = self.kd_loss_fn(teacher)
+
+        records = self.rundir.builder.records(phase) if cursor else []
+        start_rung, start_epoch, opt_state = 0, 0, None
+        if cursor is not None:
+            st = self.state
+            model.load_state_dict(st["model"])
+            masks = Masks(model, {k: v.bool() for k, v in st["masks"].items()})
+            gen.set_state(st["generator"].to(gen.get_state().device) if hasattr(st["generator"], "to")
+                          else st["generator"])
+            if st.get("rewind") is not None:
+                rewind_state = st["rewind"]
+            records = [r for r in records if r["rung"] < cursor.rung + (1 if cursor.rung_done else 0)]
+            if cursor.rung_done:
+                start_rung, start_epoch = cursor.rung + 1, 0
+            else:
+                start_rung, start_epoch, opt_state = cursor.rung, cursor.epoch, st
+        self.emit(ev.PhaseStarted(phase=phase, arch=arch, rungs=p.prune.rungs, prunable_weights=masks.total(),
+                                  teacher=teacher_info))
+
+        stopped_early = False
+        for rung in range(start_rung, p.prune.rungs + 1):
+            resuming_mid_rung = opt_state is not None and rung == start_rung
+            if rung > 0 and not resuming_mid_rung:
+                self.prepare_rung(model, masks, rung, init_state, rewind_state, phase)
+            record, rewind_state = self.train_rung(phase, rung, model, masks, gen, loss_fn, phases_done,
+                                                   start_epoch if resuming_mid_rung else 0,
+                                                   opt_state if resuming_mid_rung else None, rewind_state)
+            records.append(record)
+            self.rundir.save_torch(f"checkpoints/{phase}-rung{rung:02d}.pt", {
+                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "masks": masks.state(), "phase": phase, "rung": rung, "arch": arch,
+                "num_classes": self.data.num_classes})
+            self.emit(ev.RungFinished(phase=phase, rung=rung, record=record))
+            fired_active = self.check_stops(phase, records)
+            self.save_state(model, masks, gen, None, None, Cursor(phase, rung, 0, True, phases_done), rewind_state,
+                            force=True)
+            if fired_active and p.stop.action == "stop":
+                stopped_early = True
+                break
+            if self.stop_after_rung() and rung < p.prune.rungs:
+                return "interrupted"
+        self.emit(ev.PhaseFinished(phase=phase, best_rung=best_rung(records), rungs_trained=len(records),
+                                   stopped_early=stopped_early))
+        return "done"
+
+    # ------------------------------------------------------------------ pieces
+    def prepare_rung(self, model, masks: Masks, rung: int, init_state, rewind_state, phase: str) -> None:
+        """Prune, then set the weights the rung retrains from (per the retraining mode)."""
+        masks.prune_global(self.p.prune.rate)
+        mode = self.p.prune.retrain
+        if mode == "weight-rewind" and rewind_state is not None:
+            model.load_state_dict(rewind_state)
+        elif mode == "reinit":
+            torch.manual_seed(self.p.run.seed * 1000 + PHASE_SEED[phase] * 100 + rung)
+            for m in model.modules():
+                if m is not model and hasattr(m, "reset_parameters"):
+                    m.reset_parameters()
+        masks.apply_to_weights()
+
+    def train_rung(self, phase, rung, model, masks, gen, loss_fn, phases_done, start_epoch, opt_state,
+                   rewind_state):
+        p = self.p
+        epochs = p.train.dense_epochs if rung == 0 else p.train.epochs
+        finetune = p.prune.retrain == "finetune" and rung > 0
+        lr = p.prune.finetune_lr if finetune else p.train.lr
+        opt = make_optimizer(model.parameters(), p.train.optimizer, lr, p.train.momentum, p.train.weight_decay)
+        sched = make_scheduler(opt, [] if finetune else p.train.milestones, p.train.lr_gamma)
+        seconds = 0.0
+        if opt_state is not None:
+            opt.load_state_dict(opt_state["optimizer"])
+            sched.load_state_dict(opt_state["scheduler"])
+            seconds = float(opt_state.get("rung_seconds", 0.0))
+        self.emit(ev.RungStarted(phase=phase, rung=rung, sparsity=masks.sparsity(), epochs=epochs))
+        autocast = self.autocast()
+        for epoch in range(start_epoch + 1, epochs + 1):
+            t0 = time.time()
+            lr_now = opt.param_groups[0]["lr"]
+            res = train_epoch(model, masks, self.batcher, self.data.train, p.data.batch_size, gen, opt,
+                              loss_fn or _ce, autocast, self.should_stop)
+            sched.step()
+            if not res.finite:
+                self.emit(ev.Warning(message=f"{phase} rung {rung} epoch {epoch}: the training loss is not finite"))
+                raise RunFailed(f"{phase} rung {rung} diverged at epoch {epoch} (loss is NaN/Inf); lower train.lr "
+                                f"or set train.on_divergence = \"next-rung\"")
+            if rung == 0 and p.prune.retrain == "weight-rewind" and epoch == p.prune.rewind_epoch:
+                rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            dt = time.time() - t0
+            seconds += dt
+            self.save_state(model, masks, gen, opt, sched, Cursor(phase, rung, epoch, False, phases_done),
+                            rewind_state, rung_seconds=seconds, force=epoch == epochs)
+            self.emit(ev.EpochFinished(phase=phase, rung=rung, epoch=epoch, epochs=epochs, train_loss=res.loss,
+                                       train_acc=res.acc, lr=lr_now, seconds=dt))
+        t0 = time.time()
+        record = self.measure(model, masks, rung, epochs)
+        record["seconds"] = seconds + (time.time() - t0)
+        return record, rewind_state
+
+    def measure(self, model, masks: Masks, rung: int, epochs: int) -> dict:
+        autocast = self.autocast()
+        train, meter = measure_train(model, self.batcher, self.data.train, self.p.entropy.enabled, autocast)
+        val = evaluate(model, self.batcher, self.data.val, autocast)
+        test = evaluate(model, self.batcher, self.data.test, autocast)
+        entropy = meter.layer_entropy() if meter is not None else {}
+        kept = masks.kept()
+        return {
+            "rung": rung,
+            "sparsity": 1.0 - kept / masks.total(),
+            "remaining_weights": kept,
+            "train_acc": train["acc"],
+            "train_acc_clean": train["acc_clean"],
+            "train_loss": train["loss"],
+            "val_acc": val["acc"],
+            "val_acc_clean": val["acc_clean"],
+            "val_loss": val["loss"],
+            "test_acc": test["acc"],
+            "test_loss": test["loss"],
+            "entropy": entropy,
+            "entropy_mean": mean_entropy(entropy),
+            "epochs": epochs,
+        }
+
+    def check_stops(self, phase: str, records: list[dict]) -> bool:
+        cfg = self.p.stop
+        active_name = cfg.active if phase == "teacher" else cfg.active_student
+        fired_active = False
+        for f in stopping.newly_fired(records, cfg):
+            active = f.criterion == active_name
+            fired_active |= active
+            sel = next((r for r in records if r["rung"] == f.selected_rung), records[-1])
+            self.emit(ev.StopFired(phase=phase, rung=f.rung, criterion=f.criterion, reason=f.reason,
+                                   selected_rung=f.selected_rung, active=active,
+                                   action=cfg.action if active else "shadow",
+                                   details={"selected_test_acc": sel["test_acc"],
+                                            "selected_sparsity": sel["sparsity"]}))
+        return fired_active
+
+    def load_teacher(self, cursor: Cursor | None):
+        p = self.p
+        choice = p.distill.teacher
+        if cursor is not None and self.state.get("teacher_path"):
+            path = Path(self.state["teacher_path"])
+        elif choice in ("best", "dense"):
+            records = self.rundir.builder.records("teacher")
+            rung = best_rung(records) if choice == "best" else 0
+            if rung is None:
+                raise RunFailed("no teacher rung finished; the student phase has no teacher")
+            path = self.rundir.checkpoint_path("teacher", rung)
+        else:
+            path = Path(choice).expanduser()
+        ck = safe_torch_load(path, "teacher checkpoint")
+        if not isinstance(ck, dict) or "state_dict" not in ck:
+            raise UsageError(f"distill.teacher = {str(path)!r}: not a dsd_tui checkpoint (no state_dict)")
+        arch = ck.get("arch", p.model.arch)
+        model = build_model(arch, p.model, self.data.input_shape, self.data.num_classes)
+        try:
+            model.load_state_dict(ck["state_dict"])
+        except RuntimeError as e:
+            raise UsageError(f"distill.teacher = {str(path)!r}: does not fit a {arch} with "
+                             f"{self.data.num_classes} classes ({str(e).splitlines()[0][:80]})") from None
+        model.to(self.device).eval()
+        for q in model.parameters():
+            q.requires_grad_(False)
+        self.teacher_path = str(path)
+        info = {"source": choice if choice in ("best", "dense") else "path", "path": str(path),
+                "rung": ck.get("rung"), "arch": arch}
+        rec = next((r for r in self.rundir.builder.records("teacher") if r["rung"] == ck.get("rung")), None)
+        if rec is not None and info["source"] != "path":
+            info.update(test_acc=rec["test_acc"], val_acc=rec["val_acc"], sparsity=rec["sparsity"])
+        return model, info
+
+    def kd_loss_fn(self, teacher: nn.Module):
+        T, alpha = self.p.distill.temperature, self.p.distill.alpha
+        if not self.data.augment:
+            # Without augmentation the teacher's logits are a fixed function of the sample: compute once.
+            cached = predict_logits(teacher, self.batcher, self.data.train)
+
+            def loss(logits, _x, idx, y):
+                return kd_loss(logits, cached[idx], y, T, alpha)
+            return loss
+
+        def loss(logits, x, _idx, y):
+            with torch.no_grad():
+                t = teacher(x).float()
+            return kd_loss(logits.float(), t, y, T, alpha)
+        return loss
+
+    def autocast(self):
+        if self.p.train.precision != "bf16":
+            return None
+        return lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def save_state(self, model, masks, gen, opt, sched, cursor: Cursor, rewind_state, rung_seconds=0.0,
+                   force=False) -> None:
+        now = time.time()
+        if not force and self.p.run.state_every and now - self._last_state_save < self.p.run.state_every:
+            return
+        self._last_state_save = now
+        state = {
+            "cursor": cursor.to_dict(),
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "masks": masks.state(),
+            "generator": gen.get_state(),
+            "optimizer": opt.state_dict() if opt is not None else None,
+            "scheduler": sched.state_dict() if sched is not None else None,
+            "rung_seconds": rung_seconds,
+            "rewind": rewind_state if self.p.prune.retrain == "weight-rewind" else None,
+            "teacher_path": getattr(self, "teacher_path", "") if cursor.phase == "student" else "",
+        }
+        self.rundir.save_torch(STATE, state)
+
+
+def _ce(logits, _x, _idx, y):
+    return torch.nn.functional.cross_entropy(logits, y)

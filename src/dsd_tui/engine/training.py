@@ -1,0 +1,122 @@
+"""Epoch loops, evaluation and the distillation loss.
+
+The hot path is plain tensor code: batches come from device-resident tensors, masks are applied
+in place around the optimizer step, and metrics accumulate on the device and are read once per
+epoch (no host sync per step).
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Batcher, Split
+from .entropy import EntropyMeter
+from .pruning import Masks
+
+
+class Interrupted(Exception):
+    """Raised at a batch boundary when the run was asked to stop (signal, quit key)."""
+
+
+def make_optimizer(params, optimizer: str, lr: float, momentum: float, weight_decay: float):
+    if optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
+def make_scheduler(opt, milestones: list[int], gamma: float):
+    return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(milestones), gamma=gamma)
+
+
+def kd_loss(student_logits, teacher_logits, targets, temperature: float, alpha: float):
+    """α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)) (batch mean) + (1−α)·CE(z_s, y)."""
+    t = temperature
+    kl = F.kl_div(F.log_softmax(student_logits / t, dim=1), F.log_softmax(teacher_logits / t, dim=1),
+                  reduction="batchmean", log_target=True)
+    return alpha * t * t * kl + (1.0 - alpha) * F.cross_entropy(student_logits, targets)
+
+
+@dataclass
+class EpochResult:
+    loss: float  # mean loss per sample over the epoch
+    acc: float  # accuracy on the training labels (noisy), augmented batches
+    finite: bool
+
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def ce_loss(logits, _x, _idx, y):
+    return F.cross_entropy(logits, y)
+
+
+def train_epoch(model: nn.Module, masks: Masks, batcher: Batcher, split: Split, batch_size: int,
+                gen: torch.Generator, opt, loss_fn: LossFn = ce_loss, autocast=None,
+                should_stop: Callable[[], bool] | None = None) -> EpochResult:
+    model.train()
+    device = split.y.device
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    seen = 0
+    ctx = autocast or contextlib.nullcontext
+    for idx, x, y in batcher.train_batches(split, batch_size, gen):
+        if should_stop is not None and should_stop():
+            raise Interrupted()
+        with ctx():
+            logits = model(x)
+            loss = loss_fn(logits, x, idx, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        masks.apply_to_grads()
+        opt.step()
+        masks.apply_to_weights()
+        n = y.shape[0]
+        loss_sum += loss.detach().double() * n
+        correct += (logits.detach().argmax(1) == y).sum()
+        seen += n
+    total = float(loss_sum)  # the one host read of the epoch
+    return EpochResult(total / max(1, seen), int(correct) / max(1, seen), bool(torch.isfinite(torch.tensor(total))))
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batcher: Batcher, split: Split, autocast=None) -> dict:
+    """Accuracy and mean CE loss on the split's labels, and accuracy on its clean labels."""
+    model.eval()
+    device = split.y.device
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    correct_clean = torch.zeros((), device=device, dtype=torch.int64)
+    ctx = autocast or contextlib.nullcontext
+    for sl, x in batcher.eval_batches(split):
+        with ctx():
+            logits = model(x).float()
+        y, yc = split.y[sl], split.y_clean[sl]
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
+        pred = logits.argmax(1)
+        correct += (pred == y).sum()
+        correct_clean += (pred == yc).sum()
+    n = max(1, len(split))
+    return {"acc": int(correct) / n, "loss": float(loss_sum) / n, "acc_clean": int(correct_clean) / n}
+
+
+@torch.no_grad()
+def measure_train(model: nn.Module, batcher: Batcher, split: Split, with_entropy: bool, autocast=None):
+    """One eval pass over the training set (no augmentation): accuracy on noisy and clean labels,
+    loss, and the per-layer entropy counts, all at once. Returns (metrics, meter or None)."""
+    meter = EntropyMeter(model) if with_entropy else None
+    with meter if meter is not None else contextlib.nullcontext():
+        metrics = evaluate(model, batcher, split, autocast)
+    if meter is not None:
+        meter.add_samples(len(split))
+    return metrics, meter
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, batcher: Batcher, split: Split) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model(x).float() for _sl, x in batcher.eval_batches(split)])

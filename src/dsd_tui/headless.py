@@ -1,0 +1,97 @@
+"""The `--no-tui` view: the same events as the TUI, printed as a compact table, one row per rung.
+
+On a terminal a live progress line (epoch k/N, loss) is redrawn in place; when stdout is a file or
+a pipe nothing but whole lines is written, so a log from nohup stays clean.
+"""
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from .engine import events as ev
+
+HEADER = f"{'phase':<8} {'rung':>4} {'sparsity':>9} {'train':>6} {'val':>6} {'test':>6} {'H mean':>6} {'regime':<11} {'sec':>6}"
+
+
+def fmt_acc(v) -> str:
+    return "   n/a" if v is None else f"{v:6.3f}"
+
+
+def rung_row(phase: str, r: dict, best: bool = False) -> str:
+    mark = "*" if best else " "
+    return (f"{phase:<8} {r['rung']:>4} {r['sparsity'] * 100:8.2f}% {fmt_acc(r.get('train_acc'))} "
+            f"{fmt_acc(r.get('val_acc'))} {fmt_acc(r.get('test_acc'))} {fmt_acc(r.get('entropy_mean'))} "
+            f"{str(r.get('regime', '')):<11} {r.get('seconds', 0.0):6.1f}{mark}")
+
+
+class HeadlessPrinter:
+    """An event sink that prints. `live` (default: stdout is a terminal) enables the progress line."""
+
+    def __init__(self, out: TextIO | None = None, live: bool | None = None):
+        self.out = out or sys.stdout
+        self.live = self.out.isatty() if live is None else live
+        self._progress_shown = False
+        self._header_for: str | None = None
+
+    def _line(self, text: str) -> None:
+        if self._progress_shown:
+            self.out.write("\r\x1b[2K")
+            self._progress_shown = False
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def __call__(self, e: ev.Event) -> None:
+        handler = getattr(self, f"_on_{e.type}", None)
+        if handler is not None:
+            handler(e)
+
+    def _on_run_started(self, e: ev.RunStarted) -> None:
+        env = e.environment
+        what = "resumed" if e.resumed else "started"
+        self._line(f"run {e.name} {what} on {env.get('device_name', env.get('device'))} "
+                   f"(torch {env.get('torch')}, {env.get('threads')} threads): {len(e.phases)} phase(s) × "
+                   f"{e.rungs + 1} rungs")
+
+    def _on_phase_started(self, e: ev.PhaseStarted) -> None:
+        extra = ""
+        if e.teacher:
+            t = e.teacher
+            extra = f"; teacher: {t.get('source')} rung {t.get('rung')}"
+            if t.get("test_acc") is not None:
+                extra += f" (test {t['test_acc']:.3f}, sparsity {t['sparsity'] * 100:.2f}%)"
+        self._line(f"-- {e.phase} phase: {e.arch}, {e.prunable_weights:,} prunable weights{extra}")
+        self._line(HEADER)
+
+    def _on_epoch_finished(self, e: ev.EpochFinished) -> None:
+        if not self.live:
+            return
+        self.out.write(f"\r\x1b[2K  {e.phase} rung {e.rung} epoch {e.epoch}/{e.epochs}  loss {e.train_loss:.4f}  "
+                       f"acc {e.train_acc:.3f}  lr {e.lr:.2g}")
+        self.out.flush()
+        self._progress_shown = True
+
+    def _on_rung_finished(self, e: ev.RungFinished) -> None:
+        self._line(rung_row(e.phase, e.record))
+
+    def _on_stop_fired(self, e: ev.StopFired) -> None:
+        tag = "STOP" if e.active else "shadow"
+        self._line(f"  [{tag}] {e.criterion} fired at {e.phase} rung {e.rung} -> keep rung {e.selected_rung}: {e.reason}")
+
+    def _on_phase_finished(self, e: ev.PhaseFinished) -> None:
+        note = " (stopped early)" if e.stopped_early else ""
+        self._line(f"-- {e.phase} phase done: best validation rung {e.best_rung}, {e.rungs_trained} rungs trained{note}")
+
+    def _on_warning(self, e: ev.Warning) -> None:
+        self._line(f"warning: {e.message}")
+
+    def _on_log(self, e: ev.Log) -> None:
+        self._line(e.message)
+
+    def _on_run_finished(self, e: ev.RunFinished) -> None:
+        self._line(f"run {e.status} in {e.seconds:.1f} s")
+
+    def _on_run_failed(self, e: ev.RunFailed) -> None:
+        self._line(f"run failed: {e.error}")
+
+    def _on_run_interrupted(self, e: ev.RunInterrupted) -> None:
+        self._line(f"run interrupted: {e.reason}")
