@@ -164,7 +164,7 @@ def profiles():
     """List the bundled profiles, one line each."""
     for name in profile_mod.bundled_names():
         raw = profile_mod.parse_toml(profile_mod.bundled_text(name), name)
-        click.echo(f"{name:<24} {raw.get('description', '')}")
+        click.echo(f"{name:<27} {raw.get('description', '')}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,115 @@
+"""End to end: a short real ladder through the CLI, its run directory, export and determinism."""
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from dsd_tui.cli import main
+
+from conftest import short_overrides
+
+CHECKER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_rundir.py"
+
+
+def run_short(tmp_path, *extra, out="runs"):
+    result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(tmp_path / out), *short_overrides(*extra)])
+    assert result.exit_code == 0, result.output
+    run_dir = Path(result.output.splitlines()[0])
+    return run_dir, result.output
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    return run_short(tmp_path_factory.mktemp("run"))
+
+
+def test_run_directory_holds_the_contract_files(finished_run):
+    run_dir, output = finished_run
+    assert run_dir.name.startswith("quickstart-")
+    for name in ("profile.toml", "events.jsonl", "summary.json", "state/latest.pt"):
+        assert (run_dir / name).is_file(), name
+    cks = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert cks == [f"{ph}-rung0{k}.pt" for ph in ("student", "teacher") for k in range(3)]
+    ck = torch.load(run_dir / "checkpoints" / "teacher-rung02.pt", weights_only=True)
+    assert ck["phase"] == "teacher" and ck["rung"] == 2
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["schema"] == "dsd_tui.summary/1" and summary["status"] == "completed"
+    teacher, student = summary["phases"]
+    assert [r["rung"] for r in teacher["rungs"]] == [0, 1, 2]
+    assert abs(teacher["rungs"][2]["sparsity"] - 0.36) < 1e-3
+    assert student["teacher"]["rung"] == teacher["best_rung"]
+    types = [json.loads(line)["type"] for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert types[0] == "run_started" and types[-1] == "run_finished"
+    assert types.count("rung_finished") == 6 and types.count("epoch_finished") == 2 * (3 + 2 + 2)
+
+
+@pytest.mark.skipif(not CHECKER.is_file(), reason="shared/tools/check_rundir.py is not beside the checkout")
+def test_shared_contract_checker_accepts_the_run(finished_run):
+    run_dir, _ = finished_run
+    result = subprocess.run([sys.executable, str(CHECKER), str(run_dir)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_headless_output_is_one_line_per_rung_without_control_codes(finished_run):
+    _, output = finished_run
+    assert "\x1b" not in output and "\r" not in output
+    rows = [l for l in output.splitlines() if l.startswith(("teacher ", "student "))]
+    assert len(rows) == 6
+    assert "36.00%" in rows[2]
+
+
+def test_export_json_and_csv(finished_run, tmp_path):
+    run_dir, _ = finished_run
+    runner = CliRunner()
+    exported = json.loads(runner.invoke(main, ["export", str(run_dir)]).output)
+    assert exported["phases"] == json.loads((run_dir / "summary.json").read_text())["phases"]
+    out = tmp_path / "s.csv"
+    assert runner.invoke(main, ["export", str(run_dir), "--format", "csv", "-o", str(out)]).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [(r["phase"], r["rung"]) for r in rows] == [(p, str(k)) for p in ("teacher", "student") for k in range(3)]
+    assert "entropy:features.1" in rows[0]
+
+
+def test_same_profile_and_seed_give_the_same_results(finished_run, tmp_path):
+    run_a, _ = finished_run
+    run_b, _ = run_short(tmp_path)
+    strip = lambda s: [[{k: v for k, v in r.items() if k != "seconds"} for r in p["rungs"]] for p in s["phases"]]
+    a = json.loads((run_a / "summary.json").read_text())
+    b = json.loads((run_b / "summary.json").read_text())
+    assert strip(a) == strip(b)
+
+
+def test_bad_set_exits_2_with_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(tmp_path), "--set", "data.noise=2"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "data.noise" in result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_profiles_lists_every_bundled_profile():
+    out = CliRunner().invoke(main, ["profiles"]).output
+    assert "quickstart" in out and "cifar100n-resnet18" in out and len(out.splitlines()) == 10
+
+
+def test_student_from_dense_teacher_and_from_a_checkpoint_path(finished_run, tmp_path):
+    run_dir, _ = finished_run
+    dense, _ = run_short(tmp_path, "distill.teacher=dense", out="a")
+    s = json.loads((dense / "summary.json").read_text())
+    assert s["phases"][1]["teacher"]["rung"] == 0
+    path = run_dir / "checkpoints" / "teacher-rung01.pt"
+    fromfile, _ = run_short(tmp_path, f"distill.teacher={path}", out="b")
+    s = json.loads((fromfile / "summary.json").read_text())
+    assert s["phases"][1]["teacher"] == {"source": "path", "path": str(path), "rung": 1, "arch": "mlp"}
+
+
+@pytest.mark.parametrize("mode", ["finetune", "weight-rewind", "reinit"])
+def test_retraining_modes_run_and_keep_the_sparsity(tmp_path, mode):
+    run_dir, _ = run_short(tmp_path, f"prune.retrain={mode}", "prune.rewind_epoch=1", "distill.enabled=false")
+    rungs = json.loads((run_dir / "summary.json").read_text())["phases"][0]["rungs"]
+    assert [round(r["sparsity"], 3) for r in rungs] == [0.0, 0.2, 0.36]
