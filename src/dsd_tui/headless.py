@@ -9,6 +9,9 @@ import sys
 from typing import TextIO
 
 from .engine import events as ev
+from .engine.comparison import comparison_rows, format_table
+from .engine.summary import SummaryBuilder
+from .engine.verdicts import describe
 
 HEADER = f"{'phase':<8} {'rung':>4} {'sparsity':>9} {'train':>6} {'val':>6} {'test':>6} {'H mean':>6} {'regime':<11} {'sec':>6}"
 
@@ -32,6 +35,7 @@ class HeadlessPrinter:
         self.live = self.out.isatty() if live is None else live
         self._progress_shown = False
         self._header_for: str | None = None
+        self.summary = SummaryBuilder()  # folds the same events, for the end-of-run comparison
 
     def _line(self, text: str) -> None:
         if self._progress_shown:
@@ -41,6 +45,7 @@ class HeadlessPrinter:
         self.out.flush()
 
     def __call__(self, e: ev.Event) -> None:
+        self.summary.consume(e)
         handler = getattr(self, f"_on_{e.type}", None)
         if handler is not None:
             handler(e)
@@ -76,10 +81,18 @@ class HeadlessPrinter:
     def _on_stop_fired(self, e: ev.StopFired) -> None:
         tag = "STOP" if e.active else "shadow"
         self._line(f"  [{tag}] {e.criterion} fired at {e.phase} rung {e.rung} -> keep rung {e.selected_rung}: {e.reason}")
+        d = e.details
+        if d.get("selected_test_acc") is not None and "rungs_trained" in d:
+            self._line(f"         keeps test {d['selected_test_acc']:.3f} at {100 * d['selected_sparsity']:.2f}% "
+                       f"sparsity; cost {d['rungs_trained']}/{d['rungs_full']} rungs, {d['epochs_trained']:.0f}/"
+                       f"{d['epochs_full']:.0f} epochs, {d['density_epochs_trained']:.1f}/"
+                       f"{d['density_epochs_full']:.1f} density-weighted epochs")
 
     def _on_phase_finished(self, e: ev.PhaseFinished) -> None:
         note = " (stopped early)" if e.stopped_early else ""
         self._line(f"-- {e.phase} phase done: best validation rung {e.best_rung}, {e.rungs_trained} rungs trained{note}")
+        if e.verdict:
+            self._line(describe(e.phase, e.verdict))
 
     def _on_warning(self, e: ev.Warning) -> None:
         self._line(f"warning: {e.message}")
@@ -88,6 +101,10 @@ class HeadlessPrinter:
         self._line(e.message)
 
     def _on_run_finished(self, e: ev.RunFinished) -> None:
+        rows = comparison_rows(self.summary.summary())
+        if rows:
+            self._line("-- stop criteria vs the ladder's best (trainings = rungs trained / full ladder)")
+            self._line(format_table(rows))
         self._line(f"run {e.status} in {e.seconds:.1f} s")
 
     def _on_run_failed(self, e: ev.RunFailed) -> None:

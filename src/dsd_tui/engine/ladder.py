@@ -26,12 +26,13 @@ from torch import nn
 from ..errors import RunFailed, UsageError
 from ..profile import Profile
 from . import events as ev
-from . import stopping
+from . import regime, stopping, verdicts
 from .data import Batcher, DataBundle, load_data
 from .entropy import mean_entropy
 from .models import build_model
 from .pruning import Masks
 from .rundir import STATE, RunDir, safe_torch_load
+from .stopcost import Plan, firing_details
 from .summary import best_rung
 from .training import (Interrupted, evaluate, kd_loss, make_optimizer, make_scheduler, measure_train,
                        predict_logits, train_epoch)
@@ -172,6 +173,7 @@ class Ladder:
             record, rewind_state = self.train_rung(phase, rung, model, masks, gen, loss_fn, phases_done,
                                                    start_epoch if resuming_mid_rung else 0,
                                                    opt_state if resuming_mid_rung else None, rewind_state)
+            record["regime"] = regime.label(records + [record], self.data.noise["train_rate"])
             records.append(record)
             self.rundir.save_torch(f"checkpoints/{phase}-rung{rung:02d}.pt", {
                 "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -187,7 +189,7 @@ class Ladder:
             if self.stop_after_rung() and rung < p.prune.rungs:
                 return "interrupted"
         self.emit(ev.PhaseFinished(phase=phase, best_rung=best_rung(records), rungs_trained=len(records),
-                                   stopped_early=stopped_early))
+                                   stopped_early=stopped_early, verdict=self.verdict(phase, records)))
         return "done"
 
     # ------------------------------------------------------------------ pieces
@@ -269,17 +271,22 @@ class Ladder:
     def check_stops(self, phase: str, records: list[dict]) -> bool:
         cfg = self.p.stop
         active_name = cfg.active if phase == "teacher" else cfg.active_student
+        plan = Plan.from_profile(self.p.prune, self.p.train)
         fired_active = False
         for f in stopping.newly_fired(records, cfg):
             active = f.criterion == active_name
             fired_active |= active
-            sel = next((r for r in records if r["rung"] == f.selected_rung), records[-1])
             self.emit(ev.StopFired(phase=phase, rung=f.rung, criterion=f.criterion, reason=f.reason,
                                    selected_rung=f.selected_rung, active=active,
                                    action=cfg.action if active else "shadow",
-                                   details={"selected_test_acc": sel["test_acc"],
-                                            "selected_sparsity": sel["sparsity"]}))
+                                   details=firing_details(records, f.rung, f.selected_rung, plan)))
         return fired_active
+
+    def verdict(self, phase: str, records: list[dict]) -> dict:
+        teacher = None
+        if phase == "student":
+            teacher = verdicts.phase_verdict(self.rundir.builder.records("teacher"), len(self.data.test))
+        return verdicts.phase_verdict(records, len(self.data.test), teacher)
 
     def load_teacher(self, cursor: Cursor | None):
         p = self.p

@@ -1,8 +1,21 @@
 """Stop criteria: pure functions of the per-rung records so far (no training needed to test them).
 
-Each criterion in REGISTRY takes (records, cfg) and returns a Firing or None. It "fires" at the
-first rung at which it returns a Firing; `newly_fired` reports exactly those, so re-evaluating
-after a resume never fires a criterion twice.
+Each criterion in REGISTRY takes (records, cfg) (cfg: the profile's [stop] section) and returns a
+Firing or None. It *fires* at the first rung at which it returns a Firing; `first_firing` replays a
+finished ladder to find that rung, `newly_fired` reports the criteria firing at the last record, so
+re-evaluating after a resume never fires a criterion twice.
+
+The rules (defaults and the measurements behind them: docs/results.md, "Stop criteria"):
+- early-stop: the classic rule. Fires when the validation accuracy has not beaten its best by
+  more than `min_delta` for `patience` rungs; keeps the best rung.
+- tolerance-drop: the compression rule. Fires at the first rung whose validation accuracy falls
+  more than `delta` below the reference (the dense rung, or the best so far); keeps the sparsest
+  rung still within the tolerance.
+- entropy-gated: the `gated` rule, armed only once the mean layer entropy has fallen `gate_drop`
+  below its running maximum (the network has left the memorising regime), counting only the
+  rungs from there on.
+Validation accuracy is a trailing mean over `smooth` rungs (past rungs only, so it is usable live):
+one rung's validation accuracy on a small noisy split is too noisy to compare rung to rung.
 """
 from __future__ import annotations
 
@@ -28,33 +41,41 @@ def smoothed_val(records: list[dict], window: int) -> list[float]:
     return out
 
 
+def _smooth_note(cfg) -> str:
+    return f" (mean of the last {cfg.smooth} rungs)" if cfg.smooth > 1 else ""
+
+
 def early_stop(records: list[dict], cfg, start: int = 0, name: str = "early-stop") -> Firing | None:
     sv = smoothed_val(records, cfg.smooth)
     if len(sv) - start <= cfg.patience:
         return None
-    window = range(start, len(sv))
-    best_i = max(window, key=lambda i: (sv[i], -i))  # the first rung reaching the best value
-    if len(sv) - 1 - best_i >= cfg.patience:
-        rung = records[-1]["rung"]
-        sel = records[best_i]["rung"]
-        return Firing(name, rung, sel, f"validation accuracy (smoothed over {cfg.smooth}) has not improved on "
-                                       f"{sv[best_i]:.3f} (rung {sel}) for {cfg.patience} rungs")
-    return None
+    best_i = start
+    for i in range(start + 1, len(sv)):
+        if sv[i] > sv[best_i] + cfg.min_delta:
+            best_i = i
+    waited = len(sv) - 1 - best_i
+    if waited < cfg.patience:
+        return None
+    sel = records[best_i]["rung"]
+    return Firing(name, records[-1]["rung"], sel,
+                  f"validation accuracy{_smooth_note(cfg)} has not beaten {sv[best_i]:.3f} (rung {sel}) "
+                  f"for {waited} rungs")
 
 
 def tolerance_drop(records: list[dict], cfg, start: int = 0, name: str = "tolerance-drop") -> Firing | None:
     sv = smoothed_val(records, cfg.smooth)
-    if len(sv) <= start:
-        return None
     i = len(sv) - 1
-    ref = sv[0] if cfg.reference == "dense" else max(sv[start:i] or sv[:1])
-    if i == 0 or sv[i] >= ref - cfg.delta:
+    if i <= start:
         return None
-    within = [j for j in range(start, i) if sv[j] >= ref - cfg.delta]
-    sel = records[within[-1]]["rung"] if within else records[max(0, i - 1)]["rung"]
+    ref = sv[0] if cfg.reference == "dense" else max(sv[start:i])
+    floor = ref - cfg.delta
+    if sv[i] >= floor:
+        return None
+    within = [j for j in range(start, i) if sv[j] >= floor]
+    sel = records[within[-1] if within else i - 1]["rung"]
     return Firing(name, records[i]["rung"], sel,
-                  f"validation accuracy {sv[i]:.3f} fell more than {cfg.delta:.3f} below the "
-                  f"{cfg.reference} reference {ref:.3f}")
+                  f"validation accuracy{_smooth_note(cfg)} {sv[i]:.3f} fell more than {cfg.delta:.3f} below "
+                  f"the {cfg.reference} reference {ref:.3f}; rung {sel} is the sparsest within it")
 
 
 def entropy_armed_at(records: list[dict], gate_drop: float) -> int | None:
@@ -70,17 +91,19 @@ def entropy_armed_at(records: list[dict], gate_drop: float) -> int | None:
     return None
 
 
+GATED = {"early-stop": early_stop, "tolerance-drop": tolerance_drop}
+
+
 def entropy_gated(records: list[dict], cfg) -> Firing | None:
     armed = entropy_armed_at(records, cfg.gate_drop)
     if armed is None:
         return None
-    rule = early_stop if cfg.gated == "early-stop" else tolerance_drop
-    f = rule(records, cfg, start=armed, name="entropy-gated")
+    f = GATED[cfg.gated](records, cfg, start=armed, name="entropy-gated")
     if f is None:
         return None
     return Firing("entropy-gated", f.rung, f.selected_rung,
-                  f"armed at rung {records[armed]['rung']} (mean entropy {cfg.gate_drop:.0%} below its max); "
-                  + f.reason)
+                  f"armed at rung {records[armed]['rung']} (mean entropy {cfg.gate_drop:.0%} below its running "
+                  f"max); " + f.reason)
 
 
 REGISTRY: dict[str, Callable] = {
@@ -94,14 +117,20 @@ def evaluate(name: str, records: list[dict], cfg) -> Firing | None:
     return REGISTRY[name](records, cfg)
 
 
+def first_firing(records: list[dict], name: str, cfg) -> Firing | None:
+    """Where the criterion first fires when the records arrive one rung at a time (None: never)."""
+    for k in range(1, len(records) + 1):
+        f = evaluate(name, records[:k], cfg)
+        if f is not None:
+            return f
+    return None
+
+
 def newly_fired(records: list[dict], cfg) -> list[Firing]:
     """The configured criteria that fire at the last record and did not fire on any earlier prefix."""
     out = []
     for name in cfg.criteria:
-        now = evaluate(name, records, cfg)
-        if now is None:
-            continue
-        if any(evaluate(name, records[:k], cfg) is not None for k in range(1, len(records))):
-            continue
-        out.append(now)
+        f = first_firing(records, name, cfg)
+        if f is not None and f.rung == records[-1]["rung"]:
+            out.append(f)
     return out

@@ -1,0 +1,85 @@
+"""What a finished phase says: the verdict a researcher reads off a ladder's test-accuracy curve.
+
+Computed once per phase from its rung records (the test set is only read here, after the fact;
+nothing is chosen with it). All accuracies are fractions; dip, recovery and collapse are in
+percentage points of test accuracy.
+
+    peak      the rung with the best test accuracy (ties: the sparser rung)
+    dip       the rung with the lowest test accuracy at or before the peak (ties: the sparser rung)
+    dip_points       dense − dip       (how far the first descent went)
+    recovery_points  peak − dip        (how far it climbed back)
+    collapse_points  peak − last rung  (how far it fell after the peak, over the rungs trained)
+
+Sparse double descent is *present* when the curve first descends and then climbs back by more than
+run-to-run noise: the dip is at a pruned rung (not the dense one) and recovery_points ≥ the noise
+margin, 2·√2 standard errors of one rung's test accuracy (binomial, n test samples, at the dip's
+accuracy; floor 1 point). √2 because the recovery is a difference of two such estimates; 2 for a
+two-sided ~95% band. On the quickstart (597 test samples) the margin is about 5.4 points, above the
+seed-to-seed spread measured at a fixed rung (docs/results.md). A student *dodged* sparse double
+descent when its teacher showed it and the student does not.
+"""
+from __future__ import annotations
+
+import math
+
+MIN_MARGIN_POINTS = 1.0
+
+
+def noise_margin_points(acc: float, n_test: int | None) -> float:
+    """2·√2 binomial standard errors of a test accuracy `acc` over n_test samples, in points."""
+    if not n_test:
+        return MIN_MARGIN_POINTS
+    se = math.sqrt(max(acc * (1.0 - acc), 0.0) / n_test)
+    return max(MIN_MARGIN_POINTS, 100.0 * 2.0 * math.sqrt(2.0) * se)
+
+
+def _pick(records: list[dict], better) -> dict:
+    best = records[0]
+    for r in records[1:]:
+        if better(r["test_acc"], best["test_acc"]) or r["test_acc"] == best["test_acc"]:
+            best = r  # ties go to the later, sparser rung
+    return best
+
+
+def phase_verdict(records: list[dict], n_test: int | None = None, teacher: dict | None = None) -> dict:
+    """The verdict of one phase. `teacher`: the teacher phase's verdict, given for the student."""
+    rs = [r for r in records if r.get("test_acc") is not None]
+    if not rs:
+        return {}
+    dense = rs[0]
+    peak = _pick(rs, lambda a, b: a > b)
+    dip = _pick([r for r in rs if r["rung"] <= peak["rung"]], lambda a, b: a < b)
+    last = rs[-1]
+    margin = noise_margin_points(dip["test_acc"], n_test)
+    recovery = 100.0 * (peak["test_acc"] - dip["test_acc"])
+    sdd = dip["rung"] > dense["rung"] and recovery >= margin
+    out = {
+        "dense_test_acc": dense["test_acc"],
+        "dip_rung": dip["rung"], "dip_test_acc": dip["test_acc"], "dip_sparsity": dip["sparsity"],
+        "peak_rung": peak["rung"], "peak_test_acc": peak["test_acc"], "peak_sparsity": peak["sparsity"],
+        "dip_points": 100.0 * (dense["test_acc"] - dip["test_acc"]),
+        "recovery_points": recovery,
+        "collapse_points": 100.0 * (peak["test_acc"] - last["test_acc"]),
+        "last_rung": last["rung"],
+        "noise_margin_points": margin,
+        "sdd": sdd,
+        "sdd_rule": f"dip at a pruned rung and recovery >= {margin:.1f} points (2*sqrt(2) binomial s.e.)",
+    }
+    if teacher is not None:
+        out["dodged"] = bool(teacher.get("sdd")) and not sdd
+    return out
+
+
+def describe(phase: str, v: dict) -> str:
+    """One or two lines for the headless view."""
+    if not v:
+        return f"{phase}: no verdict (no rung finished)"
+    pct = lambda s: f"{100.0 * s:.2f}%"  # noqa: E731
+    text = (f"{phase} verdict: dense {v['dense_test_acc']:.3f}; dip {v['dip_test_acc']:.3f} at {pct(v['dip_sparsity'])} "
+            f"(-{v['dip_points']:.1f} pts); peak {v['peak_test_acc']:.3f} at {pct(v['peak_sparsity'])} "
+            f"(+{v['recovery_points']:.1f} pts from the dip); collapse -{v['collapse_points']:.1f} pts by rung "
+            f"{v['last_rung']}\n  sparse double descent: {'present' if v['sdd'] else 'absent'} "
+            f"({v['sdd_rule']})")
+    if "dodged" in v:
+        text += f"; dodged by the student: {'yes' if v['dodged'] else 'no'}"
+    return text
