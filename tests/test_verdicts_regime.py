@@ -42,7 +42,7 @@ def test_a_recovery_within_the_noise_is_not_called_double_descent():
 
 def test_verdict_text_names_the_rule():
     text = verdicts.describe("teacher", verdicts.phase_verdict(sdd_present(), N_TEST))
-    assert "sparse double descent: present" in text and "2*sqrt(2)" in text
+    assert "sparse double descent: present (recovery 19.0 pts >= the 5.6-pt noise margin" in text
 
 
 def test_regimes_of_a_vanilla_ladder_in_order():

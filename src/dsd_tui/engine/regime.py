@@ -18,7 +18,9 @@ Signals (all from the rung records so far, so the label is the same live and aft
 Rules, first match wins (thresholds measured on the quickstart, see docs/results.md):
     memorising  φ ≥ MEMORISE_PHI and mean entropy within ENTROPY_DROP of its running max
     critical    φ > RECOVERED_PHI (still fits part of the noise, or entropy started to fall)
-    collapsing  train_acc_clean more than COLLAPSE_DROP below its best over the non-memorising rungs
+    collapsing  train_acc_clean more than COLLAPSE_DROP below its best over the non-memorising rungs,
+                and train_acc not more than NOISE_RETURN above its value there (a distilled student
+                drifting towards the noisy labels loses clean accuracy without collapsing)
     recovered   otherwise
 Without label noise (ε = 0) there is no noise to fit: only recovered / collapsing are used.
 """
@@ -30,6 +32,7 @@ MEMORISE_PHI = 0.75  # fits at least ~87% of the noisy labels (f = (1 + φ) / 2)
 RECOVERED_PHI = 0.25  # fits at most ~62% of them: no longer memorising
 ENTROPY_DROP = 0.02  # fraction below the running max that marks the start of the dip
 COLLAPSE_DROP = 0.05  # accuracy on the clean training labels, fraction (5 points)
+NOISE_RETURN = 0.02  # a clean-accuracy drop with the noisy-label accuracy up by more is noise fitting
 
 
 def noise_fit(record: dict, noise_rate: float) -> float | None:
@@ -46,9 +49,15 @@ def _entropy_fell(records: list[dict]) -> bool:
 
 
 def _collapsing(records: list[dict], noise_rate: float) -> bool:
-    settled = [r["train_acc_clean"] for r in records if r.get("train_acc_clean") is not None
+    """The clean training accuracy fell COLLAPSE_DROP below its best over the non-memorising rungs,
+    while the accuracy on the noisy labels did not rise (that would be noise fitting, not collapse)."""
+    settled = [r for r in records if r.get("train_acc_clean") is not None
                and (noise_fit(r, noise_rate) or 0.0) <= RECOVERED_PHI]
-    return len(settled) >= 2 and settled[-1] < max(settled) - COLLAPSE_DROP
+    if len(settled) < 2 or settled[-1] is not records[-1]:
+        return False
+    best, now = max(settled, key=lambda r: r["train_acc_clean"]), records[-1]
+    return (now["train_acc_clean"] < best["train_acc_clean"] - COLLAPSE_DROP
+            and now["train_acc"] <= best["train_acc"] + NOISE_RETURN)
 
 
 def label(records: list[dict], noise_rate: float) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 MIN_MARGIN_POINTS = 1.0
+SDD_RULE = "dip at a pruned rung and recovery >= noise margin (2*sqrt(2) binomial s.e. of one rung's test acc)"
 
 
 def noise_margin_points(acc: float, n_test: int | None) -> float:
@@ -63,11 +64,19 @@ def phase_verdict(records: list[dict], n_test: int | None = None, teacher: dict 
         "last_rung": last["rung"],
         "noise_margin_points": margin,
         "sdd": sdd,
-        "sdd_rule": f"dip at a pruned rung and recovery >= {margin:.1f} points (2*sqrt(2) binomial s.e.)",
+        "sdd_rule": SDD_RULE,
+        "sdd_reason": _reason(dip["rung"] > dense["rung"], recovery, margin),
     }
     if teacher is not None:
         out["dodged"] = bool(teacher.get("sdd")) and not sdd
     return out
+
+
+def _reason(dipped: bool, recovery: float, margin: float) -> str:
+    if not dipped:
+        return "no rung before the peak is below the dense one"
+    sign = ">=" if recovery >= margin else "<"
+    return f"recovery {recovery:.1f} pts {sign} the {margin:.1f}-pt noise margin"
 
 
 def describe(phase: str, v: dict) -> str:
@@ -79,7 +88,7 @@ def describe(phase: str, v: dict) -> str:
             f"(-{v['dip_points']:.1f} pts); peak {v['peak_test_acc']:.3f} at {pct(v['peak_sparsity'])} "
             f"(+{v['recovery_points']:.1f} pts from the dip); collapse -{v['collapse_points']:.1f} pts by rung "
             f"{v['last_rung']}\n  sparse double descent: {'present' if v['sdd'] else 'absent'} "
-            f"({v['sdd_rule']})")
+            f"({v['sdd_reason']}; rule: {v['sdd_rule']})")
     if "dodged" in v:
         text += f"; dodged by the student: {'yes' if v['dodged'] else 'no'}"
     return text
