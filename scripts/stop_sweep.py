@@ -20,19 +20,19 @@ from dsd_tui.profile import StopSection
 
 VARIANTS = {
     "teacher": [
-        ("early-stop", {}), ("early-stop", {"smooth": 3}), ("early-stop", {"smooth": 5}),
+        ("early-stop", {"smooth": 1}), ("early-stop", {"smooth": 3}), ("early-stop", {"smooth": 5}),
         ("entropy-gated", {"smooth": 1}), ("entropy-gated", {"smooth": 3}), ("entropy-gated", {"smooth": 5}),
-        ("entropy-gated", {"smooth": 3, "gate_drop": 0.05}), ("entropy-gated", {"smooth": 3, "gate_drop": 0.2}),
-        ("entropy-gated", {"smooth": 3, "patience": 2}), ("entropy-gated", {"smooth": 3, "patience": 5}),
-        ("tolerance-drop", {"smooth": 1}), ("tolerance-drop", {"smooth": 3}),
+        ("entropy-gated", {"gate_drop": 0.05}), ("entropy-gated", {"gate_drop": 0.2}),
+        ("entropy-gated", {"patience": 2}), ("entropy-gated", {"patience": 5}),
+        ("entropy-gated", {"gated": "tolerance-drop"}),
+        ("tolerance-drop", {"smooth": 1}), ("tolerance-drop", {"smooth": 3}), ("tolerance-drop", {"smooth": 5}),
     ],
     "student": [
         ("early-stop", {"smooth": 1}), ("early-stop", {"smooth": 3}),
         ("tolerance-drop", {"smooth": 1}), ("tolerance-drop", {"smooth": 3}), ("tolerance-drop", {"smooth": 5}),
-        ("tolerance-drop", {"smooth": 3, "delta": 0.02}), ("tolerance-drop", {"smooth": 3, "delta": 0.04}),
-        ("tolerance-drop", {"smooth": 3, "reference": "dense"}),
-        ("tolerance-drop", {"smooth": 5, "reference": "dense"}),
-        ("entropy-gated", {"smooth": 3}),
+        ("tolerance-drop", {"delta": 0.02}), ("tolerance-drop", {"delta": 0.04}),
+        ("tolerance-drop", {"reference": "dense"}),
+        ("entropy-gated", {"smooth": 3}), ("entropy-gated", {"smooth": 5}),
     ],
 }
 
@@ -70,5 +70,18 @@ def main(paths: list[str]) -> None:
                   + ("" if len(fired) == len(outs) else f"  ({len(outs) - len(fired)} never fired)"))
 
 
+def armed(runs: list[dict]) -> None:
+    print("\nentropy gate: rung at which it arms (per run), by gate_drop")
+    for phase in VARIANTS:
+        for drop in (0.02, 0.05, 0.1, 0.2, 0.3):
+            at = []
+            for run in runs:
+                recs = next(p for p in run["phases"] if p["name"] == phase)["rungs"]
+                i = stopping.entropy_armed_at(recs, drop)
+                at.append("-" if i is None else str(recs[i]["rung"]))
+            print(f"{phase:<8} gate_drop={drop:<5} armed at rung {' '.join(at)}")
+
+
 if __name__ == "__main__":
     main(sys.argv[1:])
+    armed([json.loads(Path(p).read_text()) for p in sys.argv[1:]])

@@ -11,7 +11,8 @@ from dsd_tui.profile import StopSection
 
 
 def cfg(**changes):
-    return dataclasses.replace(StopSection(), **changes)
+    """The [stop] defaults, with a 3-rung smoothing window the hand-made curves are written for."""
+    return dataclasses.replace(StopSection(), **{"smooth": 3, **changes})
 
 
 def fired(records, name, **changes):

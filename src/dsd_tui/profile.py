@@ -158,7 +158,8 @@ class StopSection:
     delta: float = opt(0.03, "tolerance-drop: allowed validation-accuracy drop below the reference (fraction)",
                        between(0.0, 1.0))
     reference: str = opt("best", "tolerance-drop: dense (rung 0) | best (best so far)", choice("dense", "best"))
-    smooth: int = opt(3, "validation accuracy smoothed over this many neighbouring rungs (1 = raw)", between(1, 15))
+    smooth: int = opt(5, "validation accuracy: trailing mean over this many rungs (1 = raw; 5 measured on the "
+                         "quickstart, docs/results.md)", between(1, 15))
     gate_drop: float = opt(0.1, "entropy-gated: arms once mean entropy fell this fraction below its running max",
                            between(0.0, 1.0, lo_open=True, hi_open=True))
     gated: str = opt("early-stop", "entropy-gated: the rule it arms", choice("early-stop", "tolerance-drop"))
