@@ -84,3 +84,21 @@ def test_comparison_table_puts_each_criterion_beside_the_ladders_best():
     assert (rows[2]["selected_rung"], rows[3]["selected_rung"]) == (10, 10)
     text = format_table(rows)
     assert "did not fire" in text and "   4/16" in text
+
+
+def test_a_rise_without_a_dip_is_not_double_descent():
+    recs = sdd_present()
+    for r in recs[:7]:
+        r["test_acc"] = 0.68 + 0.001 * r["rung"]  # never below the dense rung before the climb
+    v = verdicts.phase_verdict(recs, N_TEST)
+    assert v["dip_rung"] == 0 and v["recovery_points"] > 10
+    assert v["sdd"] is False and "no rung before the peak" in v["sdd_reason"]
+
+
+def test_a_student_drifting_towards_the_noise_is_not_collapsing():
+    """Clean train accuracy drops 7 points while the noisy-label accuracy rises: noise fitting, not collapse."""
+    recs = sdd_absent()[:4]
+    recs[3]["train_acc"], recs[3]["train_acc_clean"] = 0.78, 0.79
+    assert regime.label(recs, NOISE) == "recovered"
+    recs[3]["train_acc"] = 0.66  # both fell: collapse
+    assert regime.label(recs, NOISE) == "collapsing"
