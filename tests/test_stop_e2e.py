@@ -75,3 +75,19 @@ def test_action_alert_records_the_firing_and_keeps_going(tmp_path):
     assert len(teacher["rungs"]) == 6 and teacher["stopped_early"] is False
     entry = next(s for s in summary["stops"] if s["criterion"] == "early-stop")
     assert (entry["rung"], entry["action"], entry["rungs_trained"]) == (2, "alert", 3)
+
+
+def test_a_resumed_headless_run_tables_the_rungs_from_before_the_interruption(tmp_path):
+    from conftest import short_overrides
+
+    from dsd_tui import profile
+    from dsd_tui.runner import RunSession
+
+    prof = profile.load(None, [s for s in short_overrides("distill.enabled=false") if s != "--set"])
+    session = RunSession.new(prof, str(tmp_path))
+    session.stop_after_rung.set()
+    assert session.run() == "interrupted"  # after rung 0
+    result = CliRunner().invoke(main, ["resume", "--no-tui", str(session.path)])
+    assert result.exit_code == 0, result.output
+    table = result.output[result.output.index("-- stop criteria vs the ladder's best"):]
+    assert "no stop (best val)" in table and "3/3" in table  # rung 0 counted although trained before

@@ -6,10 +6,12 @@ a pipe nothing but whole lines is written, so a log from nohup stays clean.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from .engine import events as ev
 from .engine.comparison import comparison_rows, format_table
+from .engine.rundir import EVENTS, rebuild_summary
 from .engine.summary import SummaryBuilder
 from .engine.verdicts import describe
 
@@ -51,6 +53,8 @@ class HeadlessPrinter:
             handler(e)
 
     def _on_run_started(self, e: ev.RunStarted) -> None:
+        if e.resumed and (Path(e.run_dir) / EVENTS).is_file():
+            self.summary = rebuild_summary(Path(e.run_dir))  # the rungs before the interruption, for the table
         env = e.environment
         what = "resumed" if e.resumed else "started"
         self._line(f"run {e.name} {what} on {env.get('device_name', env.get('device'))} "
