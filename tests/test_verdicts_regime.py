@@ -102,3 +102,10 @@ def test_a_student_drifting_towards_the_noise_is_not_collapsing():
     assert regime.label(recs, NOISE) == "recovered"
     recs[3]["train_acc"] = 0.66  # both fell: collapse
     assert regime.label(recs, NOISE) == "collapsing"
+
+
+def test_the_student_line_says_whether_there_was_anything_to_dodge():
+    teacher = verdicts.phase_verdict(sdd_present(), N_TEST)
+    assert "dodged by the student: yes" in verdicts.describe("student", verdicts.phase_verdict(sdd_absent(), N_TEST, teacher))
+    none = verdicts.phase_verdict(sdd_absent(), N_TEST, verdicts.phase_verdict(sdd_absent(), N_TEST))
+    assert none["dodged"] is False and "n/a (the teacher shows none)" in verdicts.describe("student", none)

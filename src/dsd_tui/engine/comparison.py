@@ -56,7 +56,8 @@ def comparison_rows(summary: dict) -> list[dict]:
     return [row for phase in summary.get("phases", []) for row in phase_rows(summary, phase)]
 
 
-def format_table(rows: list[dict]) -> str:
+def format_table(rows: list[dict], indent: str = "  ") -> str:
+    """Fixed-width text, indented so that no line starts with a phase name (those are rung rows)."""
     head = f"{'phase':<8} {'criterion':<19} {'fired':>5} {'keeps':>5} {'sparsity':>9} {'test':>6} {'trainings':>10}"
     lines = [head]
     for r in rows:
@@ -67,4 +68,4 @@ def format_table(rows: list[dict]) -> str:
             continue
         lines.append(f"{r['phase']:<8} {r['row']:<19} {fired:>5} {r['selected_rung']:>5} "
                      f"{100 * r['sparsity']:8.2f}% {r['test_acc']:6.3f} {r['trainings']:>4}/{r['trainings_full']:<5}")
-    return "\n".join(lines)
+    return "\n".join(indent + line for line in lines)

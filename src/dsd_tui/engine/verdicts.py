@@ -16,7 +16,7 @@ margin, 2·√2 standard errors of one rung's test accuracy (binomial, n test sa
 accuracy; floor 1 point). √2 because the recovery is a difference of two such estimates; 2 for a
 two-sided ~95% band. On the quickstart (597 test samples) the margin is about 5.4 points, above the
 seed-to-seed spread measured at a fixed rung (docs/results.md). A student *dodged* sparse double
-descent when its teacher showed it and the student does not.
+descent when its teacher showed it and the student does not (`teacher_sdd` says whether it did).
 """
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ def phase_verdict(records: list[dict], n_test: int | None = None, teacher: dict 
         "sdd_reason": _reason(dip["rung"] > dense["rung"], recovery, margin),
     }
     if teacher is not None:
-        out["dodged"] = bool(teacher.get("sdd")) and not sdd
+        out["teacher_sdd"] = bool(teacher.get("sdd"))
+        out["dodged"] = out["teacher_sdd"] and not sdd
     return out
 
 
@@ -80,15 +81,18 @@ def _reason(dipped: bool, recovery: float, margin: float) -> str:
 
 
 def describe(phase: str, v: dict) -> str:
-    """One or two lines for the headless view."""
+    """Two indented lines for the headless view (rows starting with a phase name are rung rows)."""
     if not v:
-        return f"{phase}: no verdict (no rung finished)"
+        return f"  {phase}: no verdict (no rung finished)"
     pct = lambda s: f"{100.0 * s:.2f}%"  # noqa: E731
-    text = (f"{phase} verdict: dense {v['dense_test_acc']:.3f}; dip {v['dip_test_acc']:.3f} at {pct(v['dip_sparsity'])} "
+    text = (f"  {phase} verdict: dense {v['dense_test_acc']:.3f}; dip {v['dip_test_acc']:.3f} at {pct(v['dip_sparsity'])} "
             f"(-{v['dip_points']:.1f} pts); peak {v['peak_test_acc']:.3f} at {pct(v['peak_sparsity'])} "
             f"(+{v['recovery_points']:.1f} pts from the dip); collapse -{v['collapse_points']:.1f} pts by rung "
-            f"{v['last_rung']}\n  sparse double descent: {'present' if v['sdd'] else 'absent'} "
+            f"{v['last_rung']}\n    sparse double descent: {'present' if v['sdd'] else 'absent'} "
             f"({v['sdd_reason']}; rule: {v['sdd_rule']})")
     if "dodged" in v:
-        text += f"; dodged by the student: {'yes' if v['dodged'] else 'no'}"
+        if not v.get("teacher_sdd", True):
+            text += "; dodged by the student: n/a (the teacher shows none)"
+        else:
+            text += f"; dodged by the student: {'yes' if v['dodged'] else 'no, it shows it too'}"
     return text
