@@ -160,6 +160,38 @@ def summary_csv(summary: dict) -> str:
 
 
 @main.command()
+@click.argument("profile", required=False)
+@click.option("--grid", "grid", multiple=True, metavar="SECTION.KEY=V1,V2,...",
+              help="A profile key and its values; the sweep runs every combination (repeatable).")
+@click.option("--seeds", metavar="S1,S2,...", help="Seeds per setting (default: the profile's run.seed).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a key of the base profile.")
+@click.option("--address", metavar="ADDR", help="Join this Ray cluster (e.g. 10.0.0.1:6379 or auto); none starts a local one.")
+@click.option("--out", metavar="DIR", help="The sweep directory (default: <run.out>/sweep-<name>-<hash of profile and grid>).")
+@click.option("--gpus-per-task", type=float, metavar="F", help="GPUs per ladder (default 1 where the cluster has GPUs, else 0; a fraction packs ladders).")
+@click.option("--num-cpus", type=int, metavar="N", help="CPUs a local cluster may use (default: all); ignored with --address.")
+@click.option("--table-every", type=float, default=60.0, show_default=True, metavar="SEC", help="Seconds between status tables.")
+def sweep(profile, grid, seeds, overrides, address, out, gpus_per_task, num_cpus, table_every):
+    """Run PROFILE for every combination of --grid values and --seeds, one Ray task per ladder.
+
+    Re-running the same command skips finished ladders and resumes unfinished ones."""
+    from .study import sweep as sweep_mod
+    try:
+        if (gpus_per_task is not None and gpus_per_task < 0) or (num_cpus is not None and num_cpus < 1):
+            raise UsageError("--gpus-per-task must be >= 0 and --num-cpus >= 1")
+        sweep_dir, base, grid_values, ident, plans = sweep_mod.plan_sweep(profile, overrides, grid, seeds, out)
+        click.echo(str(sweep_dir))
+        opts = sweep_mod.SweepOptions(address, gpus_per_task, 1.0, num_cpus, table_every)
+        result = sweep_mod.run_sweep(sweep_dir, base, grid_values, ident, plans, opts)
+    except UsageError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        fail(f"interrupted; run the same command again to resume the sweep in {sweep_dir}", 130)
+    if not result.ok:
+        click.echo(f"dsd-tui: {len(result.failed)} ladder(s) did not finish: {', '.join(result.failed)}", err=True)
+    sys.exit(0 if result.ok else 1)
+
+
+@main.command()
 def profiles():
     """List the bundled profiles, one line each."""
     for name in profile_mod.bundled_names():

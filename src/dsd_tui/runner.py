@@ -14,7 +14,7 @@ from pathlib import Path
 from . import profile as profile_mod
 from .engine import events as ev
 from .engine.ladder import Ladder
-from .engine.rundir import PROFILE, STATE, RunDir, new_run_dir, rebuild_summary, require_run_dir
+from .engine.rundir import PROFILE, STATE, RunDir, is_run_dir, new_run_dir, rebuild_summary, require_run_dir
 from .errors import RunFailed, UsageError
 
 EXIT = {"completed": 0, "stopped": 0, "failed": 1, "interrupted": 130}
@@ -37,6 +37,17 @@ class RunSession:
     @classmethod
     def new(cls, prof: profile_mod.Profile, out: str | None, sinks=()) -> "RunSession":
         path = new_run_dir(Path(out or prof.run.out), prof.run.name, time.time())
+        (path / PROFILE).write_text(prof.to_toml())
+        return cls(prof, path, resume=False, sinks=sinks)
+
+    @classmethod
+    def at(cls, path: str | Path, prof: profile_mod.Profile, sinks=()) -> "RunSession":
+        """A new run in exactly `path` (a sweep names its ladders' folders itself); it must hold no run yet."""
+        path = Path(path)
+        if is_run_dir(path):
+            raise UsageError(f"{path}: already holds a run; resume it with `dsd-tui resume {path}`")
+        for sub in ("checkpoints", "state"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
         (path / PROFILE).write_text(prof.to_toml())
         return cls(prof, path, resume=False, sinks=sinks)
 
