@@ -192,6 +192,48 @@ def sweep(profile, grid, seeds, overrides, address, out, gpus_per_task, num_cpus
 
 
 @main.command()
+@click.argument("sweep_dir")
+@click.option("--out", "out", metavar="DIR", help="Folder for aggregate.json and the CSVs (default: SWEEP_DIR).")
+def aggregate(sweep_dir, out):
+    """Mean and std over seeds, per setting: rung metrics, best rung, SDD verdicts, stop outcomes."""
+    from .study import aggregate as agg_mod
+    from .study import index as idx
+    try:
+        idx.read_index(Path(sweep_dir))
+        result = agg_mod.aggregate(idx.group(idx.collect([sweep_dir])))
+        written = agg_mod.write(result, Path(out or sweep_dir))
+    except UsageError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"--out {out or sweep_dir}: cannot write ({e.strerror}); choose a writable folder")
+    for path in written:
+        click.echo(str(path))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="RUN_OR_SWEEP...")
+@click.option("--metric", default="test_acc", show_default=True,
+              help="Rung metric to compare (test_acc, val_acc, train_acc, entropy_mean, test_loss, ...).")
+def compare(paths, metric):
+    """Teacher and student curves of several runs or sweeps side by side, one row per rung."""
+    from rich.console import Console
+
+    from .study import compare as compare_mod
+    from .study import index as idx
+    try:
+        groups = idx.group(idx.collect(paths))
+    except UsageError as e:
+        fail(str(e))
+    table, data = compare_mod.table(groups, metric)
+    if not any(ph.get(k, {}).get("mean") is not None for c in data.values() for ph in c.values() for k in ph):
+        fail(f"--metric {metric}: no run has this rung metric; try test_acc, val_acc, train_acc or entropy_mean")
+    console = Console(width=None if sys.stdout.isatty() else 8 + 22 * len(groups) + 20)
+    console.print(table)
+    for line in compare_mod.stops_lines(groups):
+        console.print(line, highlight=False)
+
+
+@main.command()
 def profiles():
     """List the bundled profiles, one line each."""
     for name in profile_mod.bundled_names():
