@@ -234,6 +234,22 @@ def compare(paths, metric):
 
 
 @main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="RUN_OR_SWEEP...")
+@click.option("-o", "output", required=True, metavar="FILE", help="The figure: a .png, .svg or .pdf path.")
+def plot(paths, output):
+    """Figures: accuracy and per-layer entropy vs sparsity (seed bands), accuracy vs cost per stop criterion."""
+    from .study import index as idx
+    from .study import plot as plot_mod
+    try:
+        plot_mod.plot(idx.group(idx.collect(paths)), Path(output))
+    except UsageError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"-o {output}: cannot write ({e.strerror}); choose a writable path")
+    click.echo(output)
+
+
+@main.command()
 def profiles():
     """List the bundled profiles, one line each."""
     for name in profile_mod.bundled_names():
