@@ -1,0 +1,162 @@
+"""aggregate, compare and plot on real run directories: the numbers they report are the runs' numbers.
+
+The sweep here is built without Ray: each ladder runs in-process through `run_ladder`, the same
+function a Ray worker runs, so these tests need torch but not a cluster.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+
+import pytest
+from click.testing import CliRunner
+
+from dsd_tui.cli import main
+from dsd_tui.study import aggregate as agg_mod
+from dsd_tui.study import compare as compare_mod
+from dsd_tui.study import index as idx
+from dsd_tui.study import sweep as sweep_mod
+
+# Short ladders whose stop criteria fire (no smoothing, patience 1, zero tolerance).
+TINY = ["prune.rungs=4", "train.dense_epochs=3", "train.epochs=2", "stop.delta=0.0", "stop.smooth=1",
+        "stop.patience=1"]
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study") / "sweep"
+    plan = sweep_mod.plan_sweep(None, TINY, ["data.noise=0.2,0.4"], "0,1", str(out))
+    sweep_mod.prepare(*plan)
+    for p in plan[4]:
+        assert sweep_mod.run_ladder(str(out / p.name), p.profile, False)["status"] == "completed"
+    return out
+
+
+def summaries(sweep_dir, noise):
+    return [json.loads((sweep_dir / f"data.noise-{noise}__seed-{s}" / "summary.json").read_text()) for s in (0, 1)]
+
+
+def rung(summary, phase, k):
+    p = next(p for p in summary["phases"] if p["name"] == phase)
+    return next(r for r in p["rungs"] if r["rung"] == k)
+
+
+def test_aggregate_is_the_mean_and_sample_std_over_seeds(sweep_dir):
+    result = agg_mod.aggregate(idx.group(idx.collect([sweep_dir])))
+    groups = {g["label"]: g for g in result["groups"]}
+    assert set(groups) == {"noise=0.2", "noise=0.4"}
+    g = groups["noise=0.4"]
+    assert sorted(g["seeds"]) == [0, 1] and g["excluded"] == []
+    runs = summaries(sweep_dir, 0.4)
+    for phase in ("teacher", "student"):
+        for r in g["phases"][phase]["rungs"]:
+            for metric in ("test_acc", "entropy_mean", "train_loss"):
+                values = [rung(s, phase, r["rung"])[metric] for s in runs]
+                assert r["metrics"][metric]["mean"] == pytest.approx(statistics.mean(values))
+                assert r["metrics"][metric]["std"] == pytest.approx(statistics.stdev(values))
+            layer = next(iter(rung(runs[0], phase, 0)["entropy"]))
+            assert r["metrics"][f"entropy:{layer}"]["n"] == 2
+
+
+def test_aggregate_counts_stop_outcomes_and_their_cost(sweep_dir):
+    result = agg_mod.aggregate(idx.group(idx.collect([sweep_dir])))
+    checked = 0
+    for g in result["groups"]:
+        runs = summaries(sweep_dir, g["settings"]["data.noise"])
+        for phase, pa in g["phases"].items():
+            for crit, st in pa["stops"].items():
+                fired = [(s, x) for s in runs for x in s["stops"] if x["phase"] == phase and x["criterion"] == crit]
+                assert st["fired"] == len(fired) / 2
+                costs = [sum(r["epochs"] for r in next(p for p in s["phases"] if p["name"] == phase)["rungs"]
+                             if r["rung"] <= x["rung"]) for s, x in fired]
+                assert st["cost_epochs"]["mean"] == pytest.approx(statistics.mean(costs))
+                assert st["selected_test_acc"]["mean"] == pytest.approx(
+                    statistics.mean(x["selected_test_acc"] for _, x in fired))
+                checked += 1
+    assert checked, "the tiny profile is meant to make criteria fire; nothing was checked"
+
+
+def test_verdict_fields_are_aggregated_whatever_they_are():
+    phases = [{"verdict": {"sdd": True, "dip": {"depth": 0.1}, "regime": "a"}},
+              {"verdict": {"sdd": False, "dip": {"depth": 0.3}, "regime": "a"}}]
+    v = agg_mod.aggregate_verdicts(phases)
+    assert v["sdd"]["mean"] == 0.5 and v["sdd"]["kind"] == "fraction true"
+    assert v["dip.depth"]["mean"] == pytest.approx(0.2) and v["dip.depth"]["std"] == pytest.approx(0.1414, abs=1e-4)
+    assert v["regime"] == {"counts": {"a": 2}, "n": 2}
+
+
+def test_aggregate_command_writes_json_and_csv_that_agree(sweep_dir, tmp_path):
+    result = CliRunner().invoke(main, ["aggregate", str(sweep_dir), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "aggregate.json").read_text())
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "aggregate-rungs.csv").read_text())))
+    assert len(rows) == 2 * 2 * 5  # settings × phases × rungs (dense + 4)
+    row = next(r for r in rows if r["label"] == "noise=0.2" and r["phase"] == "student" and r["rung"] == "3")
+    g = next(g for g in data["groups"] if g["label"] == "noise=0.2")
+    assert float(row["test_acc_mean"]) == pytest.approx(g["phases"]["student"]["rungs"][3]["metrics"]["test_acc"]["mean"])
+    phases = list(csv.DictReader(io.StringIO((tmp_path / "aggregate-phases.csv").read_text())))
+    assert {(r["label"], r["phase"]) for r in phases} == {(f"noise={n}", p) for n in (0.2, 0.4)
+                                                           for p in ("teacher", "student")}
+
+
+def test_aggregate_of_a_run_directory_is_refused(sweep_dir):
+    result = CliRunner().invoke(main, ["aggregate", str(sweep_dir / "data.noise-0.2__seed-0")])
+    assert result.exit_code == 2 and "not a sweep directory" in result.stderr
+
+
+def test_compare_shows_each_runs_curve_side_by_side(sweep_dir):
+    single = sweep_dir / "data.noise-0.4__seed-1"
+    result = CliRunner().invoke(main, ["compare", str(sweep_dir), str(single)])
+    assert result.exit_code == 0, result.output
+    s = json.loads((single / "summary.json").read_text())
+    for k in range(5):  # the single run's column holds its own numbers, in percent
+        assert f"{rung(s, 'teacher', k)['test_acc'] * 100:.1f}" in result.stdout
+    both = summaries(sweep_dir, 0.2)
+    mean = statistics.mean(rung(x, "student", 4)["test_acc"] for x in both) * 100
+    std = statistics.stdev(rung(x, "student", 4)["test_acc"] for x in both) * 100
+    assert f"{mean:.1f}±{std:.1f}" in result.stdout
+    assert "#3 = data.noise-0.4__seed-1" in result.stdout
+
+
+def test_compare_table_data_is_the_group_mean(sweep_dir):
+    groups = idx.group(idx.collect([sweep_dir]))
+    _, data = compare_mod.table(groups, "val_acc")
+    runs = summaries(sweep_dir, 0.2)
+    assert data["noise=0.2"]["teacher"][2]["mean"] == pytest.approx(
+        statistics.mean(rung(x, "teacher", 2)["val_acc"] for x in runs))
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])
+def test_plot_writes_a_figure_of_the_summaries_numbers(sweep_dir, tmp_path, suffix, magic):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'dsd-tui[plot]')")
+    from dsd_tui.study import plot as plot_mod
+    path = tmp_path / f"fig{suffix}"
+    drawn = plot_mod.plot(idx.group(idx.collect([sweep_dir])), path)
+    data = path.read_bytes()
+    assert data.startswith(magic) and 30_000 < len(data) < 3_000_000
+    runs = summaries(sweep_dir, 0.4)
+    acc = next(s for s in drawn["accuracy"] if s["group"] == "noise=0.4" and s["phase"] == "student")
+    assert acc["sparsity"] == pytest.approx([rung(runs[0], "student", k)["sparsity"] for k in range(5)])
+    assert acc["mean"] == pytest.approx([statistics.mean(rung(x, "student", k)["test_acc"] for x in runs)
+                                         for k in range(5)])
+    layer = next(iter(rung(runs[0], "teacher", 0)["entropy"]))
+    ent = next(s for s in drawn["entropy"] if s["group"] == "noise=0.4" and s["layer"] == layer)
+    assert ent["mean"] == pytest.approx([statistics.mean(rung(x, "teacher", k)["entropy"][layer] for x in runs)
+                                         for k in range(5)])
+    full = next(p for p in drawn["cost"] if p["group"] == "noise=0.4" and p["phase"] == "teacher"
+                and p["criterion"] == "full ladder")
+    assert full["cost_epochs"] == 3 + 4 * 2
+    assert {p["criterion"] for p in drawn["cost"]} > {"full ladder"}, "fired criteria must be on the cost panel"
+
+
+def test_plot_refuses_an_unknown_format_and_writes_nothing(sweep_dir, tmp_path):
+    result = CliRunner().invoke(main, ["plot", str(sweep_dir), "-o", str(tmp_path / "fig.jpeg")])
+    assert result.exit_code == 2 and "use a .png, .svg or .pdf" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_spread_axis_puts_90_99_and_99_9_percent_equally_far_apart():
+    from dsd_tui.study.plot import spread
+    assert spread(0.99) - spread(0.9) == pytest.approx(spread(0.999) - spread(0.99)) == pytest.approx(1.0)
