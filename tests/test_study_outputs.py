@@ -160,3 +160,30 @@ def test_plot_refuses_an_unknown_format_and_writes_nothing(sweep_dir, tmp_path):
 def test_spread_axis_puts_90_99_and_99_9_percent_equally_far_apart():
     from dsd_tui.study.plot import spread
     assert spread(0.99) - spread(0.9) == pytest.approx(spread(0.999) - spread(0.99)) == pytest.approx(1.0)
+
+
+def test_sweep_screen_lists_every_ladder_and_enter_opens_the_chosen_one(sweep_dir):
+    """watch SWEEP_DIR: one row per ladder with its own numbers; Enter leaves with that run directory."""
+    import asyncio
+
+    from textual.widgets import DataTable
+
+    from dsd_tui.tui.sweep_screen import SweepApp
+    index = json.loads((sweep_dir / "sweep.json").read_text())
+    app = SweepApp(sweep_dir)
+
+    async def main():
+        async with app.run_test(size=(120, 30)) as pilot:
+            table = app.query_one(DataTable)
+            rows = [table.get_row_at(i) for i in range(table.row_count)]
+            await pilot.press("down", "enter")
+            await pilot.pause()
+        return rows
+
+    rows = asyncio.run(main())
+    assert [(r[0], r[1], r[2]) for r in rows] == [(f"noise={lad['settings']['data.noise']}", str(lad["seed"]),
+                                                   "completed") for lad in index["ladders"]]
+    second = json.loads((sweep_dir / index["ladders"][1]["name"] / "summary.json").read_text())
+    teacher = next(p for p in second["phases"] if p["name"] == "teacher")
+    assert rows[1][5] == f"{rung(second, 'teacher', teacher['best_rung'])['test_acc']:.3f}"
+    assert app.return_value == sweep_dir / index["ladders"][1]["name"]

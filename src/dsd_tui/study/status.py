@@ -67,22 +67,38 @@ def finished_line(sweep_dir: Path, entry: dict) -> str:
 HEADER = f"{'settings':<28} {'seed':>4} {'status':<11} {'phase':<8} {'rung':>6} {'T test':>6} {'S test':>6} {'sec':>7}"
 
 
-def row(sweep_dir: Path, entry: dict) -> str:
+def ladder_status(entry: dict, summary: dict) -> str:
+    """The ladder's own summary is the truth (sweep.json may be stale after a driver died), except that
+    a worker killed mid-run leaves 'running' there, which the driver recorded as failed."""
+    if not summary:
+        return "queued" if entry["status"] == "running" else entry["status"]
+    if entry["status"] == "failed" and summary.get("status") == "running":
+        return "failed"
+    return summary.get("status", entry["status"])
+
+
+def ladder_state(sweep_dir: Path, entry: dict) -> dict:
+    """What the table shows for one ladder: settings, seed, status, phase, rung, best accuracies, seconds."""
     summary = read_summary(Path(sweep_dir) / entry["name"])
-    status = summary.get("status") if entry["status"] == "running" and summary else entry["status"]
     phase, rung = where(summary)
-    sec = entry.get("seconds")
-    return (f"{settings_text(entry)[:28]:<28} {entry['seed']:>4} {status:<11} {phase:<8} {rung:>6} "
-            f"{_acc(best(summary, 'teacher')):>6} {_acc(best(summary, 'student')):>6} "
-            f"{'' if sec is None else f'{sec:.1f}':>7}")
+    return {"name": entry["name"], "settings": settings_text(entry), "seed": entry["seed"],
+            "status": ladder_status(entry, summary),
+            "phase": phase, "rung": rung, "teacher": _acc(best(summary, "teacher")),
+            "student": _acc(best(summary, "student")), "seconds": entry.get("seconds")}
+
+
+def row(st: dict) -> str:
+    sec = "" if st["seconds"] is None else f"{st['seconds']:.1f}"
+    return (f"{st['settings'][:28]:<28} {st['seed']:>4} {st['status']:<11} {st['phase']:<8} {st['rung']:>6} "
+            f"{st['teacher']:>6} {st['student']:>6} {sec:>7}")
 
 
 def table(sweep_dir: Path, index: dict | None = None) -> str:
     """The status table: one row per ladder (T/S test = test accuracy at the best-validation rung)."""
     index = index or idx.read_index(sweep_dir)
+    states = [ladder_state(sweep_dir, lad) for lad in index["ladders"]]
     counts: dict = {}
-    for lad in index["ladders"]:
-        counts[lad["status"]] = counts.get(lad["status"], 0) + 1
+    for st in states:
+        counts[st["status"]] = counts.get(st["status"], 0) + 1
     tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    lines = [HEADER] + [row(sweep_dir, lad) for lad in index["ladders"]]
-    return "\n".join(lines + [f"{len(index['ladders'])} ladders: {tally}"])
+    return "\n".join([HEADER] + [row(st) for st in states] + [f"{len(states)} ladders: {tally}"])
