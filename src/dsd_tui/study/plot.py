@@ -144,11 +144,22 @@ def draw_cost(ax, series: list[dict], colors: dict) -> None:
         c = colors[p["group"]]
         ax.errorbar(p["cost_epochs"], p["test_acc"], xerr=p["cost_std"], yerr=p["acc_std"],
                     marker=MARKERS.get(p["criterion"], "^"), markersize=9 if p["criterion"] == "full ladder" else 7,
-                    color=c, mfc=c if filled else "white", linestyle="none", capsize=2,
-                    label=f"{p['group']} {p['phase']}: {p['criterion']}")
+                    color=c, mfc=c if filled else "white", linestyle="none", capsize=2)
+    _cost_legend(ax, series, colors)
     ax.set_xlabel("training cost (epochs of the phase until the criterion fired)")
     ax.set_ylabel("test accuracy of the kept rung")
     ax.set_title("accuracy vs cost per stop criterion (filled: teacher)")
+
+
+def _cost_legend(ax, series: list[dict], colors: dict) -> None:
+    """A compact key: colour = setting, marker = criterion (filled teacher, hollow student)."""
+    from matplotlib.lines import Line2D
+    crits = list(dict.fromkeys(p["criterion"] for p in series))
+    groups = list(dict.fromkeys(p["group"] for p in series))
+    handles = [Line2D([], [], marker=MARKERS.get(c, "^"), color="0.35", linestyle="none", label=c) for c in crits]
+    handles += [Line2D([], [], marker="s", color=colors[g], linestyle="none", label=g) for g in groups]
+    if handles:
+        ax.legend(handles=handles, fontsize=7, loc="best")
 
 
 def _palette(names: list[str]) -> dict:
@@ -174,7 +185,7 @@ def plot(groups: list[idx.Group], path: Path) -> dict:
     draw_cost(axes[2], drawn["cost"], colors)
     for ax in axes:
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
+        if ax.get_legend() is None and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="best")
     buf = io.BytesIO()
     fig.savefig(buf, format=path.suffix.lower()[1:], dpi=120)
