@@ -93,6 +93,7 @@ def test_run_session_at_creates_exactly_that_folder_and_never_reuses_a_run(tmp_p
     (["sweep", "--grid", "nosuch.key=1"], "unknown section"),
     (["sweep", "--seeds", "x"], "--seeds"),
     (["sweep", "--gpus-per-task", "-1"], "--gpus-per-task"),
+    (["sweep", "--address", "127.0.0.1:1"], "nothing answers there"),
     (["aggregate", "/no/such/sweep"], "not a sweep directory"),
     (["compare", "/no/such/run"], "neither a run directory"),
     (["plot", "/no/such/run", "-o", "x.png"], "neither a run directory"),

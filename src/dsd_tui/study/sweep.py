@@ -116,6 +116,21 @@ def _workers_find_this_package() -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join([root] + parts)
 
 
+def check_address(address: str | None, seconds: float = 5.0) -> None:
+    """A quick TCP check of HOST:PORT, so a wrong --address is one line now, not Ray retrying for minutes."""
+    if not address or address == "auto":
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--address {address}: expected HOST:PORT (e.g. 10.0.0.1:6379) or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=seconds).close()
+    except OSError as e:
+        raise UsageError(f"--address {address}: nothing answers there ({e.strerror or e}); start the cluster with "
+                         f"`ray start --head` or check the address") from None
+
+
 def task_resources(ray, opts: SweepOptions) -> tuple[float, float]:
     """(cpus, gpus) per task: one GPU where the cluster has GPUs, else none."""
     cluster_gpus = float(ray.cluster_resources().get("GPU", 0.0))
@@ -154,6 +169,7 @@ def run_sweep(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderP
               opts: SweepOptions = SweepOptions(), out: TextIO | None = None) -> SweepResult:
     out = out or sys.stdout
     sweep_dir = Path(sweep_dir)
+    check_address(opts.address)
     index = prepare(sweep_dir, base, grid, ident, plans)
     steps = {plan.name: next_step(sweep_dir / plan.name) for plan in plans}
     for plan in plans:
