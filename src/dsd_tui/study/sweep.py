@@ -169,6 +169,7 @@ def run_sweep(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderP
               opts: SweepOptions = SweepOptions(), out: TextIO | None = None) -> SweepResult:
     out = out or sys.stdout
     sweep_dir = Path(sweep_dir)
+    import_ray()  # the two checks that need no cluster come before anything is written
     check_address(opts.address)
     index = prepare(sweep_dir, base, grid, ident, plans)
     steps = {plan.name: next_step(sweep_dir / plan.name) for plan in plans}
