@@ -104,7 +104,9 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
                              f"`ray start --head` or check the address") from None
         return True
     _workers_find_this_package()
-    ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    # address="local": always a fresh private instance, even where RAY_ADDRESS or a `ray start` cluster exists
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
+             log_to_driver=False)
     return True
 
 
