@@ -187,3 +187,26 @@ def test_sweep_screen_lists_every_ladder_and_enter_opens_the_chosen_one(sweep_di
     teacher = next(p for p in second["phases"] if p["name"] == "teacher")
     assert rows[1][5] == f"{rung(second, 'teacher', teacher['best_rung'])['test_acc']:.3f}"
     assert app.return_value == sweep_dir / index["ladders"][1]["name"]
+
+
+def test_compare_screen_shows_the_table_and_m_switches_the_metric(sweep_dir):
+    """compare --tui: the same curves as the terminal table; 'm' moves from test to validation accuracy."""
+    import asyncio
+
+    from dsd_tui.tui.compare_screen import CompareApp
+    groups = idx.group(idx.collect([sweep_dir]))
+    app = CompareApp(groups)
+
+    async def main():
+        async with app.run_test(size=(120, 50)) as pilot:
+            first = (app.metric, app.shown)
+            await pilot.press("m")
+            await pilot.pause()
+            return first, (app.metric, app.shown)
+
+    (m1, shown1), (m2, shown2) = asyncio.run(main())
+    runs = summaries(sweep_dir, 0.2)
+    assert (m1, m2) == ("test_acc", "val_acc")
+    for metric, shown in (("test_acc", shown1), ("val_acc", shown2)):
+        assert shown["noise=0.2"]["student"][1]["mean"] == pytest.approx(
+            statistics.mean(rung(x, "student", 1)[metric] for x in runs))

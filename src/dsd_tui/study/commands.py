@@ -75,7 +75,8 @@ def aggregate(sweep_dir, out):
 @click.argument("paths", nargs=-1, required=True, metavar="RUN_OR_SWEEP...")
 @click.option("--metric", default="test_acc", show_default=True,
               help="Rung metric to compare (test_acc, val_acc, train_acc, entropy_mean, test_loss, ...).")
-def compare(paths, metric):
+@click.option("--tui", "tui", is_flag=True, help="Show the table in a scrollable screen ('m' cycles the metric).")
+def compare(paths, metric, tui):
     """Teacher and student curves of several runs or sweeps side by side, one row per rung."""
     from rich.console import Console
 
@@ -88,6 +89,10 @@ def compare(paths, metric):
     table, data = compare_mod.table(groups, metric)
     if not any(ph.get(k, {}).get("mean") is not None for c in data.values() for ph in c.values() for k in ph):
         fail(f"--metric {metric}: no run has this rung metric; try test_acc, val_acc, train_acc or entropy_mean")
+    if tui:
+        from ..tui.compare_screen import CompareApp
+        CompareApp(groups, metric).run()
+        return
     console = Console(width=None if sys.stdout.isatty() else 8 + 22 * len(groups) + 20)
     console.print(table)
     for line in compare_mod.stops_lines(groups):
