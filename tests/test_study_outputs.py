@@ -78,6 +78,18 @@ def test_aggregate_counts_stop_outcomes_and_their_cost(sweep_dir):
     assert checked, "the tiny profile is meant to make criteria fire; nothing was checked"
 
 
+def test_the_runs_own_verdicts_are_aggregated(sweep_dir):
+    result = agg_mod.aggregate(idx.group(idx.collect([sweep_dir])))
+    g = next(g for g in result["groups"] if g["label"] == "noise=0.2")
+    runs = summaries(sweep_dir, 0.2)
+    verdicts = [next(p for p in s["phases"] if p["name"] == "teacher").get("verdict", {}) for s in runs]
+    numeric = [k for k, v in verdicts[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numeric:
+        pytest.skip("this engine writes no numeric verdict fields")
+    for key in numeric:
+        assert g["phases"]["teacher"]["verdict"][key]["mean"] == pytest.approx(statistics.mean(v[key] for v in verdicts))
+
+
 def test_verdict_fields_are_aggregated_whatever_they_are():
     phases = [{"verdict": {"sdd": True, "dip": {"depth": 0.1}, "regime": "a"}},
               {"verdict": {"sdd": False, "dip": {"depth": 0.3}, "regime": "a"}}]

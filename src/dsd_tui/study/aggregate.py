@@ -107,7 +107,8 @@ def aggregate_stops(name: str, phases: list[dict], summaries: list[dict]) -> dic
         for stop in s.get("stops", []):
             if stop.get("phase") == name:
                 entry = {k: v for k, v in stop.items() if _number(v)}
-                entry["cost_epochs"] = cost_epochs(p, stop["rung"])
+                # the engine records the cost with the firing (`epochs_trained`); older runs lack it
+                entry["cost_epochs"] = stop.get("epochs_trained", cost_epochs(p, stop["rung"]))
                 fired.setdefault(stop["criterion"], []).append(entry)
     out = {}
     for crit in sorted(fired):
