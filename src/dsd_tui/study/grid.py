@@ -13,6 +13,8 @@ import json
 import re
 from dataclasses import dataclass
 
+import tomli_w
+
 from .. import profile as profile_mod
 from ..errors import UsageError
 
@@ -137,7 +139,6 @@ def _describe(settings: dict) -> str:
 
 
 def _toml_value(value) -> str:
-    import tomli_w
     return tomli_w.dumps({"v": value})[4:].strip()
 
 

@@ -78,7 +78,7 @@ class RunRef:
     summary: dict
     settings: dict = field(default_factory=dict)
     seed: int | None = None
-    source: str = ""  # the sweep or run path it came from
+    sweep: str = ""  # the sweep directory it belongs to ("" for a run given on its own)
 
     @property
     def status(self) -> str:
@@ -94,10 +94,10 @@ class Group:
     runs: list[RunRef]
 
 
-def load_run(path: Path, settings: dict | None = None, source: str = "") -> RunRef:
+def load_run(path: Path, settings: dict | None = None, sweep: str = "") -> RunRef:
     summary = rebuild_summary(path).summary()
     seed = summary.get("profile", {}).get("run", {}).get("seed")
-    return RunRef(Path(path), summary, dict(settings or {}), seed, source or str(path))
+    return RunRef(Path(path), summary, dict(settings or {}), seed, sweep)
 
 
 def sweep_runs(path: Path) -> list[RunRef]:
@@ -134,21 +134,20 @@ def group(runs: list[RunRef]) -> list[Group]:
     """Ladders of one sweep with equal settings form a group; a plain run is a group of its own."""
     groups: dict[tuple, Group] = {}
     for r in runs:
-        from_sweep = r.source != str(r.path)
-        key = (r.source, setting_key(r.settings)) if from_sweep else (str(r.path), "")
+        key = (r.sweep, setting_key(r.settings)) if r.sweep else (str(r.path), "")
         if key not in groups:
-            groups[key] = Group(label_for(r, from_sweep), r.settings, [])
+            groups[key] = Group(label_for(r), r.settings, [])
         groups[key].runs.append(r)
     labels = [g.label for g in groups.values()]
     for g in groups.values():  # two sweeps with the same grid: keep their labels apart
         if labels.count(g.label) > 1:
-            g.label = f"{Path(g.runs[0].source).name}: {g.label}"
+            g.label = f"{Path(g.runs[0].sweep or g.runs[0].path).name}: {g.label}"
     return list(groups.values())
 
 
-def label_for(run: RunRef, from_sweep: bool) -> str:
-    if not from_sweep:
+def label_for(run: RunRef) -> str:
+    if not run.sweep:
         return run.path.name
     if not run.settings:
-        return Path(run.source).name
+        return Path(run.sweep).name
     return " ".join(f"{k.split('.')[-1]}={value_text(v)}" for k, v in run.settings.items())
