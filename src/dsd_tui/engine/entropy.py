@@ -55,12 +55,23 @@ class EntropyMeter:
         self.samples += n
 
     def layer_entropy(self) -> dict[str, float]:
-        if self.samples == 0:
-            return {}
-        return {name: float(binary_entropy(on.double() / self.samples).mean()) for name, on in self.on.items()}
+        return entropy_from_counts(self.on, self.samples)
 
     def counts(self) -> dict[str, torch.Tensor]:
         return {name: on.to("cpu") for name, on in self.on.items()}
+
+    def raw(self) -> dict:
+        """The raw counters as a rung checkpoint keeps them (`"entropy_counts"`): per layer, an int64
+        tensor of ON counts per neuron (flattened C×H×W), and the number of samples counted."""
+        return {"on": self.counts(), "samples": self.samples}
+
+
+def entropy_from_counts(on: dict[str, torch.Tensor], samples: int) -> dict[str, float]:
+    """Per-layer mean binary entropy (bits) from ON counts; also recomputes it from a checkpoint's
+    `entropy_counts` (`entropy_from_counts(**ck["entropy_counts"])`)."""
+    if samples == 0:
+        return {}
+    return {name: float(binary_entropy(c.double() / samples).mean()) for name, c in on.items()}
 
 
 def mean_entropy(per_layer: dict[str, float]) -> float:

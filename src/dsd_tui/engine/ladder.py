@@ -32,6 +32,7 @@ from .entropy import mean_entropy
 from .models import build_model
 from .pruning import Masks
 from .rundir import STATE, RunDir, safe_torch_load
+from .speed import Speed
 from .stopcost import Plan, firing_details
 from .summary import best_rung
 from .training import (Interrupted, evaluate, kd_loss, make_optimizer, make_scheduler, measure_train,
@@ -100,11 +101,13 @@ class Ladder:
         cursor = Cursor(**self.state["cursor"]) if self.state else Cursor()
         cursor.phases_done = tuple(cursor.phases_done)
         self.data = load_data(p.data, p.run.seed).to(self.device)
-        self.channels_last = p.train.precision == "bf16" and self.data.images
+        self.speed = Speed.from_profile(p.train, self.device, self.data.images)
+        self.speed.apply_backends()
+        self.channels_last = self.speed.channels_last
         self.batcher = Batcher(self.data, self.device, self.channels_last)
         phases = ["teacher"] + (["student"] if p.distill.enabled else [])
         self.emit(ev.RunStarted(name=p.run.name, run_dir=str(self.rundir.path), profile=p.to_dict(),
-                                environment=environment(self.device, p.run.threads), phases=phases,
+                                environment={**environment(self.device, p.run.threads), "speed": self.speed.describe()}, phases=phases,
                                 rungs=p.prune.rungs, resumed=self.resume))
         if not self.resume:
             self.emit(ev.Log(message=f"data: {self.data.name}, {len(self.data.train)} train / {len(self.data.val)} "
@@ -138,6 +141,7 @@ class Ladder:
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         masks = Masks(model)
+        self.train_forward = self.speed.forward_of(model)  # masks and state dict stay on `model`
         gen = torch.Generator(device=self.device).manual_seed(p.run.seed * 7919 + PHASE_SEED[phase])
         init_state = copy.deepcopy(model.state_dict())
         rewind_state = init_state if (p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch == 0) else None
@@ -178,7 +182,7 @@ class Ladder:
             self.rundir.save_torch(f"checkpoints/{phase}-rung{rung:02d}.pt", {
                 "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "masks": masks.state(), "phase": phase, "rung": rung, "arch": arch,
-                "num_classes": self.data.num_classes})
+                "num_classes": self.data.num_classes, "entropy_counts": self.entropy_counts})
             self.emit(ev.RungFinished(phase=phase, rung=rung, record=record))
             fired_active = self.check_stops(phase, records)
             self.save_state(model, masks, gen, None, None, Cursor(phase, rung, 0, True, phases_done), rewind_state,
@@ -224,7 +228,7 @@ class Ladder:
         for epoch in range(start_epoch + 1, epochs + 1):
             t0 = time.time()
             lr_now = opt.param_groups[0]["lr"]
-            res = train_epoch(model, masks, self.batcher, self.data.train, p.data.batch_size, gen, opt,
+            res = train_epoch(self.train_forward, masks, self.batcher, self.data.train, p.data.batch_size, gen, opt,
                               loss_fn or _ce, autocast, self.should_stop)
             sched.step()
             if not res.finite:
@@ -250,6 +254,7 @@ class Ladder:
         val = evaluate(model, self.batcher, self.data.val, autocast)
         test = evaluate(model, self.batcher, self.data.test, autocast)
         entropy = meter.layer_entropy() if meter is not None else {}
+        self.entropy_counts = meter.raw() if meter is not None else None  # kept in the rung checkpoint
         kept = masks.kept()
         return {
             "rung": rung,
@@ -332,16 +337,18 @@ class Ladder:
                 return kd_loss(logits, cached[idx], y, T, alpha)
             return loss
 
+        forward = self.speed.forward_of(teacher)
+
         def loss(logits, x, _idx, y):
-            with torch.no_grad():
-                t = teacher(x).float()
+            # One teacher forward per student batch, outside autograd. inference_mode skips even the
+            # version counting of no_grad; its output takes part in the loss only as a constant target.
+            with torch.inference_mode():
+                t = forward(x).float()
             return kd_loss(logits.float(), t, y, T, alpha)
         return loss
 
     def autocast(self):
-        if self.p.train.precision != "bf16":
-            return None
-        return lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return self.speed.autocast()
 
     def save_state(self, model, masks, gen, opt, sched, cursor: Cursor, rewind_state, rung_seconds=0.0,
                    force=False) -> None:

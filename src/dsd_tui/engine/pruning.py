@@ -55,8 +55,13 @@ class Masks:
                     p.grad.mul_(m)
 
     @torch.no_grad()
+    def pruned_nonzero(self) -> dict[str, int]:
+        """Pruned weights that are not zero, per layer (only layers with any); one host read in all."""
+        counts = torch.stack([torch.count_nonzero(p.masked_fill(self.masks[n], 0)) for n, p in self.params.items()])
+        return {n: int(c) for n, c in zip(self.params, counts.tolist()) if c}
+
     def pruned_are_zero(self) -> bool:
-        return all(not bool(p[~self.masks[n]].any()) for n, p in self.params.items())
+        return not self.pruned_nonzero()
 
     # -- one rung
     @torch.no_grad()

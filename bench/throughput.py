@@ -1,0 +1,257 @@
+"""Training throughput of dsd_tui's path against a reference-style pipeline, in one process, side by side.
+
+    PYTHONPATH=src python bench/throughput.py --model mlp                     # quickstart MLP, CPU
+    PYTHONPATH=src python bench/throughput.py --model resnet18 --steps 3 --rounds 3   # CPU: a few steps
+    PYTHONPATH=src python bench/throughput.py --model resnet18 --device cuda --modes ref,fp32,bf16,compile
+
+Paths (same model, batch, optimizer, device and a 20%-pruned mask in every path):
+  ref      reference-style: PIL transforms in a DataLoader, torch.nn.utils.prune hooks, per-step .item()
+  fp32     dsd_tui: engine Batcher (device tensors, on-device crop+flip), train_epoch, Masks
+  bf16     fp32 + bf16 autocast + channels_last (the engine's Speed, train.precision = "bf16")
+  compile  fp32 + torch.compile of the forward (the engine's Speed, train.compile = true)
+One timed unit is one epoch over `steps × batch` images (mlp: the quickstart's 1,000 digits). The
+paths run interleaved, round after round (order alternating), so machine load hits all of them;
+medians are reported. Also (flags): the entropy pass against one plain evaluation pass over the
+training split, and the cost of the per-rung checkpoint and of one resume-state save.
+MLP: Adam lr 1e-3 (the quickstart); conv nets: SGD lr 0.01, momentum 0.9, weight decay 1e-4.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reference_pipeline as ref  # noqa: E402
+
+from dsd_tui.engine.data import Batcher, load_data  # noqa: E402
+from dsd_tui.engine.models import build_model  # noqa: E402
+from dsd_tui.engine.pruning import Masks  # noqa: E402
+from dsd_tui.engine.rundir import atomic_torch_save  # noqa: E402
+from dsd_tui.engine.speed import Speed  # noqa: E402
+from dsd_tui.engine.training import evaluate, make_optimizer, measure_train, train_epoch  # noqa: E402
+from dsd_tui.profile import DataSection, ModelSection, TrainSection  # noqa: E402
+
+PRUNE_RATE = 0.2  # one rung, so every path carries a real mask
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bundle_for(args):
+    if args.model == "mlp":
+        cfg = DataSection()  # the quickstart's digits: 1,000 train / 200 val, 40% noise
+    else:
+        cfg = DataSection(dataset="synthetic", synthetic_size=args.steps * args.batch, val_size=16, train_size=0,
+                          noise=0.0, batch_size=args.batch)
+    return load_data(cfg, seed=0)
+
+
+def fresh_model(args, bundle) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(args.model, ModelSection(), bundle.input_shape, bundle.num_classes)
+
+
+def optimizer_for(args, params, engine: bool):
+    """The engine's optimizer, or (reference) torch.optim with its defaults, as the authors build it."""
+    if engine:
+        if args.model == "mlp":
+            return make_optimizer(params, "adam", 1e-3, 0.9, 0.0)
+        return make_optimizer(params, "sgd", 0.01, 0.9, 1e-4)
+    if args.model == "mlp":
+        return torch.optim.Adam(params, lr=1e-3)
+    return torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=1e-4)
+
+
+class RefPath:
+    name = "ref"
+
+    def __init__(self, args, bundle, device):
+        self.model = fresh_model(args, bundle)
+        ref.prune_with_hooks(self.model, PRUNE_RATE)
+        self.model.to(device)
+        self.opt = optimizer_for(args, self.model.parameters(), engine=False)
+        self.loader = ref.make_loader(bundle.train, bundle.images, bundle.augment, args.batch, args.workers, device)
+        self.device = device
+
+    def epoch(self) -> None:
+        ref.train_epoch(self.model, self.loader, self.opt, self.device)
+
+
+class DsdPath:
+    """The engine's own training path, in one of its speed modes."""
+
+    def __init__(self, args, bundle, device, mode: str, compile_backend: str = "inductor"):
+        self.name = mode
+        cfg = TrainSection(precision="bf16" if mode == "bf16" else "fp32", compile=mode == "compile")
+        self.speed = dataclasses.replace(Speed.from_profile(cfg, device, bundle.images),
+                                         compile_backend=compile_backend)
+        self.speed.apply_backends()
+        self.model = self.speed.place(fresh_model(args, bundle), device)
+        self.masks = Masks(self.model)
+        self.masks.prune_global(PRUNE_RATE)
+        self.forward = self.speed.forward_of(self.model)
+        self.opt = optimizer_for(args, self.model.parameters(), engine=True)
+        self.batcher = Batcher(bundle, device, self.speed.channels_last)
+        self.gen = torch.Generator(device=device).manual_seed(0)
+        self.bundle, self.batch = bundle, args.batch
+
+    def epoch(self) -> None:
+        train_epoch(self.forward, self.masks, self.batcher, self.bundle.train, self.batch, self.gen, self.opt,
+                    autocast=self.speed.autocast())
+
+
+def interleaved(units: dict, rounds: int, device) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU seconds (this process) per call of each unit, rounds × units, order alternating.
+
+    On a shared CPU the CPU seconds are the steadier figure: waiting for a core is not counted."""
+    wall: dict[str, list[float]] = {k: [] for k in units}
+    cpu: dict[str, list[float]] = {k: [] for k in units}
+    names = list(units)
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            sync(device)
+            t0, c0 = time.perf_counter(), time.process_time()
+            units[name]()
+            sync(device)
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    return wall, cpu
+
+
+def bench_training(args, bundle, bundle_dev, device) -> dict:
+    paths = {}
+    for mode in args.modes:
+        paths[mode] = RefPath(args, bundle, device) if mode == "ref" else DsdPath(
+            args, bundle_dev, device, mode, args.compile_backend)
+    warm = {}
+    for name, path in paths.items():  # warm-up: allocator, cuDNN autotuning, compilation
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(args.warmup):
+            path.epoch()
+        sync(device)
+        warm[name] = time.perf_counter() - t0
+    wall, cpu = interleaved({n: p.epoch for n, p in paths.items()}, args.rounds, device)
+    images = len(bundle.train)
+    steps = -(-images // args.batch)
+    out = {}
+    for name in paths:
+        med, med_cpu = statistics.median(wall[name]), statistics.median(cpu[name])
+        out[name] = {"images_per_s": images / med, "ms_per_step": 1e3 * med / steps,
+                     "cpu_ms_per_step": 1e3 * med_cpu / steps, "epoch_s": wall[name], "epoch_cpu_s": cpu[name],
+                     "warmup_s": warm[name]}
+    if "ref" in out:
+        for row in out.values():
+            row["vs_ref"] = row["images_per_s"] / out["ref"]["images_per_s"]
+            row["vs_ref_cpu"] = out["ref"]["cpu_ms_per_step"] / row["cpu_ms_per_step"]
+    return out
+
+
+def bench_entropy(args, bundle_dev, device) -> dict:
+    """The entropy pass (eval pass + ON-count hooks + clean/noisy accuracy) vs one plain evaluation pass."""
+    model = fresh_model(args, bundle_dev).to(device)
+    Masks(model).prune_global(PRUNE_RATE)
+    batcher = Batcher(bundle_dev, device)
+    split = bundle_dev.train
+    units = {"eval": lambda: evaluate(model, batcher, split),
+             "entropy": lambda: measure_train(model, batcher, split, True)}
+    for u in units.values():
+        u()
+    wall, cpu = interleaved(units, args.rounds, device)
+    ev, en = statistics.median(wall["eval"]), statistics.median(wall["entropy"])
+    ev_cpu, en_cpu = statistics.median(cpu["eval"]), statistics.median(cpu["entropy"])
+    return {"images": len(split), "eval_s": ev, "entropy_s": en, "ratio": en / ev,
+            "eval_cpu_s": ev_cpu, "entropy_cpu_s": en_cpu, "ratio_cpu": en_cpu / ev_cpu}
+
+
+def bench_checkpoint(args, bundle_dev, device) -> dict:
+    """One per-rung checkpoint and one resume-state save, as the ladder writes them (atomic, fsynced)."""
+    path = DsdPath(args, bundle_dev, device, "fp32")
+    path.epoch()  # the optimizer state exists, as at an epoch end
+    model, masks, opt = path.model, path.masks, path.opt
+    gen = torch.Generator(device=device).manual_seed(0)
+    out: dict[str, list[float]] = {"checkpoint_s": [], "state_s": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(max(3, args.rounds)):
+            sync(device)
+            t0 = time.perf_counter()
+            atomic_torch_save(Path(tmp) / "ck.pt", {
+                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "masks": masks.state(), "phase": "teacher", "rung": 1})
+            t1 = time.perf_counter()
+            atomic_torch_save(Path(tmp) / "state.pt", {
+                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "masks": masks.state(),
+                "generator": gen.get_state(), "optimizer": copy.deepcopy(opt.state_dict())})
+            t2 = time.perf_counter()
+            out["checkpoint_s"].append(t1 - t0)
+            out["state_s"].append(t2 - t1)
+        sizes = {"checkpoint_mb": (Path(tmp) / "ck.pt").stat().st_size / 2**20,
+                 "state_mb": (Path(tmp) / "state.pt").stat().st_size / 2**20}
+    return {"checkpoint_s": statistics.median(out["checkpoint_s"]), "state_s": statistics.median(out["state_s"]),
+            **sizes}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", choices=["mlp", "resnet18", "vgg"], default="mlp")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=8, help="conv nets: steps per timed epoch (images = steps × batch)")
+    ap.add_argument("--rounds", type=int, default=7, help="timed epochs per path (medians reported)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed epochs per path first")
+    ap.add_argument("--modes", default="ref,fp32", help="comma list of ref, fp32, bf16, compile")
+    ap.add_argument("--workers", type=int, default=0, help="reference DataLoader workers (restarted every epoch)")
+    ap.add_argument("--compile-backend", default="inductor", help="torch.compile backend (eager: a quick smoke)")
+    ap.add_argument("--entropy", action="store_true", help="also: entropy pass vs one plain eval pass")
+    ap.add_argument("--checkpoint", action="store_true", help="also: per-rung checkpoint and state save cost")
+    ap.add_argument("--no-train", action="store_true", help="skip the training throughput table")
+    ap.add_argument("--json", help="write all results to this file")
+    args = ap.parse_args(argv)
+    args.modes = [m for m in args.modes.split(",") if m]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    bundle = bundle_for(args)
+    bundle_dev = bundle.to(device)
+    result = {"model": args.model, "device": str(device), "batch": args.batch, "images_per_epoch": len(bundle.train),
+              "threads": torch.get_num_threads(), "torch": torch.__version__}
+    if device.type == "cuda":
+        result["device_name"] = torch.cuda.get_device_name(device)
+    head = f"{args.model} on {result.get('device_name', device)}, batch {args.batch}, {len(bundle.train)} images/epoch"
+    print(f"# {head}, {result['threads']} thread(s), torch {torch.__version__}")
+    if not args.no_train and args.modes:
+        result["train"] = bench_training(args, bundle, bundle_dev, device)
+        print(f"{'path':<8} {'images/s':>10} {'ms/step':>8} {'vs ref':>7} {'CPU ms/step':>11} {'vs ref':>7} "
+              f"{'warm-up s':>9}")
+        for name, row in result["train"].items():
+            vs = f"{row['vs_ref']:6.2f}x" if "vs_ref" in row else "      -"
+            vs_cpu = f"{row['vs_ref_cpu']:6.2f}x" if "vs_ref_cpu" in row else "      -"
+            print(f"{name:<8} {row['images_per_s']:10.0f} {row['ms_per_step']:8.2f} {vs} "
+                  f"{row['cpu_ms_per_step']:11.2f} {vs_cpu} {row['warmup_s']:9.1f}")
+    if args.entropy:
+        e = result["entropy"] = bench_entropy(args, bundle_dev, device)
+        print(f"entropy pass {e['entropy_s'] * 1e3:.1f} ms vs plain eval {e['eval_s'] * 1e3:.1f} ms over "
+              f"{e['images']} images: {e['ratio']:.2f}x (CPU time: {e['ratio_cpu']:.2f}x)")
+    if args.checkpoint:
+        c = result["checkpoint"] = bench_checkpoint(args, bundle_dev, device)
+        print(f"per-rung checkpoint {c['checkpoint_s'] * 1e3:.1f} ms ({c['checkpoint_mb']:.1f} MB); "
+              f"one resume-state save {c['state_s'] * 1e3:.1f} ms ({c['state_mb']:.1f} MB)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

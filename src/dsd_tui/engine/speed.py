@@ -1,0 +1,63 @@
+"""The opt-in speed modes (they may change numerics) and the record of which ones a run used.
+
+- `precision = "fp32"` (default): the reference numerics, PyTorch's own TF32 defaults untouched.
+- `precision = "bf16"`: autocast to bfloat16 (fp32 master weights, fp32 optimizer) and, for image
+  models, channels_last memory format for weights and batches.
+- `compile = true`: the training forward (and a teacher's forward under augmentation) goes through
+  `torch.compile`. Masks, the state dict, checkpoints and the entropy hooks keep using the original
+  module: a compiled wrapper shares its parameters and would prefix every name with `_orig_mod.`.
+
+On CUDA, cuDNN's autotuner (`cudnn.benchmark`) is switched on: it picks the fastest fp32 algorithm
+for each batch shape, the same arithmetic up to rounding order. `describe()` is what the summary's
+`environment["speed"]` shows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Speed:
+    precision: str = "fp32"  # fp32 | bf16
+    compile: bool = False
+    channels_last: bool = False
+    device_type: str = "cpu"
+    compile_backend: str = "inductor"  # not a profile key: tests and the CPU smoke check use "eager"
+
+    @classmethod
+    def from_profile(cls, train_cfg, device: torch.device, images: bool) -> "Speed":
+        bf16 = train_cfg.precision == "bf16"
+        return cls(train_cfg.precision, bool(train_cfg.compile), bf16 and images, device.type)
+
+    def apply_backends(self) -> None:
+        if self.device_type == "cuda":
+            torch.backends.cudnn.benchmark = True
+
+    def autocast(self):
+        """A context-manager factory for the forward passes, or None in fp32."""
+        if self.precision != "bf16":
+            return None
+        device_type = self.device_type
+        return lambda: torch.autocast(device_type, dtype=torch.bfloat16)
+
+    def place(self, model: nn.Module, device) -> nn.Module:
+        """Move a freshly built model to the device, in channels_last when that mode is on."""
+        model = model.to(device)
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+
+    def forward_of(self, model: nn.Module) -> nn.Module:
+        """The module to call for training steps: compiled when asked, else the model itself."""
+        if not self.compile:
+            return model
+        return torch.compile(model, dynamic=False, backend=self.compile_backend)
+
+    def describe(self) -> dict:
+        out = {"precision": self.precision, "channels_last": self.channels_last, "compile": self.compile}
+        if self.device_type == "cuda":
+            out["tf32_matmul"] = bool(torch.backends.cuda.matmul.allow_tf32)
+            out["tf32_cudnn"] = bool(torch.backends.cudnn.allow_tf32)
+            out["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
+        return out
