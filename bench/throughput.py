@@ -12,7 +12,8 @@ Paths (same model, batch, optimizer, device and a 20%-pruned mask in every path)
 One timed unit is one epoch over `steps × batch` images (mlp: the quickstart's 1,000 digits). The
 paths run interleaved, round after round (order alternating), so machine load hits all of them;
 medians are reported. Also (flags): the entropy pass against one plain evaluation pass over the
-training split, and the cost of the per-rung checkpoint and of one resume-state save.
+training split, the teacher's forward under no_grad vs inference_mode (distillation), and the cost
+of the per-rung checkpoint and of one resume-state save.
 MLP: Adam lr 1e-3 (the quickstart); conv nets: SGD lr 0.01, momentum 0.9, weight decay 1e-4.
 """
 from __future__ import annotations
@@ -175,6 +176,31 @@ def bench_entropy(args, bundle_dev, device) -> dict:
             "eval_cpu_s": ev_cpu, "entropy_cpu_s": en_cpu, "ratio_cpu": en_cpu / ev_cpu}
 
 
+def bench_teacher(args, bundle_dev, device) -> dict:
+    """The frozen teacher's forward on one augmented batch: under no_grad vs under inference_mode
+    (what the KD loss uses), `steps` batches per timed unit."""
+    teacher = fresh_model(args, bundle_dev).to(device).eval()
+    for q in teacher.parameters():
+        q.requires_grad_(False)
+    batcher = Batcher(bundle_dev, device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    batches = [x for _idx, x, _y in batcher.train_batches(bundle_dev.train, args.batch, gen)]
+
+    def run(ctx):
+        def unit():
+            for x in batches:
+                with ctx():
+                    teacher(x).float()
+        return unit
+    units = {"no_grad": run(torch.no_grad), "inference_mode": run(torch.inference_mode)}
+    for u in units.values():
+        u()
+    wall, cpu = interleaved(units, args.rounds, device)
+    per = {k: statistics.median(v) / len(batches) for k, v in wall.items()}
+    return {"batches": len(batches), "no_grad_ms": 1e3 * per["no_grad"],
+            "inference_mode_ms": 1e3 * per["inference_mode"], "ratio": per["inference_mode"] / per["no_grad"]}
+
+
 def bench_checkpoint(args, bundle_dev, device) -> dict:
     """One per-rung checkpoint and one resume-state save, as the ladder writes them (atomic, fsynced)."""
     path = DsdPath(args, bundle_dev, device, "fp32")
@@ -215,6 +241,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=0, help="reference DataLoader workers (restarted every epoch)")
     ap.add_argument("--compile-backend", default="inductor", help="torch.compile backend (eager: a quick smoke)")
     ap.add_argument("--entropy", action="store_true", help="also: entropy pass vs one plain eval pass")
+    ap.add_argument("--teacher", action="store_true", help="also: teacher forward, no_grad vs inference_mode")
     ap.add_argument("--checkpoint", action="store_true", help="also: per-rung checkpoint and state save cost")
     ap.add_argument("--no-train", action="store_true", help="skip the training throughput table")
     ap.add_argument("--json", help="write all results to this file")
@@ -244,6 +271,10 @@ def main(argv=None) -> int:
         e = result["entropy"] = bench_entropy(args, bundle_dev, device)
         print(f"entropy pass {e['entropy_s'] * 1e3:.1f} ms vs plain eval {e['eval_s'] * 1e3:.1f} ms over "
               f"{e['images']} images: {e['ratio']:.2f}x (CPU time: {e['ratio_cpu']:.2f}x)")
+    if args.teacher:
+        t = result["teacher"] = bench_teacher(args, bundle_dev, device)
+        print(f"teacher forward per batch: no_grad {t['no_grad_ms']:.2f} ms, inference_mode "
+              f"{t['inference_mode_ms']:.2f} ms ({t['ratio']:.2f}x)")
     if args.checkpoint:
         c = result["checkpoint"] = bench_checkpoint(args, bundle_dev, device)
         print(f"per-rung checkpoint {c['checkpoint_s'] * 1e3:.1f} ms ({c['checkpoint_mb']:.1f} MB); "

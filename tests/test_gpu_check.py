@@ -1,0 +1,25 @@
+"""The prepared GPU check runs end to end on the CPU in its smoke mode, so a GPU session only has to run it."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_check_smoke_runs_every_step_on_cpu(tmp_path):
+    env = {**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path)}
+    proc = subprocess.run(["bash", str(ROOT / "bench" / "gpu_check.sh"), "--smoke"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    result = json.loads((tmp_path / "throughput.json").read_text())
+    assert set(result["train"]) == {"ref", "fp32", "bf16", "compile"}
+    assert all(row["images_per_s"] > 0 for row in result["train"].values())
+    assert result["entropy"]["ratio"] > 0 and result["checkpoint"]["checkpoint_mb"] > 40  # ResNet-18 weights
+    assert "entropy pass" in out and "ladder wall time" in out
+    runs = list((tmp_path / "runs").iterdir())
+    summary = json.loads((runs[0] / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert [len(p["rungs"]) for p in summary["phases"]] == [3, 3]  # teacher and KD student, rungs 0..2
