@@ -44,11 +44,13 @@ class EntropyMeter:
     def _hook(self, name: str):
         def count(_module, inputs):
             x = inputs[0]
-            positive = (x > 0).flatten(1).sum(0, dtype=torch.int64)
+            # Per batch the counts fit int32, whose CPU reduction is ~4x quicker than int64's; the
+            # running totals are int64.
+            positive = (x > 0).flatten(1).sum(0, dtype=torch.int32)
             if name in self.on:
                 self.on[name] += positive
             else:
-                self.on[name] = positive
+                self.on[name] = positive.to(torch.int64)
         return count
 
     def add_samples(self, n: int) -> None:
