@@ -106,9 +106,9 @@ class Ladder:
         self.channels_last = self.speed.channels_last
         self.batcher = Batcher(self.data, self.device, self.channels_last)
         phases = ["teacher"] + (["student"] if p.distill.enabled else [])
+        env = {**environment(self.device, p.run.threads), "speed": self.speed.describe()}
         self.emit(ev.RunStarted(name=p.run.name, run_dir=str(self.rundir.path), profile=p.to_dict(),
-                                environment={**environment(self.device, p.run.threads), "speed": self.speed.describe()}, phases=phases,
-                                rungs=p.prune.rungs, resumed=self.resume))
+                                environment=env, phases=phases, rungs=p.prune.rungs, resumed=self.resume))
         if not self.resume:
             self.emit(ev.Log(message=f"data: {self.data.name}, {len(self.data.train)} train / {len(self.data.val)} "
                                      f"val / {len(self.data.test)} test, noise {self.data.noise['train_rate']:.3f} "
@@ -228,8 +228,8 @@ class Ladder:
         for epoch in range(start_epoch + 1, epochs + 1):
             t0 = time.time()
             lr_now = opt.param_groups[0]["lr"]
-            res = train_epoch(self.train_forward, masks, self.batcher, self.data.train, p.data.batch_size, gen, opt,
-                              loss_fn or _ce, autocast, self.should_stop)
+            res = train_epoch(self.train_forward, masks, self.batcher, self.data.train, p.data.batch_size, gen,
+                              opt, loss_fn or _ce, autocast, self.should_stop)
             sched.step()
             if not res.finite:
                 self.emit(ev.Warning(message=f"{phase} rung {rung} epoch {epoch}: the training loss is not finite"))
