@@ -7,8 +7,8 @@
 # Prints: the device; training images/s of the reference-style pipeline (PIL + DataLoader workers +
 # prune hooks + per-step .item()) and of dsd_tui's fp32, bf16+channels_last and compiled paths, in one
 # process, interleaved (bench/throughput.py); the entropy pass against one plain evaluation pass; the
-# checkpoint costs; then a 2-rung DSD² ladder (teacher + KD student, augmentation on) end to end with
-# the real CLI. Copy the whole output into docs/benchmarks.md with the date.
+# checkpoint costs; then a 2-rung DSD² ladder of ResNet-18 (teacher + KD student, augmentation on) end
+# to end with the real CLI. Copy the whole output into docs/benchmarks.md with the date.
 # Environment: PYTHON (default: python), OUT (a folder for the JSON results and the run; default: a temp dir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,13 +19,14 @@ mkdir -p "$OUT"
 
 if [[ "${1:-}" == "--smoke" ]]; then
     DEVICE=cpu; THREADS=1; BATCH=16; STEPS=2; ROUNDS=1; WORKERS=0; BACKEND=eager
-    LADDER=(--set data.synthetic_size=32 --set data.val_size=16 --set train.epochs=1 --set train.dense_epochs=1
-            --set run.threads=1)
+    # the smoke ladder uses a small VGG-like net: the CLI path is the same, a CPU ResNet-18 ladder is not quick
+    LADDER=(--set model.arch=vgg --set model.depth=2 --set model.width_exp=3 --set data.synthetic_size=32
+            --set data.val_size=16 --set train.epochs=1 --set train.dense_epochs=1 --set run.threads=1)
     LIMIT_BENCH=300; LIMIT_LADDER=300
 else
     DEVICE=cuda; THREADS=0; BATCH=128; STEPS=100; ROUNDS=3; WORKERS=4; BACKEND=inductor
-    LADDER=(--set data.synthetic_size=10000 --set data.val_size=1000 --set train.epochs=2 --set train.dense_epochs=2
-            --set run.threads=0)
+    LADDER=(--set model.arch=resnet18 --set data.synthetic_size=10000 --set data.val_size=1000 --set train.epochs=2
+            --set train.dense_epochs=2 --set run.threads=0)
     LIMIT_BENCH=270; LIMIT_LADDER=150
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 fi
@@ -39,10 +40,10 @@ timeout "$LIMIT_BENCH" "$PY" bench/throughput.py --model resnet18 --device "$DEV
     --batch "$BATCH" --steps "$STEPS" --rounds "$ROUNDS" --warmup 1 --workers "$WORKERS" \
     --modes ref,fp32,bf16,compile --compile-backend "$BACKEND" --entropy --teacher --checkpoint --json "$OUT/throughput.json"
 
-echo "== 2-rung DSD² ladder end to end (ResNet-18, teacher + KD student, crop+flip on the device)"
+echo "== 2-rung DSD² ladder end to end (teacher + KD student, crop+flip on the device)"
 start=$(date +%s.%N)
 timeout "$LIMIT_LADDER" "$PY" -m dsd_tui run --no-tui --out "$OUT/runs" --set run.device="$DEVICE" \
-    --set data.dataset=synthetic --set data.noise=0.2 --set data.train_size=0 --set model.arch=resnet18 \
+    --set data.dataset=synthetic --set data.noise=0.2 --set data.train_size=0 \
     --set train.optimizer=sgd --set train.lr=0.05 --set train.momentum=0.9 --set train.weight_decay=1e-4 \
     --set prune.rungs=2 "${LADDER[@]}"
 end=$(date +%s.%N)
