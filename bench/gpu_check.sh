@@ -38,7 +38,7 @@ echo "== gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) device=$DEVICE batch=$BATCH $(
 echo "== training throughput, entropy pass, checkpoint cost (ResNet-18, synthetic CIFAR-shaped)"
 timeout "$LIMIT_BENCH" "$PY" bench/throughput.py --model resnet18 --device "$DEVICE" --threads "$THREADS" \
     --batch "$BATCH" --steps "$STEPS" --rounds "$ROUNDS" --warmup 1 --workers "$WORKERS" \
-    --modes ref,fp32,bf16,compile --compile-backend "$BACKEND" --entropy --teacher --checkpoint --json "$OUT/throughput.json"
+    --modes ref,fp32,bf16,compile --compile-backend "$BACKEND" --entropy --teacher --syncs --checkpoint --json "$OUT/throughput.json"
 
 echo "== 2-rung DSD² ladder end to end (teacher + KD student, crop+flip on the device)"
 start=$(date +%s.%N)

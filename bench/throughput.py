@@ -203,6 +203,25 @@ def bench_teacher(args, bundle_dev, device) -> dict:
             "inference_mode_ms": 1e3 * per["inference_mode"], "ratio": per["inference_mode"] / per["no_grad"]}
 
 
+def bench_syncs(args, bundle_dev, device) -> dict:
+    """CUDA only: host syncs during one fp32 epoch, counted by torch's sync debug mode. The epoch end
+    reads the loss, the accuracy and the mask check (3 syncs); anything more is a per-step sync."""
+    import warnings
+
+    path = DsdPath(args, bundle_dev, device, "fp32")
+    path.epoch()
+    sync(device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            path.epoch()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    syncs = [str(w.message).splitlines()[0] for w in caught if "synchroniz" in str(w.message)]
+    return {"steps": -(-len(bundle_dev.train) // args.batch), "syncs": len(syncs), "first": syncs[:5]}
+
+
 def bench_checkpoint(args, bundle_dev, device) -> dict:
     """One per-rung checkpoint and one resume-state save, as the ladder writes them (atomic, fsynced)."""
     path = DsdPath(args, bundle_dev, device, "fp32")
@@ -244,6 +263,7 @@ def main(argv=None) -> int:
     ap.add_argument("--compile-backend", default="inductor", help="torch.compile backend (eager: a quick smoke)")
     ap.add_argument("--entropy", action="store_true", help="also: entropy pass vs one plain eval pass")
     ap.add_argument("--teacher", action="store_true", help="also: teacher forward, no_grad vs inference_mode")
+    ap.add_argument("--syncs", action="store_true", help="also (CUDA): host syncs in one fp32 epoch")
     ap.add_argument("--checkpoint", action="store_true", help="also: per-rung checkpoint and state save cost")
     ap.add_argument("--no-train", action="store_true", help="skip the training throughput table")
     ap.add_argument("--json", help="write all results to this file")
@@ -279,6 +299,13 @@ def main(argv=None) -> int:
         t = result["teacher"] = bench_teacher(args, bundle_dev, device)
         print(f"teacher forward per batch: no_grad {t['no_grad_ms']:.2f} ms, inference_mode "
               f"{t['inference_mode_ms']:.2f} ms ({t['ratio']:.2f}x)")
+    if args.syncs and device.type == "cuda":
+        try:
+            y = result["syncs"] = bench_syncs(args, bundle_dev, device)
+            print(f"host syncs in one fp32 epoch of {y['steps']} steps: {y['syncs']} (3 expected, all at the "
+                  f"epoch end) {y['first']}")
+        except Exception as e:  # noqa: BLE001 - a diagnostic; the rest of the check still runs
+            print(f"host sync count failed: {e.__class__.__name__}: {e}")
     if args.checkpoint:
         c = result["checkpoint"] = bench_checkpoint(args, bundle_dev, device)
         print(f"per-rung checkpoint {c['checkpoint_s'] * 1e3:.1f} ms ({c['checkpoint_mb']:.1f} MB); "
