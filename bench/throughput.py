@@ -12,8 +12,9 @@ Paths (same model, batch, optimizer, device and a 20%-pruned mask in every path)
 One timed unit is one epoch over `steps × batch` images (mlp: the quickstart's 1,000 digits). The
 paths run interleaved, round after round (order alternating), so machine load hits all of them;
 medians are reported. Also (flags): the entropy pass against one plain evaluation pass over the
-training split, the teacher's forward under no_grad vs inference_mode (distillation), and the cost
-of the per-rung checkpoint and of one resume-state save.
+training split, the teacher's forward under no_grad vs inference_mode (distillation), the host
+syncs in one fp32 epoch (CUDA), and the cost of the per-rung checkpoint and of one resume-state save.
+CPU results are reported in wall and in CPU time (steadier on a shared machine); see docs/benchmarks.md.
 MLP: Adam lr 1e-3 (the quickstart); conv nets: SGD lr 0.01, momentum 0.9, weight decay 1e-4.
 """
 from __future__ import annotations
