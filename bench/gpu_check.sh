@@ -31,7 +31,7 @@ else
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 fi
 
-echo "== gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) device=$DEVICE batch=$BATCH $(uptime | sed 's/.*load/load/')"
+echo "== gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) device=$DEVICE batch=$BATCH $(uptime 2>/dev/null | sed 's/.*load/load/')"
 "$PY" -c "import torch; print('torch', torch.__version__, '| cuda', torch.version.cuda,
 '|', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device')"
 
