@@ -20,8 +20,14 @@ EPILOG = "Exit codes: 0 done, 1 the run failed, 2 bad usage/profile/input, 130 i
 
 
 def fail(message: str, code: int = 2):
-    click.echo(f"dsd-tui: {message}", err=True)
+    say(f"dsd-tui: {message}", err=True)
     sys.exit(code)
+
+
+def say(text: str, err: bool = False) -> None:
+    """One line to stdout/stderr that cannot crash the command when the terminal or pipe is gone."""
+    from .headless import safe_write
+    safe_write(sys.stderr if err else sys.stdout, text + "\n")
 
 
 @click.group(epilog=EPILOG)
@@ -45,14 +51,16 @@ def run(profile, no_tui, out, overrides):
         if no_tui:
             from .headless import HeadlessPrinter
             session = RunSession.new(prof, out, sinks=[HeadlessPrinter()])
-            click.echo(str(session.path))
+            say(str(session.path))
             status = _run_headless(session)
         else:
             session = RunSession.new(prof, out)
-            click.echo(str(session.path))
+            say(str(session.path))
             status = _run_tui(session)
     except UsageError as e:
         fail(str(e))
+    except KeyboardInterrupt:  # Ctrl-C while the data loads, before the run's own handlers are installed
+        fail("interrupted before the run started", 130)
     _finish(status, session)
     sys.exit(EXIT.get(status, 1))
 
@@ -73,6 +81,8 @@ def resume(run_dir, no_tui):
             status = _run_tui(session)
     except UsageError as e:
         fail(str(e))
+    except KeyboardInterrupt:  # Ctrl-C while the data loads, before the run's own handlers are installed
+        fail("interrupted before the run started", 130)
     _finish(status, session)
     sys.exit(EXIT.get(status, 1))
 
@@ -100,9 +110,9 @@ def _run_tui(session) -> str:
 
 def _finish(status: str, session) -> None:
     if status == "failed":
-        click.echo(f"dsd-tui: the run failed: {session.error}", err=True)
+        say(f"dsd-tui: the run failed: {session.error}", err=True)
     elif status == "interrupted":
-        click.echo(f"dsd-tui: interrupted; continue with: dsd-tui resume {session.path}", err=True)
+        say(f"dsd-tui: interrupted; continue with: dsd-tui resume {session.path}", err=True)
 
 
 @main.command()

@@ -6,6 +6,16 @@ class UsageError(Exception):
 
     exit_code = 2
 
+    def __init__(self, message: str = ""):
+        super().__init__(one_line(str(message)))
+
+
+def one_line(text: str) -> str:
+    """Control characters (a newline in a quoted value or path) escaped, so a message stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
 
 class RunFailed(Exception):
     """The run started but could not finish (divergence, a failed write): exit code 1."""

@@ -1,10 +1,13 @@
 """The `--no-tui` view: the same events as the TUI, printed as a compact table, one row per rung.
 
 On a terminal a live progress line (epoch k/N, loss) is redrawn in place; when stdout is a file or
-a pipe nothing but whole lines is written, so a log from nohup stays clean.
+a pipe nothing but whole lines is written, so a log from nohup stays clean. Printing is never
+allowed to end a run: when the terminal goes away (a dropped SSH session: EIO) or the reader of a
+pipe quits (EPIPE), the stream is pointed at /dev/null and the run goes on (`silence_broken`).
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -29,6 +32,35 @@ def rung_row(phase: str, r: dict, best: bool = False) -> str:
             f"{str(r.get('regime', '')):<11} {r.get('seconds', 0.0):6.1f}{mark}")
 
 
+def silence_broken(stream: TextIO) -> None:
+    """Point a stream whose reader is gone at /dev/null, so later writes (and the interpreter's final
+    flush) succeed silently instead of raising EIO/EPIPE."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+    try:
+        stream.flush()  # what was buffered now goes to /dev/null
+    except (OSError, ValueError):
+        pass
+
+
+def safe_write(stream: TextIO, text: str) -> bool:
+    """Write and flush; on a gone terminal or pipe, silence the stream. Returns False when it was lost."""
+    try:
+        stream.write(text)
+        stream.flush()
+        return True
+    except (OSError, ValueError):
+        silence_broken(stream)
+        return False
+
+
 class HeadlessPrinter:
     """An event sink that prints. `live` (default: stdout is a terminal) enables the progress line."""
 
@@ -40,11 +72,9 @@ class HeadlessPrinter:
         self.summary = SummaryBuilder()  # folds the same events, for the end-of-run comparison
 
     def _line(self, text: str) -> None:
-        if self._progress_shown:
-            self.out.write("\r\x1b[2K")
-            self._progress_shown = False
-        self.out.write(text + "\n")
-        self.out.flush()
+        clear = "\r\x1b[2K" if self._progress_shown else ""
+        self._progress_shown = False
+        safe_write(self.out, clear + text + "\n")
 
     def __call__(self, e: ev.Event) -> None:
         self.summary.consume(e)
@@ -74,10 +104,9 @@ class HeadlessPrinter:
     def _on_epoch_finished(self, e: ev.EpochFinished) -> None:
         if not self.live:
             return
-        self.out.write(f"\r\x1b[2K  {e.phase} rung {e.rung} epoch {e.epoch}/{e.epochs}  loss {e.train_loss:.4f}  "
-                       f"acc {e.train_acc:.3f}  lr {e.lr:.2g}")
-        self.out.flush()
-        self._progress_shown = True
+        self._progress_shown = safe_write(
+            self.out, f"\r\x1b[2K  {e.phase} rung {e.rung} epoch {e.epoch}/{e.epochs}  loss {e.train_loss:.4f}  "
+                      f"acc {e.train_acc:.3f}  lr {e.lr:.2g}")
 
     def _on_rung_finished(self, e: ev.RungFinished) -> None:
         self._line(rung_row(e.phase, e.record))

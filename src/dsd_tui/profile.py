@@ -68,7 +68,8 @@ class RunSection:
                       lambda v: None if re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", v) else "must be auto, cpu, cuda or cuda:N")
     threads: int = opt(1, "torch CPU threads (one is right on a busy 2-core machine; 0 = torch's default)", between(0, 1024))
     out: str = opt("runs", "parent folder of run directories (each run gets a new folder inside it)")
-    state_every: float = opt(0.0, "seconds between resume-state saves at epoch ends (0 = every epoch)", between(0))
+    state_every: float = opt(0.0, "least seconds between resume-state saves at epoch ends (0 = as often as the "
+                                  "background writer's 1% duty cycle allows; rung ends always)", between(0))
 
 
 @dataclass(frozen=True)

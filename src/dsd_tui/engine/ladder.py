@@ -4,14 +4,16 @@ A run is the teacher ladder (train dense, then prune `rate` of the remaining wei
 `rungs` times) and, with distillation on, the student ladder (a fresh dense student trained by KD
 from the frozen best-validation teacher, pruned the same way with the same KD loss).
 
-Resume state is saved at every epoch end (`state/latest.pt`), so `Ladder(resume=True)` continues
-at the last finished epoch; because every source of randomness is a saved generator or re-seeded
-from (seed, phase, rung), a resumed run computes the same numbers as an uninterrupted one.
+Resume state is saved at every epoch end (`state/latest.pt`, written in the background by
+`statefile.StateWriter`), so `Ladder(resume=True)` continues at the last saved epoch; because every
+source of randomness is a saved generator or re-seeded from (seed, phase, rung), a resumed run
+computes the same numbers as an uninterrupted one (docs/reliability.md).
 """
 from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import os
 import platform
 import sys
@@ -34,6 +36,8 @@ from .pruning import Masks
 from .rundir import STATE, RunDir, safe_torch_load
 from .speed import Speed
 from .stopcost import Plan, firing_details
+from .statefile import StateWriter, detached_copy
+from .teacher import load_teacher_model
 from .summary import best_rung
 from .training import (Interrupted, evaluate, kd_loss, make_optimizer, make_scheduler, measure_train,
                        predict_logits, train_epoch)
@@ -66,10 +70,19 @@ class Cursor:
     epoch: int = 0  # epochs finished in this rung
     rung_done: bool = False
     phases_done: tuple = ()
+    stopped_early: bool = False  # an active criterion with action "stop" ended the phase at this rung
 
     def to_dict(self) -> dict:
         return {"phase": self.phase, "rung": self.rung, "epoch": self.epoch, "rung_done": self.rung_done,
-                "phases_done": list(self.phases_done)}
+                "phases_done": list(self.phases_done), "stopped_early": self.stopped_early}
+
+
+class Diverged(Exception):
+    """The training loss (or the measured loss) of a rung is NaN/Inf."""
+
+    def __init__(self, epoch: int):
+        super().__init__(epoch)
+        self.epoch = epoch
 
 
 class Ladder:
@@ -78,8 +91,9 @@ class Ladder:
     def __init__(self, profile: Profile, rundir: RunDir, sink: ev.Sink, *,
                  should_stop: Callable[[], bool] | None = None,
                  stop_after_rung: Callable[[], bool] | None = None,
-                 resume: bool = False):
+                 resume: bool = False, data: DataBundle | None = None):
         self.p = profile
+        self.preloaded = data  # checked before the run directory was created (runner.preflight)
         self.rundir = rundir
         self.emit = sink
         self.should_stop = should_stop or (lambda: False)
@@ -87,6 +101,7 @@ class Ladder:
         self.resume = resume
         self.state: dict | None = None
         self._last_state_save = 0.0
+        self._snapshot_seconds = 0.0  # what the last state snapshot cost the training thread
 
     # ------------------------------------------------------------------ the run
     def run(self) -> str:
@@ -96,11 +111,12 @@ class Ladder:
         if p.run.threads:
             torch.set_num_threads(p.run.threads)
         self.device = pick_device(p.run.device)
-        if self.resume:
+        if self.resume and (self.rundir.path / STATE).is_file():  # no state: killed before an epoch ended
             self.state = safe_torch_load(self.rundir.path / STATE, "resume state")
         cursor = Cursor(**self.state["cursor"]) if self.state else Cursor()
         cursor.phases_done = tuple(cursor.phases_done)
-        self.data = load_data(p.data, p.run.seed).to(self.device)
+        self.data = (self.preloaded or load_data(p.data, p.run.seed)).to(self.device)
+        self.preloaded = None
         self.speed = Speed.from_profile(p.train, self.device, self.data.images)
         self.speed.apply_backends()
         self.channels_last = self.speed.channels_last
@@ -113,6 +129,7 @@ class Ladder:
             self.emit(ev.Log(message=f"data: {self.data.name}, {len(self.data.train)} train / {len(self.data.val)} "
                                      f"val / {len(self.data.test)} test, noise {self.data.noise['train_rate']:.3f} "
                                      f"realised on train"))
+        self.state_writer = StateWriter(lambda snapshot: self.rundir.save_torch(STATE, snapshot))
         try:
             for phase in phases:
                 if phase in cursor.phases_done:
@@ -123,7 +140,10 @@ class Ladder:
                 if outcome == "interrupted":
                     return self._interrupted("stopped by request after the rung finished")
         except Interrupted:
+            self.state_writer.flush()  # the last epoch end is on disk before we say "resumable"
             return self._interrupted("interrupted; resume with `dsd-tui resume`")
+        finally:
+            self.state_writer.close()
         status = "completed"
         self.emit(ev.RunFinished(status=status, seconds=time.time() - start))
         return status
@@ -162,38 +182,50 @@ class Ladder:
             if st.get("rewind") is not None:
                 rewind_state = st["rewind"]
             records = [r for r in records if r["rung"] < cursor.rung + (1 if cursor.rung_done else 0)]
-            if cursor.rung_done:
+            if cursor.stopped_early:  # the phase ended at this rung; only its closing events are replayed
+                start_rung, start_epoch = p.prune.rungs + 1, 0
+            elif cursor.rung_done:
                 start_rung, start_epoch = cursor.rung + 1, 0
             else:
                 start_rung, start_epoch, opt_state = cursor.rung, cursor.epoch, st
         self.emit(ev.PhaseStarted(phase=phase, arch=arch, rungs=p.prune.rungs, prunable_weights=masks.total(),
                                   teacher=teacher_info))
 
-        stopped_early = False
+        stopped_early = bool(cursor is not None and cursor.stopped_early)
         for rung in range(start_rung, p.prune.rungs + 1):
             resuming_mid_rung = opt_state is not None and rung == start_rung
             if rung > 0 and not resuming_mid_rung:
                 self.prepare_rung(model, masks, rung, init_state, rewind_state, phase)
-            record, rewind_state = self.train_rung(phase, rung, model, masks, gen, loss_fn, phases_done,
-                                                   start_epoch if resuming_mid_rung else 0,
-                                                   opt_state if resuming_mid_rung else None, rewind_state)
-            record["regime"] = regime.label(records + [record], self.data.noise["train_rate"])
+            try:
+                record, rewind_state = self.train_rung(phase, rung, model, masks, gen, loss_fn, phases_done,
+                                                       start_epoch if resuming_mid_rung else 0,
+                                                       opt_state if resuming_mid_rung else None, rewind_state)
+            except Diverged as d:
+                records.append(self.diverged(phase, rung, d.epoch, model, masks, records))
+                self.save_state(model, masks, gen, None, None, Cursor(phase, rung, 0, True, phases_done),
+                                rewind_state, force=True)
+                continue
+            trained = [r for r in records if not r.get("diverged")]
+            record["regime"] = regime.label(trained + [record], self.data.noise["train_rate"])
             records.append(record)
             self.rundir.save_torch(f"checkpoints/{phase}-rung{rung:02d}.pt", {
                 "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "masks": masks.state(), "phase": phase, "rung": rung, "arch": arch,
                 "num_classes": self.data.num_classes, "entropy_counts": self.entropy_counts})
             self.emit(ev.RungFinished(phase=phase, rung=rung, record=record))
-            fired_active = self.check_stops(phase, records)
-            self.save_state(model, masks, gen, None, None, Cursor(phase, rung, 0, True, phases_done), rewind_state,
+            fired_active = self.check_stops(phase, [r for r in records if not r.get("diverged")])
+            stop_here = fired_active and p.stop.action == "stop"
+            self.save_state(model, masks, gen, None, None,
+                            Cursor(phase, rung, 0, True, phases_done, stopped_early=stop_here), rewind_state,
                             force=True)
-            if fired_active and p.stop.action == "stop":
+            if stop_here:
                 stopped_early = True
                 break
             if self.stop_after_rung() and rung < p.prune.rungs:
                 return "interrupted"
         self.emit(ev.PhaseFinished(phase=phase, best_rung=best_rung(records), rungs_trained=len(records),
-                                   stopped_early=stopped_early, verdict=self.verdict(phase, records)))
+                                   stopped_early=stopped_early,
+                                   verdict=self.verdict(phase, [r for r in records if not r.get("diverged")])))
         return "done"
 
     # ------------------------------------------------------------------ pieces
@@ -232,21 +264,42 @@ class Ladder:
                               opt, loss_fn or _ce, autocast, self.should_stop)
             sched.step()
             if not res.finite:
-                self.emit(ev.Warning(message=f"{phase} rung {rung} epoch {epoch}: the training loss is not finite"))
-                raise RunFailed(f"{phase} rung {rung} diverged at epoch {epoch} (loss is NaN/Inf); lower train.lr "
-                                f"or set train.on_divergence = \"next-rung\"")
+                raise Diverged(epoch)
             if rung == 0 and p.prune.retrain == "weight-rewind" and epoch == p.prune.rewind_epoch:
                 rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             dt = time.time() - t0
             seconds += dt
             self.save_state(model, masks, gen, opt, sched, Cursor(phase, rung, epoch, False, phases_done),
-                            rewind_state, rung_seconds=seconds, force=epoch == epochs)
+                            rewind_state, rung_seconds=seconds, force=epoch == epochs, epoch_seconds=dt)
             self.emit(ev.EpochFinished(phase=phase, rung=rung, epoch=epoch, epochs=epochs, train_loss=res.loss,
                                        train_acc=res.acc, lr=lr_now, seconds=dt))
         t0 = time.time()
         record = self.measure(model, masks, rung, epochs)
+        if not math.isfinite(record["train_loss"]):  # the last step left non-finite weights
+            raise Diverged(epochs)
         record["seconds"] = seconds + (time.time() - t0)
         return record, rewind_state
+
+    def diverged(self, phase: str, rung: int, epoch: int, model, masks: Masks, records: list[dict]) -> dict:
+        """Record a rung whose loss became NaN/Inf, raise the alert, then fail or (train.on_divergence =
+        "next-rung") restore the last good rung's weights under this rung's mask and go on."""
+        record = {"rung": rung, "sparsity": 1.0 - masks.kept() / masks.total(), "remaining_weights": masks.kept(),
+                  "diverged": True, "diverged_epoch": epoch, "epochs": epoch, "entropy": {}, "entropy_mean": None,
+                  **{k: None for k in ("train_acc", "train_acc_clean", "train_loss", "val_acc", "val_acc_clean",
+                                       "val_loss", "test_acc", "test_loss")}}
+        self.emit(ev.Warning(message=f"{phase} rung {rung} diverged at epoch {epoch}: the loss is NaN/Inf"))
+        self.emit(ev.RungFinished(phase=phase, rung=rung, record=record))
+        good = [r["rung"] for r in records if not r.get("diverged")]
+        if self.p.train.on_divergence == "fail" or not good:
+            why = "" if good else " (no earlier rung to go on from)"
+            raise RunFailed(f"{phase} rung {rung} diverged at epoch {epoch} (loss is NaN/Inf){why}; lower "
+                            f"train.lr (or prune.finetune_lr) or set train.on_divergence = \"next-rung\"")
+        ck = safe_torch_load(self.rundir.checkpoint_path(phase, good[-1]), "checkpoint")
+        model.load_state_dict(ck["state_dict"])
+        masks.apply_to_weights()
+        self.emit(ev.Log(message=f"{phase} rung {rung}: restored the weights of rung {good[-1]} under this "
+                                 f"rung's mask; going on with the next rung"))
+        return record
 
     def measure(self, model, masks: Masks, rung: int, epochs: int) -> dict:
         autocast = self.autocast()
@@ -306,16 +359,8 @@ class Ladder:
             path = self.rundir.checkpoint_path("teacher", rung)
         else:
             path = Path(choice).expanduser()
-        ck = safe_torch_load(path, "teacher checkpoint")
-        if not isinstance(ck, dict) or "state_dict" not in ck:
-            raise UsageError(f"distill.teacher = {str(path)!r}: not a dsd_tui checkpoint (no state_dict)")
+        model, ck = load_teacher_model(path, p.model, p.model.arch, self.data.input_shape, self.data.num_classes)
         arch = ck.get("arch", p.model.arch)
-        model = build_model(arch, p.model, self.data.input_shape, self.data.num_classes)
-        try:
-            model.load_state_dict(ck["state_dict"])
-        except RuntimeError as e:
-            raise UsageError(f"distill.teacher = {str(path)!r}: does not fit a {arch} with "
-                             f"{self.data.num_classes} classes ({str(e).splitlines()[0][:80]})") from None
         model.to(self.device).eval()
         for q in model.parameters():
             q.requires_grad_(False)
@@ -351,23 +396,35 @@ class Ladder:
         return self.speed.autocast()
 
     def save_state(self, model, masks, gen, opt, sched, cursor: Cursor, rewind_state, rung_seconds=0.0,
-                   force=False) -> None:
+                   force=False, epoch_seconds=0.0) -> None:
+        """Snapshot the resume state (tensor copies) and hand it to the writer thread; `force` (rung ends)
+        waits until it is on disk. The writer keeps to a 1% duty cycle (statefile.py); an epoch-end
+        snapshot it could not write before the next one arrives is still taken when the copy costs under
+        0.5% of the epoch (GPU runs: so SIGINT/SIGTERM write the very last epoch end), else skipped."""
         now = time.time()
         if not force and self.p.run.state_every and now - self._last_state_save < self.p.run.state_every:
             return
+        cheap = self._snapshot_seconds < 0.005 * epoch_seconds
+        if not force and not cheap and not self.state_writer.due(epoch_seconds):
+            return
         self._last_state_save = now
+        t0 = time.perf_counter()
+        spare = self.state_writer.take_spare() or {}
         state = {
             "cursor": cursor.to_dict(),
-            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "masks": masks.state(),
+            "model": detached_copy(model.state_dict(), spare.get("model")),
+            "masks": detached_copy(masks.masks, spare.get("masks")),
             "generator": gen.get_state(),
-            "optimizer": opt.state_dict() if opt is not None else None,
-            "scheduler": sched.state_dict() if sched is not None else None,
+            "optimizer": detached_copy(opt.state_dict(), spare.get("optimizer")) if opt is not None else None,
+            "scheduler": detached_copy(sched.state_dict()) if sched is not None else None,
             "rung_seconds": rung_seconds,
             "rewind": rewind_state if self.p.prune.retrain == "weight-rewind" else None,
             "teacher_path": getattr(self, "teacher_path", "") if cursor.phase == "student" else "",
         }
-        self.rundir.save_torch(STATE, state)
+        self._snapshot_seconds = time.perf_counter() - t0
+        self.state_writer.submit(state)
+        if force:
+            self.state_writer.flush()
 
 
 def _ce(logits, _x, _idx, y):

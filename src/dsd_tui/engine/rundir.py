@@ -3,13 +3,17 @@
 Layout (design.md §4): profile.toml, events.jsonl (appended and flushed per event), summary.json
 (rewritten atomically whenever it changes), checkpoints/<phase>-rung<NN>.pt and state/latest.pt.
 A whole-file write goes to a temporary file in the same folder, is flushed and fsynced, then
-renamed over the old one, so a crash or a full disk leaves the previous version intact.
+renamed over the old one, so a crash or a full disk leaves the previous version intact. The one
+appended file, events.jsonl, is read back line by line and a torn last line (a crash mid-append) is
+cut off when the run is opened again. An open run holds an exclusive lock on its events.jsonl, so a
+second `dsd-tui resume` of a run that is still going is refused instead of interleaving two writers.
 """
 from __future__ import annotations
 
 import io
 import json
 import os
+import sys
 import re
 import tempfile
 import time
@@ -18,6 +22,7 @@ from pathlib import Path
 import torch
 
 from ..errors import RunFailed, UsageError
+from ..profile import NAME_RE
 from . import events as ev
 from .summary import SummaryBuilder
 
@@ -35,21 +40,46 @@ class WriteFailed(RunFailed):
     """A run file could not be written; the previous version is intact."""
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone makes files private (0600)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (a power cut after it keeps the new file)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # not supported by every file system; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -69,16 +99,20 @@ def safe_torch_load(path: Path, what: str = "checkpoint"):
     except FileNotFoundError:
         raise RunDirError(f"{path}: no such {what}") from None
     except Exception as e:  # noqa: BLE001 - truncated zip, pickle with code, wrong format
-        first = str(e).strip().splitlines()[0][:100] if str(e).strip() else e.__class__.__name__
+        text = str(e).strip()
+        first = text.splitlines()[0].split(". ")[0][:100] if text else e.__class__.__name__
         raise RunDirError(f"{path}: not a readable {what} ({first}); it is corrupt, truncated or not a "
                           f"weights-only file") from None
 
 
 def new_run_dir(parent: Path, name: str, start: float | None = None) -> Path:
     """Create a fresh directory `<name>-<YYYYmmdd-HHMMSS>` under parent; never reuse an existing one."""
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name) or ".." in name:
+    if not NAME_RE.match(name) or ".." in name:
         raise RunDirError(f"run.name = {name!r}: not usable as a folder name; use letters, digits, '.', '_', '-'")
     parent = Path(parent)
+    if is_run_dir(parent):
+        raise RunDirError(f"--out {parent}: this is a run directory, not a parent folder for runs; give the folder "
+                          f"that holds runs (a run is never written into another)")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -150,6 +184,14 @@ class RunDir:
         self.path = Path(path)
         self.builder = builder or SummaryBuilder()
         self._events = open(self.path / EVENTS, "ab")
+        try:
+            _lock(self._events, self.path)
+        except BaseException:
+            self._events.close()
+            raise
+        _cut_torn_tail(self._events)
+        for stale in self.path.glob("**/.*.tmp"):  # left by a process killed mid-write
+            stale.unlink(missing_ok=True)
 
     def close(self) -> None:
         if not self._events.closed:
@@ -185,3 +227,33 @@ class RunDir:
 
     def checkpoint_path(self, phase: str, rung: int) -> Path:
         return self.path / "checkpoints" / f"{phase}-rung{rung:02d}.pt"
+
+
+def _lock(f, path: Path) -> None:
+    if sys.platform == "win32":  # pragma: no cover - no flock; a second writer is not detected there
+        return
+    import fcntl
+
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RunDirError(f"{path}: this run is in use by another dsd-tui process; follow it with "
+                          f"`dsd-tui watch {path}`") from None
+    except OSError:  # a file system without locks (some network mounts): run unguarded
+        pass
+
+
+def _cut_torn_tail(f) -> None:
+    """Drop a last line without its newline (a crash mid-append), so the next event starts clean."""
+    size = os.fstat(f.fileno()).st_size
+    if size == 0:
+        return
+    with open(f.name, "rb") as r:
+        back = min(size, 1 << 20)
+        r.seek(size - back)
+        tail = r.read()
+    if tail.endswith(b"\n"):
+        return
+    cut = tail.rfind(b"\n")
+    keep = (size - back + cut + 1) if cut >= 0 else (0 if back == size else size)
+    os.truncate(f.name, keep)

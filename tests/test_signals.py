@@ -1,0 +1,82 @@
+"""Signals and lost terminals, with the real command in a subprocess: SIGINT/SIGTERM stop at a batch
+boundary with a resumable state and exit 130; SIGHUP and a terminal or pipe that goes away do not
+stop a headless run."""
+from __future__ import annotations
+
+import os
+import pty
+import signal
+
+import pytest
+
+from dsd_tui.engine import events as ev
+from dsd_tui.engine.rundir import read_events, safe_torch_load
+from dsd_tui.headless import HeadlessPrinter
+from relhelp import QUICK, cli, load_summary, run_dirs, sets, wait_for
+
+ONE_PHASE = [*QUICK, "distill.enabled=false"]
+
+
+def epochs_done(run) -> int:
+    try:
+        return sum(1 for e in read_events(run / "events.jsonl") if e.type == "epoch_finished")
+    except FileNotFoundError:
+        return 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_sigint_sigterm_save_state_mark_interrupted_exit_130(sig, tmp_path):
+    proc = cli("run", "--no-tui", "--out", str(tmp_path), *sets(*QUICK))
+    run = wait_for(lambda: run_dirs(tmp_path) and run_dirs(tmp_path)[0], timeout=120)
+    wait_for(lambda: epochs_done(run) >= 8 or proc.poll() is not None, timeout=120)
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    assert err.decode().strip().splitlines() == [f"dsd-tui: interrupted; continue with: dsd-tui resume {run}"]
+    assert load_summary(run)["status"] == "interrupted"
+    assert read_events(run / "events.jsonl")[-1].type == "run_interrupted"
+    state = safe_torch_load(run / "state" / "latest.pt", "resume state")
+    assert state["cursor"]["epoch"] > 0 or state["cursor"]["rung_done"]
+
+
+def test_sighup_and_a_vanished_terminal_do_not_stop_a_headless_run(tmp_path):
+    master, slave = pty.openpty()
+    proc = cli("run", "--no-tui", "--out", str(tmp_path), *sets(*ONE_PHASE), stdout=slave, stderr=slave,
+               stdin=open(os.devnull), start_new_session=True)
+    os.close(slave)
+    run = wait_for(lambda: run_dirs(tmp_path) and run_dirs(tmp_path)[0], timeout=120)
+    wait_for(lambda: epochs_done(run) >= 2 or proc.poll() is not None, timeout=120)
+    os.read(master, 65536)
+    os.close(master)  # the terminal is gone: the run's next writes fail with EIO
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=180) == 0
+    summary = load_summary(run)
+    assert summary["status"] == "completed"
+    assert len(summary["phases"][0]["rungs"]) == 4
+
+
+def broken_pipe_stream():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # e.g. `dsd-tui run --no-tui | head -1` after head quit
+    return open(write_end, "w")
+
+
+def broken_terminal_stream():
+    master, slave = pty.openpty()
+    os.close(master)  # the SSH session dropped: writes to the terminal fail with EIO
+    return open(slave, "w")
+
+
+@pytest.mark.parametrize("make", [broken_pipe_stream, broken_terminal_stream], ids=["EPIPE", "EIO"])
+def test_headless_printer_survives_a_gone_reader(make):
+    stream = make()
+    printer = HeadlessPrinter(stream, live=True)
+    with pytest.raises(OSError):  # the control: this stream really is broken
+        stream.write("x" * 100_000)
+        stream.flush()
+    for e in [ev.Log(message="hello"), ev.EpochFinished(phase="teacher", rung=0, epoch=1, epochs=2, train_loss=1.0,
+                                                         train_acc=0.5, lr=0.1, seconds=0.1),
+              ev.RunFinished(status="completed", seconds=1.0)]:
+        printer(e)  # must not raise: the stream now points at /dev/null
+    stream.write("more")
+    stream.close()
