@@ -6,16 +6,14 @@ the tensors (`snapshot`, well under a millisecond for the quickstart MLP) and ha
 writer thread, which serialises it and writes it atomically (temporary file, fsync, rename).
 
 The writer keeps to a duty cycle (`duty`, default 1%): after a write that took w seconds it waits
-w·(1/duty − 1) before the next, and then writes the newest snapshot (latest wins; older ones are
-dropped). So on a machine where every core is busy the state costs at most ~1% of wall time, and
-`state/latest.pt` is always one whole epoch end: the newest when epochs are longer than ~100 writes
-(any real training), at most about 100·w seconds old for the quickstart's 40 ms epochs. A resume
-from any epoch end is exact, so a lag costs only recomputation after a SIGKILL. The training thread
-asks `due()` first and skips the copy of an epoch whose snapshot would be replaced before the
-writer got to it. `flush()` skips the
-wait and blocks until the newest snapshot is on disk (rung ends, SIGINT/SIGTERM, the end of the run,
-so a graceful stop loses nothing) and raises a write error on the training thread, where the run
-can fail cleanly.
+w·(1/duty − 1) before the next, then writes the newest snapshot (latest wins; older ones are
+dropped). So even on a machine where every core is busy the writing costs at most ~1% of wall time,
+and `state/latest.pt` is always one whole epoch end, at most about 100·w seconds (plus an epoch)
+old. A resume from any epoch end is exact, so the lag costs only recomputation after a SIGKILL.
+The ladder asks `due()` and skips copying an epoch whose snapshot would be replaced before the
+writer got to it (unless the copy is cheap next to the epoch, as on a GPU). `flush()` skips the
+rest and blocks until the newest snapshot is on disk (rung ends, SIGINT/SIGTERM, the end of the
+run) and raises a write error on the training thread, where the run can fail cleanly.
 """
 from __future__ import annotations
 
