@@ -14,7 +14,6 @@ import io
 import json
 import os
 import sys
-import re
 import tempfile
 import time
 from pathlib import Path
