@@ -7,6 +7,7 @@ epoch (no host sync per step).
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -87,8 +88,10 @@ def train_epoch(model: nn.Module, masks: Masks, batcher: Batcher, split: Split, 
         correct += (logits.detach().argmax(1) == y).sum()
         seen += n
     total = float(loss_sum)  # the host reads of the epoch: the metrics and the mask check
-    check_masks(masks)
-    return EpochResult(total / max(1, seen), int(correct) / max(1, seen), bool(torch.isfinite(torch.tensor(total))))
+    finite = math.isfinite(total)
+    if finite:  # NaN weights (a diverged epoch) are not zero under any mask; the caller handles divergence
+        check_masks(masks)
+    return EpochResult(total / max(1, seen), int(correct) / max(1, seen), finite)
 
 
 def check_masks(masks: Masks) -> None:
