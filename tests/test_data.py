@@ -92,3 +92,28 @@ def test_random_crop_flip_shapes_padding_and_flip():
 def test_synthetic_dataset_is_cifar_shaped():
     data = load_data(DataSection(dataset="synthetic", synthetic_size=64, val_size=16), 0)
     assert data.train.x.shape == (64, 3, 32, 32) and data.images
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100"])
+def test_cifar_reader_gives_what_torchvision_loader_gives(tmp_path, dataset):
+    """Our restricted unpickler must read the files exactly as torchvision's CIFAR dataset does."""
+    import torchvision
+
+    from dsd_tui.engine.data import _CifarFiles
+
+    root = write_cifar(tmp_path, dataset, n_train=50, n_test=10)
+    base = torchvision.datasets.CIFAR10 if dataset == "cifar10" else torchvision.datasets.CIFAR100
+
+    class Unchecked(base):  # the test files are not the official ones, so skip only the md5 check
+        def _check_integrity(self):
+            return True
+
+        def _load_meta(self):
+            self.classes = []
+
+    for train in (True, False):
+        ours_x, ours_y, verified = _CifarFiles(dataset, str(root)).load(train=train)
+        tv = Unchecked(str(root), train=train, download=False)
+        assert torch.equal(ours_x, torch.from_numpy(tv.data).permute(0, 3, 1, 2))
+        assert ours_y.tolist() == list(tv.targets)
+        assert verified is False
