@@ -113,3 +113,19 @@ def test_retraining_modes_run_and_keep_the_sparsity(tmp_path, mode):
     run_dir, _ = run_short(tmp_path, f"prune.retrain={mode}", "prune.rewind_epoch=1", "distill.enabled=false")
     rungs = json.loads((run_dir / "summary.json").read_text())["phases"][0]["rungs"]
     assert [round(r["sparsity"], 3) for r in rungs] == [0.0, 0.2, 0.36]
+
+
+def test_cifar_run_on_unofficial_files_warns_and_completes(tmp_path):
+    from conftest import write_cifar
+    root = write_cifar(tmp_path / "data", "cifar10", n_train=60, n_test=20)
+    result = CliRunner().invoke(main, [
+        "run", "cifar10-vgg-noise10", "--no-tui", "--out", str(tmp_path / "runs"),
+        "--set", f"data.path={root}", "--set", "data.val_size=20", "--set", "model.depth=1",
+        "--set", "model.width_exp=2", "--set", "prune.rungs=1", "--set", "train.dense_epochs=1",
+        "--set", "train.epochs=1", "--set", "train.milestones=[]", "--set", "distill.enabled=false",
+        "--set", "run.device=cpu", "--set", "run.threads=1"])
+    assert result.exit_code == 0, result.output
+    assert "do not match the official checksums" in result.output
+    run_dir = Path(result.output.splitlines()[0])
+    rungs = json.loads((run_dir / "summary.json").read_text())["phases"][0]["rungs"]
+    assert [round(r["sparsity"], 2) for r in rungs] == [0.0, 0.2]
