@@ -1,0 +1,263 @@
+"""The monitor app: a live run (`run_app`) or a run followed from its events.jsonl (`watch_app`).
+
+Data flows one way: events → `SummaryBuilder` (the same fold that writes summary.json) →
+`view` functions → widgets. In a live run a thread worker runs `session.run()`; its events reach
+the app through an `EventInbox` (the training thread never waits for the UI), and the screen is
+redrawn at most `REDRAW_HZ` times a second however fast events come.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Callable
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from ..engine import events as ev
+from ..engine.rundir import EVENTS, atomic_write_text, read_events
+from ..engine.summary import SummaryBuilder
+from . import view
+from .feed import EventFollower, EventInbox
+from .messages import EventsArrived
+from .screens.help import HelpScreen
+from .widgets.alert import StopBanner
+from .widgets.entropy import EntropyPane
+from .widgets.header import RunHeader
+from .widgets.ladder_table import LadderTable
+from .widgets.log import EventLog
+from .widgets.plot import LadderPlot
+from .widgets.progress import RunProgress
+
+REDRAW_HZ = 4  # at most this many redraws a second, however fast events arrive
+FOLLOW_SECONDS = 0.5  # watch mode: how often events.jsonl is read for new lines
+EXPORT_NAME = "export-summary.json"
+
+
+class MonitorApp(App):
+    """The monitor. Give it a `session` (live run) or an `events_path` (watch, read-only)."""
+
+    CSS_PATH = Path(__file__).with_name("monitor.tcss")
+    TITLE = "dsd-tui"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("s", "stop_after_rung", "Stop after rung"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("e", "export", "Export"),
+        Binding("p", "cycle_phase", "Plot phase"),
+        Binding("m", "cycle_metric", "Plot metric"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(self, session=None, events_path: Path | None = None, clock: Callable[[], float] = time.time):
+        super().__init__()
+        if (session is None) == (events_path is None):
+            raise ValueError("MonitorApp needs exactly one of session or events_path")
+        self.session = session
+        self.mode = "live" if session is not None else "watch"
+        self.events_path = Path(events_path) if events_path else Path(session.path) / EVENTS
+        self.run_dir = self.events_path.parent
+        self.clock = clock
+        self.builder = SummaryBuilder()
+        self.inbox = EventInbox(lambda: self.post_message(EventsArrived()))
+        self.follower = EventFollower(self.events_path) if self.mode == "watch" else None
+        self.phase_mode, self.metric = view.PHASE_MODES[0], view.METRICS[0]
+        self.status: str | None = None  # the worker's final status (live mode)
+        self.error: BaseException | None = None  # raised by the worker; run_app re-raises it
+        self.quitting = False
+        self.redraws = 0
+        self._last_redraw = 0.0
+        self._redraw_pending = False
+        self._catching_up = False
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        yield RunProgress(id="progress")
+        yield StopBanner(id="banner")
+        with Horizontal(id="top"):
+            yield LadderTable(id="table")
+            yield EntropyPane(id="entropy")
+        with Horizontal(id="bottom"):
+            yield LadderPlot(id="plot")
+            yield EventLog(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#log").border_title = "log" if self.mode == "live" else "log · watch (read-only)"
+        self.query_one("#table").border_title = "ladder"
+        self.query_one("#banner", StopBanner).display = False
+        self.set_interval(1.0, self._tick)
+        # Catch up from the file first: a resumed run's earlier rungs, or a watched run's history.
+        self._catching_up = True
+        if self.mode == "watch":
+            self.consume(self.follower.poll())
+            self.set_interval(FOLLOW_SECONDS, self._follow)
+        else:
+            self.consume(read_events(self.events_path))
+        self._catching_up = False
+        self.redraw()
+        if self.mode == "live":
+            self.run_worker(self._run_ladder, name="ladder", thread=True, exit_on_error=False)
+
+    # ------------------------------------------------------------------ events in
+    def _run_ladder(self) -> str:
+        self.session.sink.sinks.append(self.inbox)
+        return self.session.run()
+
+    def on_events_arrived(self, _message: EventsArrived) -> None:
+        self.consume(self.inbox.take())
+
+    def _follow(self) -> None:
+        self.consume(self.follower.poll())
+
+    def consume(self, events: list[ev.Event]) -> None:
+        """Fold events into the summary, log them, raise alerts; the redraw follows (throttled)."""
+        if not events:
+            return
+        log = self.query_one("#log", EventLog)
+        for e in events:
+            self.builder.consume(e)
+            line = view.log_line(e)
+            if line is not None:
+                log.add(*line)
+            if isinstance(e, ev.StopFired) and e.active:
+                self.alert(e)
+        self.schedule_redraw()
+
+    def alert(self, e: ev.StopFired) -> None:
+        self.notify(f"{e.criterion} fired at {e.phase} rung {e.rung}: keep rung {e.selected_rung}",
+                    title="Stop criterion", severity="warning", timeout=15)
+        if not self._catching_up:
+            self.bell()
+
+    # ------------------------------------------------------------------ drawing
+    def schedule_redraw(self) -> None:
+        wait = self._last_redraw + 1.0 / REDRAW_HZ - time.monotonic()
+        if wait <= 0:
+            self.redraw()
+        elif not self._redraw_pending:
+            self._redraw_pending = True
+            self.set_timer(wait, self.redraw)
+
+    def redraw(self) -> None:
+        self._redraw_pending = False
+        self._last_redraw = time.monotonic()
+        self.redraws += 1
+        b = self.builder
+        self._tick()
+        self.query_one("#banner", StopBanner).show(view.active_stops(b))
+        self.query_one("#table", LadderTable).show(view.table_rows(b))
+        self.query_one("#plot", LadderPlot).show(view.plot_series(b, self.phase_mode, self.metric),
+                                                 b.planned_rungs, view.rung_ticks(b),
+                                                 view.plot_title(self.phase_mode, self.metric))
+        phase = view.entropy_phase(b, self.phase_mode)
+        self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_layer(b, phase))
+
+    def _tick(self) -> None:
+        p = view.progress(self.builder, self.clock())
+        self.query_one("#header", RunHeader).show(p, self.mode)
+        self.query_one("#progress", RunProgress).show(p)
+
+    # ------------------------------------------------------------------ the worker's end
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name != "ladder":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.status = event.worker.result
+        elif event.state == WorkerState.ERROR:
+            self.error = event.worker.error
+            self.status = "failed"
+        else:
+            return
+        self.consume(self.inbox.take())
+        self.redraw()
+        if self.quitting or self.error is not None or self.session.stop_now.is_set():
+            self.exit(self.status)
+        else:
+            self.notify(f"run {self.status}; q quits", title="Run finished", timeout=30)
+            self.refresh_bindings()
+
+    def worker_running(self) -> bool:
+        return any(w.name == "ladder" and not w.is_finished for w in self.workers)
+
+    # ------------------------------------------------------------------ keys
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "stop_after_rung":
+            return self.mode == "live" and self.status is None
+        return True
+
+    def action_stop_after_rung(self) -> None:
+        if self.session is None or self.status is not None:
+            return
+        self.session.stop_after_rung.set()
+        cur = self.builder.current
+        self.notify(f"stopping after {cur.get('phase', 'the')} rung {cur.get('rung', '')} finishes; "
+                    f"resume later with dsd-tui resume", title="Stop after rung")
+
+    async def action_quit(self) -> None:
+        if self.mode == "watch" or not self.worker_running():
+            self.exit(self.status)
+            return
+        if self.quitting:  # asked twice: leave now; the worker still stops at its next batch
+            self.exit("interrupted")
+            return
+        self.quitting = True
+        self.session.stop_now.set()
+        self.notify("stopping at the next batch; the run will be resumable", title="Quitting", timeout=30)
+
+    def action_export(self) -> None:
+        path = self.run_dir / EXPORT_NAME
+        try:
+            atomic_write_text(path, json.dumps(self.builder.summary(), indent=2) + "\n")
+        except OSError as e:
+            self.notify(f"cannot write {path} ({e.strerror})", title="Export failed", severity="error")
+            return
+        self.notify(str(path), title="Summary exported")
+
+    def action_cycle_phase(self) -> None:
+        modes = view.PHASE_MODES
+        self.phase_mode = modes[(modes.index(self.phase_mode) + 1) % len(modes)]
+        self.redraw()
+
+    def action_cycle_metric(self) -> None:
+        metrics = view.METRICS
+        self.metric = metrics[(metrics.index(self.metric) + 1) % len(metrics)]
+        self.redraw()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def run_app(session) -> str:
+    """Run `session` under the monitor; returns its final status (re-raises what the run raised)."""
+    app = MonitorApp(session=session)
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):  # a closed terminal or a kill: stop at the batch, stay resumable
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            previous[sig] = signal.signal(sig, lambda *_: session.stop_now.set())
+    try:
+        app.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if app.error is not None:
+        raise app.error
+    if app.status is None:  # left before the worker ended (second quit): it stops at its next batch
+        return "interrupted"
+    return app.status
+
+
+def watch_app(path) -> None:
+    """Follow the run in `path` (a run directory) until the user quits."""
+    MonitorApp(events_path=Path(path) / EVENTS).run()

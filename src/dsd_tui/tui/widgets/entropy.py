@@ -1,0 +1,27 @@
+"""Per-layer activation entropy across rungs: one sparkline per ReLU layer, with its latest value."""
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.widgets import Sparkline, Static
+
+
+class EntropyPane(VerticalScroll):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.layer_values: dict[str, list[float]] = {}
+
+    def show(self, phase: str | None, layers: dict[str, list[float]]) -> None:
+        self.border_title = f"entropy per layer (bits){': ' + phase if phase else ''}"
+        if layers == self.layer_values:
+            return
+        if list(layers) != list(self.layer_values):
+            self.remove_children()
+            widgets = []
+            for i, name in enumerate(layers):
+                widgets += [Static(classes="layer-label", id=f"layer-label-{i}"),
+                            Sparkline([], id=f"layer-spark-{i}", summary_function=max)]
+            self.mount_all(widgets)
+        self.layer_values = {k: list(v) for k, v in layers.items()}
+        for i, (name, values) in enumerate(layers.items()):
+            self.query_one(f"#layer-label-{i}", Static).update(f"{name}  {values[-1]:.3f}" if values else name)
+            self.query_one(f"#layer-spark-{i}", Sparkline).data = values

@@ -1,0 +1,164 @@
+"""The monitor fed by a recorded run (watch mode): panes match the events, the alert, the keys."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+from textual.widgets import Sparkline
+from textual.widgets._toast import Toast
+
+from dsd_tui.engine import events as ev
+from dsd_tui.tui.app import EXPORT_NAME, MonitorApp
+from dsd_tui.tui.screens.help import HelpScreen
+from tui_support import RECORDED, SIZE, recorded_clock, recorded_copy, screen_text, summary_of, wait_for
+
+
+class BellCounting(MonitorApp):
+    """The real app; only the terminal bell is counted instead of written to a terminal."""
+
+    bells = 0
+
+    def bell(self) -> None:
+        self.bells += 1
+
+
+def run(scenario, app, size=SIZE):
+    async def main():
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await pilot.pause(0.2)
+            await scenario(pilot)
+    asyncio.run(main())
+
+
+def toasts(app) -> list[str]:
+    return [str(t.render()) for t in app.screen.query(Toast)]
+
+
+def test_table_sparklines_and_plot_show_the_recorded_run(tmp_path):
+    path = recorded_copy(tmp_path)
+    summary = summary_of(path)
+    app = MonitorApp(events_path=path, clock=recorded_clock())
+
+    async def check(pilot):
+        table = app.query_one("#table")
+        cells = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        expected = [[p["name"], f"{r['rung']}{'*' if r['rung'] == p['best_rung'] else ' '}",
+                     f"{r['sparsity'] * 100:.2f}%", f"{r['train_acc']:.3f}", f"{r['val_acc']:.3f}",
+                     f"{r['test_acc']:.3f}", f"{r['entropy_mean']:.3f}"]
+                    for p in summary["phases"] for r in p["rungs"]]
+        assert [row[:7] for row in cells] == expected
+        student = summary["phases"][1]["rungs"]
+        sparks = list(app.query(Sparkline))
+        assert [list(s.data) for s in sparks] == [[r["entropy"][k] for r in student]
+                                                  for k in ("features.1", "features.3")]
+        plot = app.query_one("#plot")
+        assert {s.label: s.points for s in plot.series} == {
+            f"{p['name']} {m}": tuple((r["rung"], r[f"{m}_acc"]) for r in p["rungs"])
+            for p in summary["phases"] for m in ("test", "val")}
+        text = screen_text(app)
+        assert "completed" in text and "rungs 10/10" in text
+    run(check, app)
+
+
+def test_an_active_stop_raises_a_banner_that_stays_a_notification_and_the_bell(tmp_path):
+    lines = [i for i, line in enumerate((recorded_copy(tmp_path).read_text().splitlines()))
+             if '"stop_fired"' in line][0]
+    path = tmp_path / "run" / "events.jsonl"
+    full = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(full[:lines]))  # watching from before the stop
+    app = BellCounting(events_path=path, clock=recorded_clock(lines))
+
+    async def check(pilot):
+        banner = app.query_one("#banner")
+        assert not banner.display and app.bells == 0
+        with open(path, "a") as f:
+            f.write("".join(full[lines:]))
+        assert await wait_for(pilot, lambda: banner.display, 5)
+        await pilot.pause(0.3)
+        assert app.bells == 1
+        text = screen_text(app)
+        assert "STOP" in text and "early-stop fired at teacher rung 1" in text and "keep rung 0" in text
+        assert any("early-stop fired at teacher rung 1" in t for t in toasts(app))
+        shadow = [line for line in full if '"stop_fired"' in line and '"active":false' in line]
+        assert shadow and app.bells == 1  # shadow criteria are logged, not alerted
+    run(check, app)
+
+
+def test_keys_toggle_the_plot_export_show_help_and_quit(tmp_path):
+    path = recorded_copy(tmp_path)
+    app = MonitorApp(events_path=path, clock=recorded_clock())
+
+    async def check(pilot):
+        plot = app.query_one("#plot")
+        footer = screen_text(app).splitlines()[-1]
+        for key, label in (("q", "Quit"), ("e", "Export"), ("p", "Plot phase"), ("m", "Plot metric"), ("?", "Help")):
+            assert f"{key} {label}" in footer
+        assert "Stop after rung" not in footer  # watch mode cannot steer the run
+        await pilot.press("p")
+        assert [s.label for s in plot.series] == ["teacher test", "teacher val"]
+        await pilot.press("p", "p")
+        assert [s.phase for s in plot.series] == ["teacher", "teacher", "student", "student"]
+        await pilot.press("m")
+        assert [s.label for s in plot.series] == ["teacher test", "student test"]
+        await pilot.press("m", "m", "m")
+        assert [s.metric for s in plot.series] == ["entropy", "entropy"]
+        assert plot.border_title.startswith("mean entropy")
+        await pilot.press("e")
+        exported = path.parent / EXPORT_NAME
+        assert json.loads(exported.read_text()) == summary_of(path)
+        assert any(str(exported) in t for t in toasts(app))
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen) and "stop after the current rung" in screen_text(app)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        assert await wait_for(pilot, lambda: not app.is_running, 5)
+    run(check, app)
+
+
+def test_an_export_that_cannot_be_written_says_so_and_leaves_nothing_behind(tmp_path):
+    path = recorded_copy(tmp_path)
+    (path.parent / EXPORT_NAME).mkdir()  # a folder in the way: the write fails (even as root)
+    before = sorted(p.name for p in path.parent.iterdir())
+    app = MonitorApp(events_path=path, clock=recorded_clock())
+
+    async def check(pilot):
+        await pilot.press("e")
+        await pilot.pause(0.1)
+        assert any("cannot write" in t for t in toasts(app))
+    run(check, app)
+    assert sorted(p.name for p in path.parent.iterdir()) == before
+
+
+def test_watch_follows_appended_events_and_redraws_a_few_times_a_second_at_most(tmp_path):
+    path = recorded_copy(tmp_path, lines=3)
+    app = MonitorApp(events_path=path, clock=recorded_clock(3))
+
+    async def check(pilot):
+        table = app.query_one("#table")
+        assert table.row_count == 0
+        start, redraws = asyncio.get_running_loop().time(), app.redraws
+        for i in range(300):  # a burst of events, 300 lines in about a second
+            with open(path, "a") as f:
+                f.write(json.dumps(ev.Log(message=f"line {i}").to_dict()) + "\n")
+            await asyncio.sleep(0.003)
+        with open(path, "a") as f:
+            f.write("".join(RECORDED.read_text().splitlines(keepends=True)[3:]))
+        assert await wait_for(pilot, lambda: table.row_count == 10, 5)
+        seconds = asyncio.get_running_loop().time() - start
+        assert app.redraws - redraws <= seconds * 4 + 2
+    run(check, app)
+
+
+def test_no_color_keeps_the_alert_and_series_apart_without_colour(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    path = recorded_copy(tmp_path)
+    app = MonitorApp(events_path=path, clock=recorded_clock())
+    assert app.no_color
+
+    async def check(pilot):
+        text = screen_text(app)
+        assert " STOP " in text
+        for marker in "●○■□":
+            assert marker in text
+    run(check, app)

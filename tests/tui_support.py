@@ -1,0 +1,68 @@
+"""Helpers shared by the monitor's tests: the recorded run, a short real profile, screen text."""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import shutil
+from pathlib import Path
+
+from rich.console import Console
+
+from dsd_tui import profile as profile_mod
+from dsd_tui.engine.rundir import read_events, rebuild_summary
+
+RECORDED = Path(__file__).parent / "data" / "tui-short-run.jsonl"
+# A real quickstart shortened to seconds: 2 pruning rungs, 3 dense epochs, 2 epochs per rung.
+SHORT = ["prune.rungs=2", "train.dense_epochs=3", "train.epochs=2"]
+SIZE = (80, 24)
+
+
+def short_profile(*extra: str):
+    return profile_mod.load(None, SHORT + list(extra))
+
+
+def recorded_copy(tmp_path: Path, lines: int | None = None) -> Path:
+    """A run directory holding the recorded events (all, or the first `lines`); returns its events.jsonl."""
+    run = tmp_path / "run"
+    run.mkdir()
+    events = run / "events.jsonl"
+    if lines is None:
+        shutil.copy(RECORDED, events)
+    else:
+        events.write_text("".join(RECORDED.read_text().splitlines(keepends=True)[:lines]))
+    return events
+
+
+def recorded_clock(lines: int | None = None):
+    """A clock frozen at the last recorded event, so elapsed and ETA are the same on every machine."""
+    text = RECORDED.read_text().splitlines()[:lines]
+    last = json.loads(text[-1])["time"]
+    return lambda: last
+
+
+def summary_of(events_path: Path) -> dict:
+    return rebuild_summary(events_path.parent).summary()
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text."""
+    w, h = app.size
+    console = Console(width=w, height=h, file=io.StringIO(), record=True, force_terminal=True)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens,
+                                                      simplify=True))
+    return console.export_text()
+
+
+async def wait_for(pilot, predicate, seconds: float = 60.0, step: float = 0.05) -> bool:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while loop.time() < end:
+        if predicate():
+            return True
+        await pilot.pause(step)
+    return predicate()
+
+
+__all__ = ["RECORDED", "SHORT", "SIZE", "read_events", "recorded_copy", "recorded_clock", "screen_text",
+           "short_profile", "summary_of", "wait_for"]
