@@ -38,6 +38,7 @@ from .widgets.progress import RunProgress
 REDRAW_HZ = 4  # at most this many redraws a second, however fast events arrive
 FOLLOW_SECONDS = 0.5  # watch mode: how often events.jsonl is read for new lines
 EXPORT_NAME = "export-summary.json"
+COMPACT_BELOW = 30  # terminal rows: below this the stop banner gives each stop one line
 
 
 class MonitorApp(App):
@@ -56,8 +57,10 @@ class MonitorApp(App):
         Binding("question_mark,f1", "help", "Help", key_display="?"),
     ]
 
-    def __init__(self, session=None, events_path: Path | None = None, clock: Callable[[], float] = time.time):
+    def __init__(self, session=None, events_path: Path | None = None, clock: Callable[[], float] = time.time,
+                 exit_when_done: bool = False):
         super().__init__()
+        self.exit_when_done = exit_when_done  # leave as soon as the run ends (benchmarks, scripts)
         if (session is None) == (events_path is None):
             raise ValueError("MonitorApp needs exactly one of session or events_path")
         self.session = session
@@ -153,13 +156,16 @@ class MonitorApp(App):
         self.redraws += 1
         b = self.builder
         self._tick()
-        self.query_one("#banner", StopBanner).show(view.active_stops(b))
+        self.query_one("#banner", StopBanner).show(view.active_stops(b), compact=self.size.height < COMPACT_BELOW)
         self.query_one("#table", LadderTable).show(view.table_rows(b))
         self.query_one("#plot", LadderPlot).show(view.plot_series(b, self.phase_mode, self.metric),
                                                  b.planned_rungs, view.rung_ticks(b),
                                                  view.plot_title(self.phase_mode, self.metric))
         phase = view.entropy_phase(b, self.phase_mode)
         self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_layer(b, phase))
+
+    def on_resize(self) -> None:
+        self.redraw()
 
     def _tick(self) -> None:
         p = view.progress(self.builder, self.clock())
@@ -180,7 +186,7 @@ class MonitorApp(App):
             return
         self.consume(self.inbox.take())
         self.redraw()
-        if self.quitting or self.error is not None or self.session.stop_now.is_set():
+        if self.quitting or self.exit_when_done or self.error is not None or self.session.stop_now.is_set():
             self.exit(self.status)
         else:
             self.notify(f"run {self.status}; q quits", title="Run finished", timeout=30)
@@ -238,16 +244,20 @@ class MonitorApp(App):
             self.push_screen(HelpScreen())
 
 
-def run_app(session) -> str:
-    """Run `session` under the monitor; returns its final status (re-raises what the run raised)."""
-    app = MonitorApp(session=session)
+def run_app(session, *, headless: bool = False, exit_when_done: bool = False) -> str:
+    """Run `session` under the monitor; returns its final status (re-raises what the run raised).
+
+    The app stays open when the run ends, to be read, until the user quits; `exit_when_done` leaves
+    at once instead. `headless` draws nothing (benchmarks, tests).
+    """
+    app = MonitorApp(session=session, exit_when_done=exit_when_done)
     previous = {}
     for name in ("SIGTERM", "SIGHUP"):  # a closed terminal or a kill: stop at the batch, stay resumable
         sig = getattr(signal, name, None)
         if sig is not None:
             previous[sig] = signal.signal(sig, lambda *_: session.stop_now.set())
     try:
-        app.run()
+        app.run(headless=headless)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -196,11 +196,15 @@ def active_stops(b: SummaryBuilder) -> list[dict]:
     return [s for s in b.stops if s.get("active")]
 
 
-def stop_text(s: dict) -> str:
+def stop_headline(s: dict) -> str:
     sel = f"keep rung {s['selected_rung']}"
     if s.get("selected_test_acc") is not None and s.get("selected_sparsity") is not None:
         sel += f" (test {s['selected_test_acc']:.3f}, sparsity {s['selected_sparsity'] * 100:.2f}%)"
-    return f"{s['criterion']} fired at {s['phase']} rung {s['rung']}: {sel}. {s['reason']}"
+    return f"{s['criterion']} fired at {s['phase']} rung {s['rung']}: {sel}"
+
+
+def stop_text(s: dict) -> str:
+    return f"{stop_headline(s)}. {s['reason']}"
 
 
 def log_line(e: ev.Event) -> tuple[str, str] | None:

@@ -78,15 +78,16 @@ class LadderPlot(Widget):
         return legend
 
     def _tick_line(self, plot_w: int) -> Text:
-        """Rung ticks labelled with their sparsity where known, spaced so they never overlap."""
+        """Rung ticks labelled with their sparsity where known; the last rung's first, none overlapping."""
         cells = [" "] * (Y_LABEL + 1 + plot_w)
-        free_from = 0
-        for rung in range(self.x_max + 1):
+        taken: list[tuple[int, int]] = []
+        for rung in [self.x_max] + list(range(self.x_max)):
             col = Y_LABEL + 1 + round(rung / self.x_max * (plot_w * 2 - 1)) // 2
             label = fmt_sparsity(self.ticks[rung]) if rung in self.ticks else f"r{rung}"
             start = min(max(col - len(label) // 2, Y_LABEL + 1), Y_LABEL + 1 + plot_w - len(label))
-            if start < free_from:
+            end = start + len(label)
+            if start < Y_LABEL + 1 or any(start < b + 2 and a < end + 2 for a, b in taken):
                 continue
-            cells[start:start + len(label)] = label
-            free_from = start + len(label) + 2
+            cells[start:end] = label
+            taken.append((start, end))
         return Text("".join(cells).rstrip(), style="dim", no_wrap=True)

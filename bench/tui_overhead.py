@@ -1,0 +1,84 @@
+"""What the live monitor costs a run: quickstart wall time under the TUI (driven headless) vs --no-tui.
+
+    PYTHONPATH=src python bench/tui_overhead.py --pairs 5 --set prune.rungs=4
+
+Each run is a fresh process (same profile, one torch thread). The pairs alternate their order
+(tui first, then headless first, ...) so drift on a shared machine hits both sides alike; the
+result is the median of each side and the median of the per-pair ratios. "run s" is timed inside
+the process around the run itself (for the TUI: app start, the run in its worker, app exit);
+"process s" adds interpreter start and imports. The TUI side is `run_app(session, headless=True,
+exit_when_done=True)`: the real app, worker, inbox and redraws, with no terminal to write to.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def one(mode: str, overrides: list[str]) -> None:
+    """Child: one run, prints {"mode", "run_seconds", "status"} as JSON on the last line."""
+    from dsd_tui import profile as profile_mod
+    from dsd_tui.headless import HeadlessPrinter
+    from dsd_tui.runner import RunSession
+    prof = profile_mod.load(None, overrides)
+    with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "printed.txt", "w") as printed:
+        t0 = time.perf_counter()
+        if mode == "tui":
+            from dsd_tui.tui.app import run_app
+            session = RunSession.new(prof, tmp)
+            status = run_app(session, headless=True, exit_when_done=True)
+        else:
+            session = RunSession.new(prof, tmp, sinks=[HeadlessPrinter(out=printed, live=False)])
+            status = session.run()
+        seconds = time.perf_counter() - t0
+    print(json.dumps({"mode": mode, "run_seconds": seconds, "status": status}))
+
+
+def child(mode: str, overrides: list[str]) -> dict:
+    cmd = [sys.executable, __file__, "--one", mode] + [a for o in overrides for a in ("--set", o)]
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    result["process_seconds"] = time.perf_counter() - t0
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--one", choices=["tui", "headless"], help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        one(args.one, args.overrides)
+        return
+    runs: dict[str, list[dict]] = {"tui": [], "headless": []}
+    ratios = []
+    for i in range(args.pairs):
+        order = ("tui", "headless") if i % 2 == 0 else ("headless", "tui")
+        pair = {}
+        for mode in order:
+            pair[mode] = child(mode, args.overrides)
+            assert pair[mode]["status"] == "completed", pair[mode]
+            runs[mode].append(pair[mode])
+            print(f"pair {i + 1} {mode:<8} run {pair[mode]['run_seconds']:7.2f} s   "
+                  f"process {pair[mode]['process_seconds']:7.2f} s", flush=True)
+        ratios.append(pair["tui"]["run_seconds"] / pair["headless"]["run_seconds"])
+    med = {m: statistics.median(r["run_seconds"] for r in rs) for m, rs in runs.items()}
+    proc = {m: statistics.median(r["process_seconds"] for r in rs) for m, rs in runs.items()}
+    print(f"\nmedian run s: tui {med['tui']:.2f}, headless {med['headless']:.2f} "
+          f"({(med['tui'] / med['headless'] - 1) * 100:+.1f}%)")
+    print(f"median process s: tui {proc['tui']:.2f}, headless {proc['headless']:.2f} "
+          f"({(proc['tui'] / proc['headless'] - 1) * 100:+.1f}%)")
+    print(f"median per-pair ratio (run s): {(statistics.median(ratios) - 1) * 100:+.1f}%  "
+          f"[{', '.join(f'{(r - 1) * 100:+.1f}%' for r in ratios)}]")
+
+
+if __name__ == "__main__":
+    main()
