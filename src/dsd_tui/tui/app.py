@@ -143,10 +143,12 @@ class MonitorApp(App):
 
     # ------------------------------------------------------------------ drawing
     def schedule_redraw(self) -> None:
+        if self._redraw_pending:  # a redraw is already due; it will show these events too
+            return
         wait = self._last_redraw + 1.0 / REDRAW_HZ - time.monotonic()
         if wait <= 0:
             self.redraw()
-        elif not self._redraw_pending:
+        else:
             self._redraw_pending = True
             self.set_timer(wait, self.redraw)
 
