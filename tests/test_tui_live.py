@@ -75,8 +75,9 @@ def test_quit_mid_rung_exits_promptly_and_the_run_resumes_under_the_monitor(tmp_
     app = MonitorApp(session=session)
     pressed = {}
 
-    async def scenario(pilot):
-        assert await wait_for(pilot, lambda: app.builder.current.get("epoch", 0) >= 1, 120)
+    async def scenario(pilot):  # quit in rung 1, so the resumed monitor must catch rung 0 up from the file
+        assert await wait_for(pilot, lambda: app.builder.current.get("rung", 0) >= 1
+                               and app.builder.current.get("epoch", 0) >= 1, 120)
         pressed["at"] = time.monotonic()
         await pilot.press("q")
         assert await wait_for(pilot, lambda: not app.is_running, 10)
@@ -114,7 +115,7 @@ def test_run_app_stops_on_sigterm_restores_the_handler_and_returns_interrupted(t
         os.kill(os.getpid(), signal.SIGTERM)
         sent.set()
     threading.Thread(target=kill_after_first_epoch, daemon=True).start()
-    status = run_app(session, headless=True)
+    status = run_app(session, headless=True, exit_when_done=True)  # never waits for a key if the signal is lost
     assert sent.is_set() and status == "interrupted"
     assert summary_file(session)["status"] == "interrupted"
     assert signal.getsignal(signal.SIGTERM) is before
