@@ -36,6 +36,11 @@ def toasts(app) -> list[str]:
     return [str(t.render()) for t in app.screen.query(Toast)]
 
 
+async def toast_shown(pilot, app, text: str) -> bool:
+    """Toasts are mounted after the action returns: wait (briefly) for one containing `text`."""
+    return await wait_for(pilot, lambda: any(text in t for t in toasts(app)), 5)
+
+
 def test_table_sparklines_and_plot_show_the_recorded_run(tmp_path):
     path = recorded_copy(tmp_path)
     summary = summary_of(path)
@@ -80,7 +85,7 @@ def test_an_active_stop_raises_a_banner_that_stays_a_notification_and_the_bell(t
         assert app.bells == 1
         text = screen_text(app)
         assert "STOP" in text and "early-stop fired at teacher rung 1" in text and "keep rung 0" in text
-        assert any("early-stop fired at teacher rung 1" in t for t in toasts(app))
+        assert await toast_shown(pilot, app, "early-stop fired at teacher rung 1")
         shadow = [line for line in full if '"stop_fired"' in line and '"active":false' in line]
         assert shadow and app.bells == 1  # shadow criteria are logged, not alerted
     run(check, app)
@@ -92,6 +97,7 @@ def test_keys_toggle_the_plot_export_show_help_and_quit(tmp_path):
 
     async def check(pilot):
         plot = app.query_one("#plot")
+        assert await wait_for(pilot, lambda: "q Quit" in screen_text(app).splitlines()[-1], 5)
         footer = screen_text(app).splitlines()[-1]
         for key, label in (("q", "Quit"), ("e", "Export"), ("p", "Plot phase"), ("m", "Plot metric"), ("?", "Help")):
             assert f"{key} {label}" in footer
@@ -108,7 +114,7 @@ def test_keys_toggle_the_plot_export_show_help_and_quit(tmp_path):
         await pilot.press("e")
         exported = path.parent / EXPORT_NAME
         assert json.loads(exported.read_text()) == summary_of(path)
-        assert any(str(exported) in t for t in toasts(app))
+        assert await toast_shown(pilot, app, str(exported))
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen) and "stop after the current rung" in screen_text(app)
         await pilot.press("escape")
@@ -126,8 +132,7 @@ def test_an_export_that_cannot_be_written_says_so_and_leaves_nothing_behind(tmp_
 
     async def check(pilot):
         await pilot.press("e")
-        await pilot.pause(0.1)
-        assert any("cannot write" in t for t in toasts(app))
+        assert await toast_shown(pilot, app, "cannot write")
     run(check, app)
     assert sorted(p.name for p in path.parent.iterdir()) == before
 
@@ -164,7 +169,7 @@ def test_a_burst_of_events_from_the_training_thread_redraws_a_few_times_a_second
         await pilot.pause(0.3)
         seconds = time.monotonic() - start
         assert app.query_one("#table").row_count == 10
-        assert app.redraws - redraws <= seconds * REDRAW_HZ + 2, (app.redraws - redraws, seconds)
+        assert app.redraws - redraws <= seconds * REDRAW_HZ + 1, (app.redraws - redraws, seconds)
     run(check, app)
 
 

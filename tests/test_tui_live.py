@@ -12,7 +12,7 @@ import torch
 
 from dsd_tui.engine.rundir import STATE, rebuild_summary
 from dsd_tui.runner import RunSession
-from dsd_tui.tui.app import MonitorApp, run_app
+from dsd_tui.tui.app import MonitorApp, run_app, watch_monitor
 from tui_support import SIZE, screen_text, short_profile, wait_for
 
 torch.set_num_threads(1)
@@ -50,6 +50,17 @@ def test_a_run_in_the_worker_fills_the_table_then_waits_for_quit(tmp_path):
         assert await wait_for(pilot, lambda: not app.is_running, 5)
     drive(app, scenario)
     assert app.return_value == "completed"
+
+    # The same run directory, now finished, under `watch`: the same rows, caught up from events.jsonl.
+    watcher = watch_monitor(session.path)
+
+    async def watched(pilot):
+        await pilot.pause(0.3)
+        summary = summary_file(session)
+        assert table_cells(watcher) == [(p["name"], str(r["rung"])) for p in summary["phases"] for r in p["rungs"]]
+        assert "completed" in screen_text(watcher).splitlines()[0]
+        await pilot.press("q")
+    drive(watcher, watched)
 
 
 def test_stop_after_rung_finishes_the_rung_and_leaves_a_resumable_run(tmp_path):

@@ -98,10 +98,18 @@ def _run_headless(session) -> str:
     return session.run()
 
 
+def _is_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def _run_tui(session) -> str:
     try:
         from .tui.app import run_app
-    except ImportError:  # the TUI package is optional until it exists
+    except ImportError:  # an installation without the TUI's dependencies
+        run_app = None
+    if run_app is None or not _is_terminal():
+        if run_app is not None:  # a pipe, a file or nohup: a full-screen app would only garble the output
+            click.echo("dsd-tui: not a terminal, so running headless as with --no-tui", err=True)
         from .headless import HeadlessPrinter
         session.sink.sinks.append(HeadlessPrinter())
         return _run_headless(session)
@@ -135,6 +143,8 @@ def watch(run_dir):
         fail(str(e))
     except ImportError:
         fail("the TUI is not available in this installation")
+    if not _is_terminal():
+        fail(f"watch needs a terminal (stdin and stdout); without one read the run with `dsd-tui export {path}`")
     watch_app(path)
 
 

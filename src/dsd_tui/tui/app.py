@@ -3,7 +3,8 @@
 Data flows one way: events → `SummaryBuilder` (the same fold that writes summary.json) →
 `view` functions → widgets. In a live run a thread worker runs `session.run()`; its events reach
 the app through an `EventInbox` (the training thread never waits for the UI), and the screen is
-redrawn at most `REDRAW_HZ` times a second however fast events come.
+redrawn at most `REDRAW_HZ` times a second however fast events come (a timer redraws when
+events have arrived since the last redraw; keys redraw at once).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
@@ -35,7 +37,7 @@ from .widgets.log import EventLog
 from .widgets.plot import LadderPlot
 from .widgets.progress import RunProgress
 
-REDRAW_HZ = 4  # at most this many redraws a second, however fast events arrive
+REDRAW_HZ = 2  # at most this many redraws a second, however fast events arrive
 FOLLOW_SECONDS = 0.5  # watch mode: how often events.jsonl is read for new lines
 EXPORT_NAME = "export-summary.json"
 COMPACT_BELOW = 30  # terminal rows: below this the stop banner gives each stop one line
@@ -76,8 +78,7 @@ class MonitorApp(App):
         self.error: BaseException | None = None  # raised by the worker; run_app re-raises it
         self.quitting = False
         self.redraws = 0
-        self._last_redraw = 0.0
-        self._redraw_pending = False
+        self._stale = False
         self._catching_up = False
 
     # ------------------------------------------------------------------ layout
@@ -98,6 +99,7 @@ class MonitorApp(App):
         self.query_one("#table").border_title = "ladder"
         self.query_one("#banner", StopBanner).display = False
         self.set_interval(1.0, self._tick)
+        self.set_interval(1.0 / REDRAW_HZ, self._redraw_if_stale)
         # Catch up from the file first: a resumed run's earlier rungs, or a watched run's history.
         self._catching_up = True
         if self.mode == "watch":
@@ -143,18 +145,21 @@ class MonitorApp(App):
 
     # ------------------------------------------------------------------ drawing
     def schedule_redraw(self) -> None:
-        if self._redraw_pending:  # a redraw is already due; it will show these events too
-            return
-        wait = self._last_redraw + 1.0 / REDRAW_HZ - time.monotonic()
-        if wait <= 0:
+        """Mark the screen stale; `_redraw_if_stale` (every 1/REDRAW_HZ s) redraws it once."""
+        self._stale = True
+
+    def _redraw_if_stale(self) -> None:
+        if self._stale:
             self.redraw()
-        else:
-            self._redraw_pending = True
-            self.set_timer(wait, self.redraw)
 
     def redraw(self) -> None:
-        self._redraw_pending = False
-        self._last_redraw = time.monotonic()
+        self._stale = False
+        try:
+            self._draw()
+        except NoMatches:  # a timer that fired while the app was closing: nothing left to draw on
+            pass
+
+    def _draw(self) -> None:
         self.redraws += 1
         b = self.builder
         self._tick()
@@ -167,12 +172,15 @@ class MonitorApp(App):
         self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_layer(b, phase))
 
     def on_resize(self) -> None:
-        self.redraw()
+        self.schedule_redraw()
 
     def _tick(self) -> None:
         p = view.progress(self.builder, self.clock())
-        self.query_one("#header", RunHeader).show(p, self.mode)
-        self.query_one("#progress", RunProgress).show(p)
+        try:
+            self.query_one("#header", RunHeader).show(p)
+            self.query_one("#progress", RunProgress).show(p)
+        except NoMatches:  # the app is closing
+            pass
 
     # ------------------------------------------------------------------ the worker's end
     @on(Worker.StateChanged)
@@ -191,7 +199,8 @@ class MonitorApp(App):
         if self.quitting or self.exit_when_done or self.error is not None or self.session.stop_now.is_set():
             self.exit(self.status)
         else:
-            self.notify(f"run {self.status}; q quits", title="Run finished", timeout=30)
+            self.notify(f"run {self.status}; q quits", title="Run finished", timeout=30,
+                        severity="error" if self.status == "failed" else "information")
             self.refresh_bindings()
 
     def worker_running(self) -> bool:
@@ -270,6 +279,11 @@ def run_app(session, *, headless: bool = False, exit_when_done: bool = False) ->
     return app.status
 
 
+def watch_monitor(path) -> MonitorApp:
+    """The read-only monitor of the run directory `path`."""
+    return MonitorApp(events_path=Path(path) / EVENTS)
+
+
 def watch_app(path) -> None:
     """Follow the run in `path` (a run directory) until the user quits."""
-    MonitorApp(events_path=Path(path) / EVENTS).run()
+    watch_monitor(path).run()

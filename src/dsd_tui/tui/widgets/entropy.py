@@ -11,7 +11,9 @@ class EntropyPane(VerticalScroll):
         self.layer_values: dict[str, list[float]] = {}
 
     def show(self, phase: str | None, layers: dict[str, list[float]]) -> None:
-        self.border_title = f"entropy per layer (bits){': ' + phase if phase else ''}"
+        title = f"entropy per layer (bits){': ' + phase if phase else ''}"
+        if title != self.border_title:
+            self.border_title = title
         if layers == self.layer_values:
             return
         if list(layers) != list(self.layer_values):
@@ -23,5 +25,6 @@ class EntropyPane(VerticalScroll):
             self.mount_all(widgets)
         self.layer_values = {k: list(v) for k, v in layers.items()}
         for i, (name, values) in enumerate(layers.items()):
-            self.query_one(f"#layer-label-{i}", Static).update(f"{name}  {values[-1]:.3f}" if values else name)
+            self.query_one(f"#layer-label-{i}", Static).update(
+                f"{name}  {values[-1]:.3f}" if values else name, layout=False)
             self.query_one(f"#layer-spark-{i}", Sparkline).data = values

@@ -43,6 +43,8 @@ class LadderPlot(Widget):
         self.ticks: dict[int, float] = {}
 
     def show(self, series: list[Series], x_max: int, ticks: dict[int, float], title: str) -> None:
+        if (series, max(1, x_max), ticks, title) == (self.series, self.x_max, self.ticks, self.border_title):
+            return  # nothing new: no repaint (this is called on every redraw)
         self.series, self.x_max, self.ticks = series, max(1, x_max), ticks
         self.border_title = title
         self.refresh()
