@@ -1,18 +1,24 @@
 """What the live monitor costs a run: quickstart wall time under the TUI (driven headless) vs --no-tui.
 
-    PYTHONPATH=src python bench/tui_overhead.py --pairs 5 --set prune.rungs=4
+    PYTHONPATH=src python bench/tui_overhead.py --pairs 6 --set prune.rungs=3
 
 Each run is a fresh process (same profile, one torch thread). The pairs alternate their order
 (tui first, then headless first, ...) so drift on a shared machine hits both sides alike; the
 result is the median of each side and the median of the per-pair ratios. "run s" is timed inside
 the process around the run itself (for the TUI: app start, the run in its worker, app exit);
-"process s" adds interpreter start and imports. The TUI side is `run_app(session, headless=True,
-exit_when_done=True)`: the real app, worker, inbox and redraws, with no terminal to write to.
+"train s" is the engine's own time for its rungs (the sum of the rung records' `seconds`: epochs
+plus measurement), i.e. how much the UI slows the training itself, without the app's start-up;
+"cpu s" is the process's CPU time over the same span (all threads; less sensitive than wall time to
+other jobs on a shared machine); "process s" adds interpreter start and imports. The TUI side is
+`run_app(session, headless=True, exit_when_done=True)`: the real app, worker, inbox and redraws,
+with no terminal to write to; the headless side is the --no-tui path (the run in the main thread,
+the headless printer writing to a file).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -22,13 +28,13 @@ from pathlib import Path
 
 
 def one(mode: str, overrides: list[str]) -> None:
-    """Child: one run, prints {"mode", "run_seconds", "status"} as JSON on the last line."""
+    """Child: one run, prints {"mode", "run_seconds", "cpu_seconds", "status"} as JSON on the last line."""
     from dsd_tui import profile as profile_mod
     from dsd_tui.headless import HeadlessPrinter
     from dsd_tui.runner import RunSession
     prof = profile_mod.load(None, overrides)
     with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "printed.txt", "w") as printed:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _cpu()
         if mode == "tui":
             from dsd_tui.tui.app import run_app
             session = RunSession.new(prof, tmp)
@@ -36,8 +42,16 @@ def one(mode: str, overrides: list[str]) -> None:
         else:
             session = RunSession.new(prof, tmp, sinks=[HeadlessPrinter(out=printed, live=False)])
             status = session.run()
-        seconds = time.perf_counter() - t0
-    print(json.dumps({"mode": mode, "run_seconds": seconds, "status": status}))
+        seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0
+        summary = json.loads((session.path / "summary.json").read_text())
+        train = sum(r["seconds"] for p in summary["phases"] for r in p["rungs"])
+    print(json.dumps({"mode": mode, "run_seconds": seconds, "train_seconds": train, "cpu_seconds": cpu,
+                      "status": status}))
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def child(mode: str, overrides: list[str]) -> dict:
@@ -68,14 +82,13 @@ def main() -> None:
             assert pair[mode]["status"] == "completed", pair[mode]
             runs[mode].append(pair[mode])
             print(f"pair {i + 1} {mode:<8} run {pair[mode]['run_seconds']:7.2f} s   "
-                  f"process {pair[mode]['process_seconds']:7.2f} s", flush=True)
+                  f"train {pair[mode]['train_seconds']:7.2f} s   cpu {pair[mode]['cpu_seconds']:7.2f} s   process {pair[mode]['process_seconds']:7.2f} s", flush=True)
         ratios.append(pair["tui"]["run_seconds"] / pair["headless"]["run_seconds"])
-    med = {m: statistics.median(r["run_seconds"] for r in rs) for m, rs in runs.items()}
-    proc = {m: statistics.median(r["process_seconds"] for r in rs) for m, rs in runs.items()}
-    print(f"\nmedian run s: tui {med['tui']:.2f}, headless {med['headless']:.2f} "
-          f"({(med['tui'] / med['headless'] - 1) * 100:+.1f}%)")
-    print(f"median process s: tui {proc['tui']:.2f}, headless {proc['headless']:.2f} "
-          f"({(proc['tui'] / proc['headless'] - 1) * 100:+.1f}%)")
+    print()
+    for key in ("run_seconds", "train_seconds", "cpu_seconds", "process_seconds"):
+        med = {m: statistics.median(r[key] for r in rs) for m, rs in runs.items()}
+        print(f"median {key}: tui {med['tui']:.2f}, headless {med['headless']:.2f} "
+              f"({(med['tui'] / med['headless'] - 1) * 100:+.1f}%)")
     print(f"median per-pair ratio (run s): {(statistics.median(ratios) - 1) * 100:+.1f}%  "
           f"[{', '.join(f'{(r - 1) * 100:+.1f}%' for r in ratios)}]")
 

@@ -126,7 +126,7 @@ class Progress:
     rungs_done: int  # finished rungs over all phases
     rungs_total: int
     elapsed: float  # seconds
-    eta: float | None  # seconds left, None until one epoch is timed or when the run has ended
+    eta: float | None  # seconds left; None until a rung has finished, and once the run has ended
 
 
 def progress(b: SummaryBuilder, now: float | None = None) -> Progress:
