@@ -109,7 +109,7 @@ def _run_tui(session) -> str:
         run_app = None
     if run_app is None or not _is_terminal():
         if run_app is not None:  # a pipe, a file or nohup: a full-screen app would only garble the output
-            click.echo("dsd-tui: not a terminal, so running headless as with --no-tui", err=True)
+            say("dsd-tui: not a terminal, so running headless as with --no-tui", err=True)
         from .headless import HeadlessPrinter
         session.sink.sinks.append(HeadlessPrinter())
         return _run_headless(session)
