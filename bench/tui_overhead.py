@@ -9,7 +9,8 @@ the process around the run itself (for the TUI: app start, the run in its worker
 "train s" is the engine's own time for its rungs (the sum of the rung records' `seconds`: epochs
 plus measurement), i.e. how much the UI slows the training itself, without the app's start-up;
 "cpu s" is the process's CPU time over the same span (all threads; less sensitive than wall time to
-other jobs on a shared machine); "process s" adds interpreter start and imports. The TUI side is
+other jobs on a shared machine); for the tui side the main thread's CPU time (the UI alone: app
+import, start-up, redraws) is printed too; "process s" adds interpreter start and imports. The TUI side is
 `run_app(session, headless=True, exit_when_done=True)`: the real app, worker, inbox and redraws,
 with no terminal to write to; the headless side is the --no-tui path (the run in the main thread,
 the headless printer writing to a file).
@@ -34,19 +35,20 @@ def one(mode: str, overrides: list[str]) -> None:
     from dsd_tui.runner import RunSession
     prof = profile_mod.load(None, overrides)
     with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "printed.txt", "w") as printed:
-        t0, cpu0 = time.perf_counter(), _cpu()
+        t0, cpu0, ui0 = time.perf_counter(), _cpu(), time.thread_time()
         if mode == "tui":
             from dsd_tui.tui.app import run_app
             session = RunSession.new(prof, tmp)
-            status = run_app(session, headless=True, exit_when_done=True)
+            status = run_app(session, headless=True, exit_when_done=True)  # the ladder runs in a worker thread
         else:
             session = RunSession.new(prof, tmp, sinks=[HeadlessPrinter(out=printed, live=False)])
             status = session.run()
         seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0
+        ui = time.thread_time() - ui0  # the main thread: the UI (tui), the whole run (headless)
         summary = json.loads((session.path / "summary.json").read_text())
         train = sum(r["seconds"] for p in summary["phases"] for r in p["rungs"])
     print(json.dumps({"mode": mode, "run_seconds": seconds, "train_seconds": train, "cpu_seconds": cpu,
-                      "status": status}))
+                      "main_thread_cpu_seconds": ui, "status": status}))
 
 
 def _cpu() -> float:
@@ -84,6 +86,9 @@ def main() -> None:
             print(f"pair {i + 1} {mode:<8} run {pair[mode]['run_seconds']:7.2f} s   "
                   f"train {pair[mode]['train_seconds']:7.2f} s   cpu {pair[mode]['cpu_seconds']:7.2f} s   process {pair[mode]['process_seconds']:7.2f} s", flush=True)
         ratios.append(pair["tui"]["run_seconds"] / pair["headless"]["run_seconds"])
+        ui = pair["tui"]["main_thread_cpu_seconds"]
+        print(f"pair {i + 1} tui main thread (the UI): {ui:.2f} s CPU = "
+              f"{100 * ui / pair['tui']['run_seconds']:.1f}% of its run", flush=True)
     print()
     for key in ("run_seconds", "train_seconds", "cpu_seconds", "process_seconds"):
         med = {m: statistics.median(r[key] for r in rs) for m, rs in runs.items()}
