@@ -166,9 +166,8 @@ def test_a_burst_of_events_from_the_training_thread_redraws_a_few_times_a_second
         thread.start()
         while thread.is_alive():
             await pilot.pause(0.05)
-        await pilot.pause(0.3)
+        assert await wait_for(pilot, lambda: app.query_one("#table").row_count == 10, 5)
         seconds = time.monotonic() - start
-        assert app.query_one("#table").row_count == 10
         assert app.redraws - redraws <= seconds * REDRAW_HZ + 1, (app.redraws - redraws, seconds)
     run(check, app)
 
