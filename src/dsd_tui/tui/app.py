@@ -37,7 +37,7 @@ from .widgets.log import EventLog
 from .widgets.plot import LadderPlot
 from .widgets.progress import RunProgress
 
-REDRAW_HZ = 1  # at most this many redraws a second, however fast events arrive (the clock ticks with it)
+REDRAW_HZ = 2  # at most this many redraws a second, however fast events arrive (the clock ticks with it)
 FOLLOW_SECONDS = 0.5  # watch mode: how often events.jsonl is read for new lines
 EXPORT_NAME = "export-summary.json"
 COMPACT_BELOW = 30  # terminal rows: below this the stop banner gives each stop one line
