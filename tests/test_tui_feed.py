@@ -16,7 +16,7 @@ def test_inbox_wakes_the_ui_once_per_batch_and_never_waits_for_it():
 
     def train():
         for i in range(500):
-            inbox(ev.Log(message=str(i)))
+            inbox(ev.Warning(message=str(i)))
     t = threading.Thread(target=train)
     t.start()
     t.join(timeout=5)
@@ -24,8 +24,19 @@ def test_inbox_wakes_the_ui_once_per_batch_and_never_waits_for_it():
     assert len(wakes) == 1
     got = inbox.take()
     assert [e.message for e in got] == [str(i) for i in range(500)]
-    inbox(ev.Log(message="again"))
+    inbox(ev.Warning(message="again"))
     assert len(wakes) == 2 and inbox.take()[0].message == "again" and inbox.take() == []
+
+
+def test_epoch_ticks_wait_for_the_timer_but_a_finished_rung_wakes_the_ui():
+    wakes = []
+    inbox = EventInbox(lambda: wakes.append(1))
+    for epoch in range(1, 50):
+        inbox(ev.EpochFinished(phase="teacher", rung=0, epoch=epoch, epochs=50, train_loss=1.0, train_acc=0.5,
+                               lr=1e-3, seconds=0.04))
+    assert wakes == []  # the frequent ticks cost the UI nothing until its redraw timer drains them
+    inbox(ev.RungFinished(phase="teacher", rung=0, record={}))
+    assert wakes == [1] and len(inbox.take()) == 50
 
 
 def test_follower_reads_what_read_events_reads_in_pieces_and_waits_for_torn_lines(tmp_path):

@@ -43,6 +43,9 @@ EXPORT_NAME = "export-summary.json"
 COMPACT_BELOW = 30  # terminal rows: below this the stop banner gives each stop one line
 
 
+PROGRESS_ONLY = frozenset({"epoch_finished"})
+
+
 class MonitorApp(App):
     """The monitor. Give it a `session` (live run) or an `events_path` (watch, read-only)."""
 
@@ -134,7 +137,8 @@ class MonitorApp(App):
                 log.add(*line)
             if isinstance(e, ev.StopFired) and e.active:
                 self.alert(e)
-        self.schedule_redraw()
+        if any(e.type not in PROGRESS_ONLY for e in events):
+            self.schedule_redraw()  # the panes change; epoch ticks only move the header and progress bars
 
     def alert(self, e: ev.StopFired) -> None:
         self.notify(f"{e.criterion} fired at {e.phase} rung {e.rung}: keep rung {e.selected_rung}",
@@ -149,6 +153,8 @@ class MonitorApp(App):
 
     def _on_timer(self) -> None:
         """One timer for everything periodic: a stale screen is redrawn, else only the clock moves."""
+        if self.mode == "live":
+            self.consume(self.inbox.take())
         if self._stale:
             self.redraw()
         else:

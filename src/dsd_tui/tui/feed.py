@@ -1,8 +1,9 @@
 """Where the monitor's events come from: the worker thread of a live run, or a growing events.jsonl.
 
 `EventInbox` is the sink the app appends to `session.sink.sinks`. The training thread only appends
-to a list under a lock and, when the list was empty, posts one wake-up message to the app; so
-training never waits for the UI, and a burst of events costs the UI one wake-up.
+to a list under a lock; the app's redraw timer drains it. Only an event that changes more than the
+progress line (a finished rung, a stop, a phase or run ending) posts one wake-up message so it shows
+at once; epoch ticks, the frequent ones, wait for the timer. Training never waits for the UI.
 
 `EventFollower` reads the lines appended to events.jsonl since its last call, with the same rules
 as `engine.rundir.read_events`: a line without its newline (still being written, or torn by a
@@ -21,21 +22,26 @@ from ..engine import events as ev
 class EventInbox:
     """A thread-safe event sink: `__call__` from the training thread, `take()` from the UI."""
 
+    QUIET = frozenset({"epoch_finished", "rung_started", "log"})  # shown by the next timer tick
+
     def __init__(self, wake: Callable[[], object]):
         self._wake = wake
         self._lock = threading.Lock()
         self._events: list[ev.Event] = []
+        self._woken = False
 
     def __call__(self, event: ev.Event) -> None:
         with self._lock:
-            first = not self._events
             self._events.append(event)
-        if first:
+            wake = not self._woken and event.type not in self.QUIET
+            self._woken |= wake
+        if wake:
             self._wake()
 
     def take(self) -> list[ev.Event]:
         with self._lock:
             out, self._events = self._events, []
+            self._woken = False
         return out
 
 
