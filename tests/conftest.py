@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pickle
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +48,12 @@ def write_cifar(root: Path, dataset: str = "cifar10", n_train: int = 60, n_test:
 @pytest.fixture
 def cifar10_dir(tmp_path):
     return write_cifar(tmp_path / "data", "cifar10")
+
+
+@pytest.fixture
+def keep_signal_handlers():
+    """The headless command installs SIGINT/SIGTERM/SIGHUP handlers; give pytest its own back."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    yield
+    for s, h in saved.items():
+        signal.signal(s, h)

@@ -4,7 +4,6 @@ train.on_divergence = "next-rung", restores the last good weights and goes on.""
 from __future__ import annotations
 
 import math
-import signal
 
 import pytest
 from click.testing import CliRunner
@@ -16,13 +15,7 @@ from relhelp import load_summary, run_dirs, sets
 BASE = ["prune.rungs=2", "train.dense_epochs=3", "train.epochs=2", "model.hidden=[64]", "distill.enabled=false"]
 
 
-@pytest.fixture(autouse=True)
-def keep_signal_handlers():
-    """The headless command installs SIGINT/SIGTERM handlers; give pytest its own back."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    yield
-    for s, h in saved.items():
-        signal.signal(s, h)
+pytestmark = pytest.mark.usefixtures("keep_signal_handlers")
 
 
 def test_divergence_fails_the_run_cleanly(tmp_path):

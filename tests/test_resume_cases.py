@@ -2,7 +2,6 @@
 epoch ended, and while another process still holds the run."""
 from __future__ import annotations
 
-import signal
 
 import pytest
 from click.testing import CliRunner
@@ -18,12 +17,7 @@ STOPPING = ["prune.rungs=6", "train.dense_epochs=3", "train.epochs=1", "model.hi
             'stop.action="stop"', "stop.patience=1", "stop.smooth=1"]
 
 
-@pytest.fixture(autouse=True)
-def keep_signal_handlers():
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    yield
-    for s, h in saved.items():
-        signal.signal(s, h)
+pytestmark = pytest.mark.usefixtures("keep_signal_handlers")
 
 
 def cut_events_before(run, event_type: str) -> None:

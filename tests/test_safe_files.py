@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import signal
 
 import pytest
 from click.testing import CliRunner
@@ -18,12 +17,7 @@ from relhelp import QUICK, load_summary, run_dirs, sets
 ONE_PHASE = [*QUICK, "distill.enabled=false"]
 
 
-@pytest.fixture(autouse=True)
-def keep_signal_handlers():
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    yield
-    for s, h in saved.items():
-        signal.signal(s, h)
+pytestmark = pytest.mark.usefixtures("keep_signal_handlers")
 
 
 def disk_full_for(monkeypatch, suffix: str):

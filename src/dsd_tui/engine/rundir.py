@@ -134,20 +134,28 @@ def new_run_dir(parent: Path, name: str, start: float | None = None) -> Path:
     raise RunDirError(f"--out {parent}: too many runs named {name} started this second")
 
 
+def parse_event_lines(chunk: bytes) -> tuple[list[ev.Event], int]:
+    """Events from the complete lines of `chunk`, and how many bytes those lines took. A last line
+    without its newline (still being written, or torn by a crash) is left out; a line that is not a
+    JSON object is skipped."""
+    end = chunk.rfind(b"\n")
+    if end < 0:
+        return [], 0
+    out = []
+    for raw in chunk[:end].split(b"\n"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            out.append(ev.from_dict(data))
+    return out, end + 1
+
+
 def read_events(path: Path) -> list[ev.Event]:
     """All complete events of a run; a torn last line (a crash mid-append) is skipped."""
-    out = []
     with open(path, "rb") as f:
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(data, dict):
-                out.append(ev.from_dict(data))
-    return out
+        return parse_event_lines(f.read())[0]
 
 
 def is_run_dir(path: Path) -> bool:

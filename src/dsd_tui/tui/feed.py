@@ -11,12 +11,12 @@ crash) is left for later, and a line that is not a JSON object is skipped.
 """
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Callable
 
 from ..engine import events as ev
+from ..engine.rundir import parse_event_lines
 
 
 class EventInbox:
@@ -59,16 +59,6 @@ class EventFollower:
                 chunk = f.read()
         except FileNotFoundError:
             return []
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            return []
-        self._offset += end + 1
-        out = []
-        for raw in chunk[:end].split(b"\n"):
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(data, dict):
-                out.append(ev.from_dict(data))
-        return out
+        events, used = parse_event_lines(chunk)
+        self._offset += used
+        return events
