@@ -100,15 +100,20 @@ def _sparsity_axis(ax, series: list[dict]) -> None:
     ax.set_xlabel("sparsity (axis: -log10(1 - sparsity))")
 
 
+def _band(ax, x, ser: dict, color, alpha: float) -> None:
+    """The ± 1 std band over seeds around a series' mean."""
+    lo = [m - s for m, s in zip(ser["mean"], ser["std"])]
+    hi = [m + s for m, s in zip(ser["mean"], ser["std"])]
+    ax.fill_between(x, lo, hi, color=color, alpha=alpha, linewidth=0)
+
+
 def draw_accuracy(ax, series: list[dict], colors: dict) -> None:
     for ser in series:
         x = [spread(s) for s in ser["sparsity"]]
         c = colors[ser["group"]]
         ax.plot(x, ser["mean"], PHASE_STYLE[ser["phase"]], color=c, marker=".", label=f"{ser['group']} {ser['phase']}")
         if ser["n"] > 1:
-            lo = [m - s for m, s in zip(ser["mean"], ser["std"])]
-            hi = [m + s for m, s in zip(ser["mean"], ser["std"])]
-            ax.fill_between(x, lo, hi, color=c, alpha=0.18, linewidth=0)
+            _band(ax, x, ser, c, 0.18)
     _sparsity_axis(ax, series)
     ax.set_ylabel("test accuracy")
     ax.set_title("test accuracy (band: ± 1 std over seeds)")
@@ -128,9 +133,7 @@ def draw_entropy(ax, series: list[dict], colors: dict) -> None:
             label = f"{ser['group']} {ser['layer']}"
         ax.plot(x, ser["mean"], style, color=color, marker=".", label=label)
         if any(ser["std"]):
-            lo = [m - s for m, s in zip(ser["mean"], ser["std"])]
-            hi = [m + s for m, s in zip(ser["mean"], ser["std"])]
-            ax.fill_between(x, lo, hi, color=color, alpha=0.15, linewidth=0)
+            _band(ax, x, ser, color, 0.15)
     _sparsity_axis(ax, series)
     ax.set_ylabel("activation entropy (bits)")
     ax.set_title("teacher: per-layer activation entropy")
