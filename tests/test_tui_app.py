@@ -184,3 +184,45 @@ def test_no_color_keeps_the_alert_and_series_apart_without_colour(tmp_path, monk
         for marker in "●○■□":
             assert marker in text
     run(check, app)
+
+
+def test_live_panes_redraw_at_most_every_few_seconds_but_a_stop_shows_at_once(tmp_path, monkeypatch):
+    """A full redraw costs the training's process ~0.1 s of CPU: short rungs are batched, stops are not."""
+    from dsd_tui.runner import RunSession
+    from dsd_tui.tui.app import PANE_SECONDS
+
+    from tui_support import short_profile
+
+    now = [1000.0]
+    session = RunSession.new(short_profile(), str(tmp_path))
+    app = MonitorApp(session=session, clock=lambda: now[0])
+    monkeypatch.setattr(app, "run_worker", lambda *a, **k: None)  # no ladder: the test is the training thread
+    recorded = [e for e in read_events(RECORDED)]
+    rungs = [e for e in recorded if e.type == "rung_finished"]
+    stop = next(e for e in recorded if e.type == "stop_fired" and e.active)
+
+    async def scenario(pilot):
+        await pilot.pause()
+        start = app.redraws
+        for i, e in enumerate(rungs[:6]):  # six rungs finishing 1 s apart
+            now[0] += 1.0
+            app.inbox(e)
+            app._on_timer()
+        assert app.redraws - start <= 6 // PANE_SECONDS + 1
+        assert app.builder.records("teacher")  # the data is folded in at once, only the drawing waits
+        before = app.redraws
+        now[0] += 0.5
+        app.inbox(stop)
+        app._on_timer()
+        assert app.redraws == before + 1  # a stop is drawn on the next tick, whatever the pane budget
+        now[0] += PANE_SECONDS
+        app.inbox(rungs[6])
+        app._on_timer()
+        assert app.redraws == before + 2
+        await pilot.press("q")
+
+    async def main():
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await scenario(pilot)
+    asyncio.run(main())
+    session.rundir.close()

@@ -44,6 +44,12 @@ COMPACT_BELOW = 30  # terminal rows: below this the stop banner gives each stop 
 
 
 PROGRESS_ONLY = frozenset({"epoch_finished"})
+# A full redraw of the panes costs ~0.1 s of CPU in the process the training shares (measured:
+# docs/benchmarks.md), so while a run is live they are redrawn at most every PANE_SECONDS; a stop,
+# the end of a phase or run, and every key still redraw at once. Rungs of a real ladder last
+# minutes, so this only ever batches the short rungs of small demos.
+PANE_SECONDS = 5.0
+URGENT = frozenset({"stop_fired", "phase_finished", "run_finished", "run_failed", "run_interrupted"})
 
 
 class MonitorApp(App):
@@ -82,6 +88,8 @@ class MonitorApp(App):
         self.quitting = False
         self.redraws = 0
         self._stale = False
+        self._urgent = False
+        self._last_panes = 0.0
         self._catching_up = False
 
     # ------------------------------------------------------------------ layout
@@ -139,6 +147,8 @@ class MonitorApp(App):
                 self.alert(e)
         if any(e.type not in PROGRESS_ONLY for e in events):
             self.schedule_redraw()  # the panes change; epoch ticks only move the header and progress bars
+        if any(e.type in URGENT for e in events):
+            self._urgent = True
 
     def alert(self, e: ev.StopFired) -> None:
         self.notify(f"{e.criterion} fired at {e.phase} rung {e.rung}: keep rung {e.selected_rung}",
@@ -155,13 +165,15 @@ class MonitorApp(App):
         """One timer for everything periodic: a stale screen is redrawn, else only the clock moves."""
         if self.mode == "live":
             self.consume(self.inbox.take())
-        if self._stale:
+        due = self._urgent or self.clock() - self._last_panes >= PANE_SECONDS or self.mode == "watch"
+        if self._stale and due:
             self.redraw()
         else:
             self._tick()
 
     def redraw(self) -> None:
-        self._stale = False
+        self._stale = self._urgent = False
+        self._last_panes = self.clock()
         try:
             self._draw()
         except NoMatches:  # a timer that fired while the app was closing: nothing left to draw on
