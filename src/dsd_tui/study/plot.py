@@ -36,6 +36,13 @@ def tick_label(s: float) -> str:
 
 # ---------------------------------------------------------------- series (what gets drawn)
 
+def _curve(rungs: list[dict], metric: str) -> dict:
+    """Mean sparsity and the metric's mean and std over seeds, rung by rung."""
+    return {"sparsity": [r["metrics"]["sparsity"]["mean"] for r in rungs],
+            "mean": [r["metrics"][metric]["mean"] for r in rungs],
+            "std": [r["metrics"][metric]["std"] for r in rungs]}
+
+
 def accuracy_series(groups: list[idx.Group], metric: str = "test_acc") -> list[dict]:
     out = []
     for g in groups:
@@ -44,10 +51,7 @@ def accuracy_series(groups: list[idx.Group], metric: str = "test_acc") -> list[d
             if agg is None:
                 continue
             rungs = [r for r in agg["rungs"] if r["metrics"].get(metric, {}).get("mean") is not None]
-            out.append({"group": g.label, "phase": phase, "n": agg["n"],
-                        "sparsity": [r["metrics"]["sparsity"]["mean"] for r in rungs],
-                        "mean": [r["metrics"][metric]["mean"] for r in rungs],
-                        "std": [r["metrics"][metric]["std"] for r in rungs]})
+            out.append({"group": g.label, "phase": phase, "n": agg["n"], **_curve(rungs, metric)})
     return out
 
 
@@ -60,10 +64,7 @@ def entropy_series(groups: list[idx.Group], phase: str = "teacher") -> list[dict
         layers = sorted({m[len("entropy:"):] for r in agg["rungs"] for m in r["metrics"] if m.startswith("entropy:")})
         for layer in layers:
             rungs = [r for r in agg["rungs"] if f"entropy:{layer}" in r["metrics"]]
-            out.append({"group": g.label, "phase": phase, "layer": layer,
-                        "sparsity": [r["metrics"]["sparsity"]["mean"] for r in rungs],
-                        "mean": [r["metrics"][f"entropy:{layer}"]["mean"] for r in rungs],
-                        "std": [r["metrics"][f"entropy:{layer}"]["std"] for r in rungs]})
+            out.append({"group": g.label, "phase": phase, "layer": layer, **_curve(rungs, f"entropy:{layer}")})
     return out
 
 
