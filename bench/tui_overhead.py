@@ -96,6 +96,9 @@ def main() -> None:
               f"({(med['tui'] / med['headless'] - 1) * 100:+.1f}%)")
     print(f"median per-pair ratio (run s): {(statistics.median(ratios) - 1) * 100:+.1f}%  "
           f"[{', '.join(f'{(r - 1) * 100:+.1f}%' for r in ratios)}]")
+    if len(ratios) > 1:  # the pairs' spread: what the machine's noise leaves of the comparison
+        mean, se = statistics.mean(ratios), statistics.stdev(ratios) / len(ratios) ** 0.5
+        print(f"mean per-pair ratio: {(mean - 1) * 100:+.1f}% ± {200 * se:.1f}% (2 standard errors)")
 
 
 if __name__ == "__main__":

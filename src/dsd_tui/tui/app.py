@@ -4,7 +4,9 @@ Data flows one way: events → `SummaryBuilder` (the same fold that writes summa
 `view` functions → widgets. In a live run a thread worker runs `session.run()`; its events reach
 the app through an `EventInbox` (the training thread never waits for the UI), and the screen is
 redrawn at most `REDRAW_HZ` times a second however fast events come (a timer redraws when
-events have arrived since the last redraw; keys redraw at once).
+events have arrived since the last redraw; keys redraw at once). While the run is live in this
+process, the panes are paid for from a CPU budget (`budget.CpuBudget`) so that the UI never takes
+more than a small share of a core from the training.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from ..engine import events as ev
 from ..engine.rundir import EVENTS, atomic_write_text, read_events
 from ..engine.summary import SummaryBuilder
 from . import view
+from .budget import CpuBudget
 from .feed import EventFollower, EventInbox
 from .messages import EventsArrived
 from .screens.help import HelpScreen
@@ -44,11 +47,10 @@ COMPACT_BELOW = 30  # terminal rows: below this the stop banner gives each stop 
 
 
 PROGRESS_ONLY = frozenset({"epoch_finished"})
-# A full redraw of the panes costs ~0.1 s of CPU in the process the training shares (measured:
-# docs/benchmarks.md), so while a run is live they are redrawn at most every PANE_SECONDS; a stop,
-# the end of a phase or run, and every key still redraw at once. Rungs of a real ladder last
-# minutes, so this only ever batches the short rungs of small demos.
-PANE_SECONDS = 5.0
+# A full redraw of the panes costs tens of milliseconds of CPU in the process the training shares
+# (docs/benchmarks.md), so while a run is live they are redrawn only when the UI's CPU budget allows
+# (budget.py); a stop, the end of a phase or run, and every key still redraw at once. Rungs of a real
+# ladder last minutes, so this only ever batches the short rungs of small demos.
 URGENT = frozenset({"stop_fired", "phase_finished", "run_finished", "run_failed", "run_interrupted"})
 
 
@@ -69,7 +71,7 @@ class MonitorApp(App):
     ]
 
     def __init__(self, session=None, events_path: Path | None = None, clock: Callable[[], float] = time.time,
-                 exit_when_done: bool = False):
+                 exit_when_done: bool = False, budget: CpuBudget | None = None):
         super().__init__()
         self.exit_when_done = exit_when_done  # leave as soon as the run ends (benchmarks, scripts)
         if (session is None) == (events_path is None):
@@ -78,7 +80,8 @@ class MonitorApp(App):
         self.mode = "live" if session is not None else "watch"
         self.events_path = Path(events_path) if events_path else Path(session.path) / EVENTS
         self.run_dir = self.events_path.parent
-        self.clock = clock
+        self.clock = clock  # wall time as shown (elapsed, ETA); tests freeze it
+        self.budget = budget or CpuBudget()  # live mode: what pane redraws may cost the training's process
         self.builder = SummaryBuilder()
         self.inbox = EventInbox(lambda: self.post_message(EventsArrived()))
         self.follower = EventFollower(self.events_path) if self.mode == "watch" else None
@@ -89,7 +92,7 @@ class MonitorApp(App):
         self.redraws = 0
         self._stale = False
         self._urgent = False
-        self._last_panes = 0.0
+        self._log_pending: list[tuple[str, str]] = []  # log lines written with the next pane redraw
         self._catching_up = False
 
     # ------------------------------------------------------------------ layout
@@ -137,12 +140,11 @@ class MonitorApp(App):
         """Fold events into the summary, log them, raise alerts; the redraw follows (throttled)."""
         if not events:
             return
-        log = self.query_one("#log", EventLog)
         for e in events:
             self.builder.consume(e)
             line = view.log_line(e)
             if line is not None:
-                log.add(*line)
+                self._log_pending.append(line)
             if isinstance(e, ev.StopFired) and e.active:
                 self.alert(e)
         if any(e.type not in PROGRESS_ONLY for e in events):
@@ -165,7 +167,8 @@ class MonitorApp(App):
         """One timer for everything periodic: a stale screen is redrawn, else only the clock moves."""
         if self.mode == "live":
             self.consume(self.inbox.take())
-        due = self._urgent or self.clock() - self._last_panes >= PANE_SECONDS or self.mode == "watch"
+            self.budget.update()
+        due = self._urgent or self.mode == "watch" or self.budget.allows()
         if self._stale and due:
             self.redraw()
         else:
@@ -173,7 +176,7 @@ class MonitorApp(App):
 
     def redraw(self) -> None:
         self._stale = self._urgent = False
-        self._last_panes = self.clock()
+        self.budget.redrawn()
         try:
             self._draw()
         except NoMatches:  # a timer that fired while the app was closing: nothing left to draw on
@@ -183,6 +186,9 @@ class MonitorApp(App):
         self.redraws += 1
         b = self.builder
         self._tick()
+        if self._log_pending:
+            self.query_one("#log", EventLog).add_all(self._log_pending)
+            self._log_pending = []
         self.query_one("#banner", StopBanner).show(view.active_stops(b), compact=self.size.height < COMPACT_BELOW)
         self.query_one("#table", LadderTable).show(view.table_rows(b))
         self.query_one("#plot", LadderPlot).show(view.plot_series(b, self.phase_mode, self.metric),

@@ -29,15 +29,29 @@ class LadderTable(DataTable):
             self.add_column(label if label == "phase" else _num(label), width=width, key=label)
 
     def show(self, rows: list[Row]) -> None:
+        """Show `rows`: new rungs are appended and rows that changed (the best mark moves) updated in
+        place; only a different history (another run, a phase shown again) rebuilds the table."""
         if rows == self.rows_shown:
             return
-        grew = len(rows) > len(self.rows_shown)
+        old = self.rows_shown
+        grew = len(rows) > len(old)
+        if [r.key for r in rows[:len(old)]] != [r.key for r in old]:
+            self.clear()
+            old = []
+        for i, r in enumerate(rows):
+            if i < len(old):
+                if r != old[i]:
+                    for (label, _w), cell in zip(COLUMNS, _cells(r)):
+                        self.update_cell(r.key, label, cell)
+            else:
+                self.add_row(*_cells(r), key=r.key)
         self.rows_shown = list(rows)
-        self.clear()
-        for r in rows:
-            style = "bold" if r.best else ""
-            self.add_row(Text(r.phase, style=style), _num(f"{r.rung}{'*' if r.best else ' '}", style),
-                         _num(f"{r.sparsity * 100:.2f}%", style), _acc(r.train_acc), _acc(r.val_acc),
-                         _acc(r.test_acc), _acc(r.entropy_mean), _num(f"{r.seconds:.1f}"), key=r.key)
         if grew:
             self.scroll_end(animate=False)
+
+
+def _cells(r: Row) -> list[Text]:
+    style = "bold" if r.best else ""
+    return [Text(r.phase, style=style), _num(f"{r.rung}{'*' if r.best else ' '}", style),
+            _num(f"{r.sparsity * 100:.2f}%", style), _acc(r.train_acc), _acc(r.val_acc),
+            _acc(r.test_acc), _acc(r.entropy_mean), _num(f"{r.seconds:.1f}")]

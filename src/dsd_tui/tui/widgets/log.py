@@ -13,5 +13,10 @@ class EventLog(RichLog):
         self.lines_written: list[str] = []
 
     def add(self, severity: str, text: str) -> None:
-        self.lines_written.append(text)
-        self.write(Text(text, style=SEVERITY_STYLE.get(severity, "")))
+        self.add_all([(severity, text)])
+
+    def add_all(self, lines: list[tuple[str, str]]) -> None:
+        """Write (severity, text) lines; the log re-renders once for all of them."""
+        for severity, text in lines:
+            self.lines_written.append(text)
+            self.write(Text(text, style=SEVERITY_STYLE.get(severity, "")))
