@@ -10,7 +10,7 @@ the process around the run itself (for the TUI: app start, the run in its worker
 plus measurement), i.e. how much the UI slows the training itself, without the app's start-up;
 "cpu s" is the process's CPU time over the same span (all threads; less sensitive than wall time to
 other jobs on a shared machine); for the tui side the main thread's CPU time (the UI alone: app
-import, start-up, redraws) is printed too; "process s" adds interpreter start and imports. The TUI side is
+import, start-up, redraws; the session's set-up, which both sides do, left out) is printed too; "process s" adds interpreter start and imports. The TUI side is
 `run_app(session, headless=True, exit_when_done=True)`: the real app, worker, inbox and redraws,
 with no terminal to write to; the headless side is the --no-tui path (the run in the main thread,
 the headless printer writing to a file).
@@ -35,16 +35,18 @@ def one(mode: str, overrides: list[str]) -> None:
     from dsd_tui.runner import RunSession
     prof = profile_mod.load(None, overrides)
     with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "printed.txt", "w") as printed:
-        t0, cpu0, ui0 = time.perf_counter(), _cpu(), time.thread_time()
+        t0, cpu0 = time.perf_counter(), _cpu()
         if mode == "tui":
-            from dsd_tui.tui.app import run_app
             session = RunSession.new(prof, tmp)
+            ui0 = time.thread_time()
+            from dsd_tui.tui.app import run_app
             status = run_app(session, headless=True, exit_when_done=True)  # the ladder runs in a worker thread
         else:
             session = RunSession.new(prof, tmp, sinks=[HeadlessPrinter(out=printed, live=False)])
+            ui0 = time.thread_time()
             status = session.run()
         seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0
-        ui = time.thread_time() - ui0  # the main thread: the UI (tui), the whole run (headless)
+        ui = time.thread_time() - ui0  # the main thread after the session's set-up: the UI (tui), the run (headless)
         summary = json.loads((session.path / "summary.json").read_text())
         train = sum(r["seconds"] for p in summary["phases"] for r in p["rungs"])
     print(json.dumps({"mode": mode, "run_seconds": seconds, "train_seconds": train, "cpu_seconds": cpu,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pty
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +81,80 @@ def test_headless_printer_survives_a_gone_reader(make):
         printer(e)  # must not raise: the stream now points at /dev/null
     stream.write("more")
     stream.close()
+
+
+def pty_for_the_monitor():
+    """A pseudo-terminal of 100×30, as an SSH session gives the monitor."""
+    import fcntl
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    return master, slave
+
+
+def drain(master) -> None:
+    import select
+    while select.select([master], [], [], 0)[0]:
+        try:
+            if not os.read(master, 65536):
+                return
+        except OSError:
+            return
+
+
+@pytest.mark.parametrize("when", ["after the run", "during the run"])
+def test_the_monitor_leaves_when_its_terminal_hangs_up(when, tmp_path):
+    """An SSH drop under `dsd-tui run` (the monitor): the process must end, not linger with the run
+    done (Textual's input thread would spin on the dead terminal at 100% CPU), and the run stays
+    complete, or resumable if it was still going."""
+    import time
+    master, slave = pty_for_the_monitor()
+    overrides = ONE_PHASE if when == "after the run" else [*ONE_PHASE, "train.epochs=200"]
+    proc = cli("run", "--out", str(tmp_path), *sets(*overrides), stdin=slave, stdout=slave, stderr=slave,
+               start_new_session=True)
+    os.close(slave)
+    run = wait_for(lambda: run_dirs(tmp_path) and run_dirs(tmp_path)[0], timeout=120)
+    if when == "after the run":
+        wait_for(lambda: (run / "summary.json").exists() and load_summary(run)["status"] == "completed", timeout=180,
+                 step=0.2)
+        time.sleep(1.0)  # the monitor now waits for q
+    else:
+        wait_for(lambda: epochs_done(run) >= 10 or proc.poll() is not None, timeout=120, step=0.2)
+    assert proc.poll() is None  # the monitor is still open
+    drain(master)
+    os.close(master)  # the terminal is gone ...
+    proc.send_signal(signal.SIGHUP)  # ... and the kernel sends the hangup
+    t0 = time.monotonic()
+    try:
+        code = proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert time.monotonic() - t0 < 15
+    if when == "after the run":
+        assert code == 0 and load_summary(run)["status"] == "completed"
+    else:
+        assert code == 130 and load_summary(run)["status"] == "interrupted"
+        assert (run / "state" / "latest.pt").exists()
+
+
+def test_watch_leaves_when_its_terminal_hangs_up(tmp_path):
+    """The read-only monitor over an SSH session that drops must end too."""
+    import shutil
+    import time
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(Path(__file__).parent / "data" / "tui-short-run.jsonl", run / "events.jsonl")
+    (run / "profile.toml").write_text("")
+    master, slave = pty_for_the_monitor()
+    proc = cli("watch", str(run), stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    time.sleep(3.0)
+    assert proc.poll() is None  # the monitor is open
+    drain(master)
+    os.close(master)
+    proc.send_signal(signal.SIGHUP)
+    try:
+        proc.wait(timeout=15)
+    finally:
+        proc.kill()

@@ -89,6 +89,7 @@ class MonitorApp(App):
         self.status: str | None = None  # the worker's final status (live mode)
         self.error: BaseException | None = None  # raised by the worker; run_app re-raises it
         self.quitting = False
+        self.leave_when_stopped = False  # SIGTERM/SIGHUP: leave once the worker has stopped (run_app sets it)
         self.redraws = 0
         self._stale = False
         self._urgent = False
@@ -166,6 +167,9 @@ class MonitorApp(App):
     def _on_timer(self) -> None:
         """One timer for everything periodic: a stale screen is redrawn, else only the clock moves."""
         if self.mode == "live":
+            if self.leave_when_stopped and not self.worker_running():
+                self.exit(self.status or "interrupted")  # a hangup after the run ended: nobody is left to press q
+                return
             self.consume(self.inbox.take())
             self.budget.update()
         due = self._urgent or self.mode == "watch" or self.budget.allows()
@@ -288,11 +292,20 @@ def run_app(session, *, headless: bool = False, exit_when_done: bool = False) ->
     at once instead. `headless` draws nothing (benchmarks, tests).
     """
     app = MonitorApp(session=session, exit_when_done=exit_when_done)
+
+    def stop_and_leave(*_):
+        # A kill or a closed terminal: the run stops at its next batch (resumable), and the app leaves
+        # once the worker has returned, also when the run had already ended and the app was only
+        # waiting for q: with the terminal gone, nobody would ever press it, and Textual's input
+        # thread spins on the dead terminal (a core at 100%) for as long as the app stays open.
+        session.stop_now.set()
+        app.leave_when_stopped = True
+
     previous = {}
-    for name in ("SIGTERM", "SIGHUP"):  # a closed terminal or a kill: stop at the batch, stay resumable
+    for name in ("SIGTERM", "SIGHUP"):
         sig = getattr(signal, name, None)
         if sig is not None:
-            previous[sig] = signal.signal(sig, lambda *_: session.stop_now.set())
+            previous[sig] = signal.signal(sig, stop_and_leave)
     try:
         app.run(headless=headless)
     finally:
