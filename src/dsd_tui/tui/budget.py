@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-SHARE = 0.02  # seconds of UI CPU per second of wall time that pane redraws may use
+SHARE = 0.01  # seconds of UI CPU per second of wall time that pane redraws may use
 CAP = 0.25  # the most CPU seconds the balance can hold (about two large redraws)
 MAX_WAIT = 30.0  # seconds: the panes are redrawn at least this often while anything changed
 
