@@ -41,6 +41,7 @@ from .widgets.plot import LadderPlot
 from .widgets.progress import RunProgress
 
 REDRAW_HZ = 2  # at most this many redraws a second, however fast events arrive (the clock ticks with it)
+LIVE_HZ = 1  # the same, while the run is live in this process: every wake-up of the UI takes the GIL
 FOLLOW_SECONDS = 0.5  # watch mode: how often events.jsonl is read for new lines
 EXPORT_NAME = "export-summary.json"
 COMPACT_BELOW = 30  # terminal rows: below this the stop banner gives each stop one line
@@ -113,7 +114,7 @@ class MonitorApp(App):
         self.query_one("#log").border_title = "log" if self.mode == "live" else "log · watch (read-only)"
         self.query_one("#table").border_title = "ladder"
         self.query_one("#banner", StopBanner).display = False
-        self.set_interval(1.0 / REDRAW_HZ, self._on_timer)
+        self.set_interval(1.0 / (LIVE_HZ if self.mode == "live" else REDRAW_HZ), self._on_timer)
         # Catch up from the file first: a resumed run's earlier rungs, or a watched run's history.
         self._catching_up = True
         if self.mode == "watch":
@@ -161,7 +162,7 @@ class MonitorApp(App):
 
     # ------------------------------------------------------------------ drawing
     def schedule_redraw(self) -> None:
-        """Mark the screen stale; `_on_timer` (every 1/REDRAW_HZ s) redraws it once."""
+        """Mark the screen stale; `_on_timer` (every 1/REDRAW_HZ s; 1/LIVE_HZ s live) redraws it once."""
         self._stale = True
 
     def _on_timer(self) -> None:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-SHARE = 0.01  # seconds of UI CPU per second of wall time that pane redraws may use
-CAP = 0.25  # the most CPU seconds the balance can hold (about two large redraws)
+SHARE = 0.005  # seconds of UI CPU per second of wall time, everything the UI thread does included
+CAP = 0.05  # the most CPU seconds the balance can hold (one redraw at 80×24 to 160×50); also the start
 MAX_WAIT = 30.0  # seconds: the panes are redrawn at least this often while anything changed
 
 
