@@ -258,3 +258,49 @@ def test_a_revived_pruned_weight_under_the_compact_step_still_fails_the_epoch_ch
         w[~masks.masks["features.0.weight"]] = 1.0  # a bug elsewhere wrote pruned entries; the compact step never clears them
     with pytest.raises(MasksBroken, match="pruned weights are not zero after an epoch"):
         train_epoch(model, masks, batcher, bundle.train, 64, torch.Generator().manual_seed(0), opt)
+
+
+@pytest.mark.parametrize("mode", ["compile", "bf16"])
+def test_compact_step_under_the_speed_modes_matches_the_plain_step_in_the_same_mode(mode):
+    """torch.compile (eager backend here) and bf16 autocast change the forward, not the step: the compact
+    step under either gives bitwise the weights of the plain masked step under the same mode."""
+    bundle, batcher = digits()
+    speed = Speed(compile=mode == "compile", compile_backend="eager", precision="bf16" if mode == "bf16" else "fp32")
+    trained = []
+    for compact in (False, True):
+        model, masks = pruned_mlp(10, width=64)
+        forward = speed.forward_of(model)
+        opt = make_optimizer(model.parameters(), "adam", 1e-3, 0.9, 0.0, masks=masks if compact else None)
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(2):
+            train_epoch(forward, masks, batcher, bundle.train, 64, gen, opt, autocast=speed.autocast())
+        assert masks.pruned_are_zero()
+        trained.append(model)
+    assert_bitwise(*trained)
+
+
+@pytest.mark.parametrize("extra", [(), ("train.optimizer=sgd", "train.lr=0.05", "train.momentum=0.9",
+                                        "train.weight_decay=5e-4", "prune.retrain=weight-rewind")])
+def test_ladder_with_the_compact_step_gives_the_summary_of_the_plain_step(tmp_path, monkeypatch, extra):
+    """End to end (teacher + KD student): the ladder builds the compact optimizer; forcing the plain
+    masked step instead changes no number in the summary."""
+    from dsd_tui.engine import ladder as ladder_mod
+    from relhelp import load_summary, metrics
+
+    built = []
+    real = ladder_mod.make_optimizer
+
+    def spy(*args, **kwargs):
+        built.append(kwargs.get("masks") is not None)
+        return real(*args, **kwargs)
+
+    summaries = []
+    for compact in (True, False):
+        monkeypatch.setattr(ladder_mod, "make_optimizer", spy if compact else
+                            lambda *a, masks=None, **k: real(*a, **k))
+        out = tmp_path / ("compact" if compact else "plain")
+        result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(out), *short_overrides(*extra)])
+        assert result.exit_code == 0, result.output
+        summaries.append(metrics(load_summary(next(out.iterdir()))))
+    assert built and all(built)  # every rung of both phases used the compact step
+    assert summaries[0] == summaries[1]
