@@ -1,12 +1,17 @@
 """Training throughput of dsd_tui's path against a reference-style pipeline, in one process, side by side.
 
     PYTHONPATH=src python bench/throughput.py --model mlp                     # quickstart MLP, CPU
+    PYTHONPATH=src python bench/throughput.py --model mlp --modes ref,plain,fp32 --sparsity 0.2,0.893,0.982
     PYTHONPATH=src python bench/throughput.py --model resnet18 --steps 3 --rounds 3   # CPU: a few steps
     PYTHONPATH=src python bench/throughput.py --model resnet18 --device cuda --modes ref,fp32,bf16,compile
 
-Paths (same model, batch, optimizer, device and a 20%-pruned mask in every path):
+Paths (same model, batch, optimizer, device and the same global-magnitude mask in every path;
+`--sparsity`, default 0.2 = rung 1; the quickstart's rung k is at 1 − 0.8^k: 0.893 at rung 10, 0.982 at 18):
   ref      reference-style: PIL transforms in a DataLoader, torch.nn.utils.prune hooks, per-step .item()
-  fp32     dsd_tui: engine Batcher (device tensors, on-device crop+flip), train_epoch, Masks
+  plain    dsd_tui's loop with a plain torch optimizer and masks applied around its step (before issue 6's
+           compact step; bitwise the same weights as fp32)
+  fp32     dsd_tui as the ladder runs it: engine Batcher (device tensors, on-device crop+flip), train_epoch,
+           Masks, and the CompactOptimizer (the optimizer steps the kept weights only)
   bf16     fp32 + bf16 autocast + channels_last (the engine's Speed, train.precision = "bf16")
   compile  fp32 + torch.compile of the forward (the engine's Speed, train.compile = true)
 One timed unit is one epoch over `steps × batch` images (mlp: the quickstart's 1,000 digits). The
@@ -42,7 +47,7 @@ from dsd_tui.engine.speed import Speed  # noqa: E402
 from dsd_tui.engine.training import evaluate, make_optimizer, measure_train, train_epoch  # noqa: E402
 from dsd_tui.profile import DataSection, ModelSection, TrainSection  # noqa: E402
 
-PRUNE_RATE = 0.2  # one rung, so every path carries a real mask
+DEFAULT_SPARSITY = "0.2"  # one rung, so every path carries a real mask
 
 
 def sync(device: torch.device) -> None:
@@ -64,12 +69,13 @@ def fresh_model(args, bundle) -> torch.nn.Module:
     return build_model(args.model, ModelSection(), bundle.input_shape, bundle.num_classes)
 
 
-def optimizer_for(args, params, engine: bool):
-    """The engine's optimizer, or (reference) torch.optim with its defaults, as the authors build it."""
+def optimizer_for(args, params, engine: bool, masks: Masks | None = None):
+    """The engine's optimizer (compact over the kept weights when given the masks), or (reference)
+    torch.optim with its defaults, as the authors build it."""
     if engine:
         if args.model == "mlp":
-            return make_optimizer(params, "adam", 1e-3, 0.9, 0.0)
-        return make_optimizer(params, "sgd", 0.01, 0.9, 1e-4)
+            return make_optimizer(params, "adam", 1e-3, 0.9, 0.0, masks=masks)
+        return make_optimizer(params, "sgd", 0.01, 0.9, 1e-4, masks=masks)
     if args.model == "mlp":
         return torch.optim.Adam(params, lr=1e-3)
     return torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=1e-4)
@@ -78,9 +84,9 @@ def optimizer_for(args, params, engine: bool):
 class RefPath:
     name = "ref"
 
-    def __init__(self, args, bundle, device):
+    def __init__(self, args, bundle, device, sparsity: float):
         self.model = fresh_model(args, bundle)
-        ref.prune_with_hooks(self.model, PRUNE_RATE)
+        ref.prune_with_hooks(self.model, sparsity)
         self.model.to(device)
         self.opt = optimizer_for(args, self.model.parameters(), engine=False)
         self.loader = ref.make_loader(bundle.train, bundle.images, bundle.augment, args.batch, args.workers, device)
@@ -93,7 +99,7 @@ class RefPath:
 class DsdPath:
     """The engine's own training path, in one of its speed modes."""
 
-    def __init__(self, args, bundle, device, mode: str, compile_backend: str = "inductor"):
+    def __init__(self, args, bundle, device, mode: str, compile_backend: str = "inductor", sparsity: float = 0.2):
         self.name = mode
         cfg = TrainSection(precision="bf16" if mode == "bf16" else "fp32", compile=mode == "compile")
         self.speed = dataclasses.replace(Speed.from_profile(cfg, device, bundle.images),
@@ -101,9 +107,10 @@ class DsdPath:
         self.speed.apply_backends()
         self.model = self.speed.place(fresh_model(args, bundle), device)
         self.masks = Masks(self.model)
-        self.masks.prune_global(PRUNE_RATE)
+        self.masks.prune_global(sparsity)
         self.forward = self.speed.forward_of(self.model)
-        self.opt = optimizer_for(args, self.model.parameters(), engine=True)
+        self.opt = optimizer_for(args, self.model.parameters(), engine=True,
+                                 masks=None if mode == "plain" else self.masks)
         self.batcher = Batcher(bundle, device, self.speed.channels_last)
         self.gen = torch.Generator(device=device).manual_seed(0)
         self.bundle, self.batch = bundle, args.batch
@@ -131,11 +138,11 @@ def interleaved(units: dict, rounds: int, device) -> tuple[dict[str, list[float]
     return wall, cpu
 
 
-def bench_training(args, bundle, bundle_dev, device) -> dict:
+def bench_training(args, bundle, bundle_dev, device, sparsity: float) -> dict:
     paths = {}
     for mode in args.modes:
-        paths[mode] = RefPath(args, bundle, device) if mode == "ref" else DsdPath(
-            args, bundle_dev, device, mode, args.compile_backend)
+        paths[mode] = RefPath(args, bundle, device, sparsity) if mode == "ref" else DsdPath(
+            args, bundle_dev, device, mode, args.compile_backend, sparsity)
     warm = {}
     for name, path in paths.items():  # warm-up: allocator, cuDNN autotuning, compilation
         sync(device)
@@ -165,7 +172,7 @@ def bench_training(args, bundle, bundle_dev, device) -> dict:
 def bench_entropy(args, bundle_dev, device) -> dict:
     """The entropy pass (eval pass + ON-count hooks + clean/noisy accuracy) vs one plain evaluation pass."""
     model = fresh_model(args, bundle_dev).to(device)
-    Masks(model).prune_global(PRUNE_RATE)
+    Masks(model).prune_global(args.sparsity[0])
     batcher = Batcher(bundle_dev, device)
     split = bundle_dev.train
     units = {"eval": lambda: evaluate(model, batcher, split),
@@ -259,7 +266,9 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=8, help="conv nets: steps per timed epoch (images = steps × batch)")
     ap.add_argument("--rounds", type=int, default=7, help="timed epochs per path (medians reported)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed epochs per path first")
-    ap.add_argument("--modes", default="ref,fp32", help="comma list of ref, fp32, bf16, compile")
+    ap.add_argument("--modes", default="ref,fp32", help="comma list of ref, plain, fp32, bf16, compile")
+    ap.add_argument("--sparsity", default=DEFAULT_SPARSITY,
+                    help="comma list of mask sparsities, one training table each (quickstart rung k: 1 − 0.8^k)")
     ap.add_argument("--workers", type=int, default=0, help="reference DataLoader workers (restarted every epoch)")
     ap.add_argument("--compile-backend", default="inductor", help="torch.compile backend (eager: a quick smoke)")
     ap.add_argument("--entropy", action="store_true", help="also: entropy pass vs one plain eval pass")
@@ -270,6 +279,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write all results to this file")
     args = ap.parse_args(argv)
     args.modes = [m for m in args.modes.split(",") if m]
+    args.sparsity = [float(s) for s in args.sparsity.split(",") if s]
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -282,16 +292,21 @@ def main(argv=None) -> int:
     head = f"{args.model} on {result.get('device_name', device)}, batch {args.batch}, {len(bundle.train)} images/epoch"
     print(f"# {head}, {result['threads']} thread(s), torch {torch.__version__}")
     if not args.no_train and args.modes:
-        result["train"] = bench_training(args, bundle, bundle_dev, device)
+        result["train_by_sparsity"] = {}
         print("medians of wall and CPU time per epoch; best = the fastest epoch (least disturbed by load)")
-        print(f"{'path':<8} {'images/s':>10} {'ms/step':>8} {'vs ref':>7} {'CPU ms/step':>11} {'vs ref':>7} "
-              f"{'best ms/step':>12} {'vs ref':>7} {'warm-up s':>9}")
-        for name, row in result["train"].items():
-            vs, vs_cpu, vs_best = (f"{row[k]:6.2f}x" if k in row else "      -"
-                                   for k in ("vs_ref", "vs_ref_cpu", "vs_ref_best"))
-            print(f"{name:<8} {row['images_per_s']:10.0f} {row['ms_per_step']:8.2f} {vs} "
-                  f"{row['cpu_ms_per_step']:11.2f} {vs_cpu} {row['best_ms_per_step']:12.2f} {vs_best} "
-                  f"{row['warmup_s']:9.1f}")
+        for sparsity in args.sparsity:
+            table = result["train_by_sparsity"][f"{sparsity:g}"] = bench_training(args, bundle, bundle_dev, device,
+                                                                                   sparsity)
+            result.setdefault("train", table)  # the first sparsity's table (the format before --sparsity)
+            print(f"-- mask sparsity {sparsity:.1%}")
+            print(f"{'path':<8} {'images/s':>10} {'ms/step':>8} {'vs ref':>7} {'CPU ms/step':>11} {'vs ref':>7} "
+                  f"{'best ms/step':>12} {'vs ref':>7} {'warm-up s':>9}")
+            for name, row in table.items():
+                vs, vs_cpu, vs_best = (f"{row[k]:6.2f}x" if k in row else "      -"
+                                       for k in ("vs_ref", "vs_ref_cpu", "vs_ref_best"))
+                print(f"{name:<8} {row['images_per_s']:10.0f} {row['ms_per_step']:8.2f} {vs} "
+                      f"{row['cpu_ms_per_step']:11.2f} {vs_cpu} {row['best_ms_per_step']:12.2f} {vs_best} "
+                      f"{row['warmup_s']:9.1f}")
     if args.entropy:
         e = result["entropy"] = bench_entropy(args, bundle_dev, device)
         print(f"entropy pass {e['entropy_s'] * 1e3:.1f} ms vs plain eval {e['eval_s'] * 1e3:.1f} ms over "

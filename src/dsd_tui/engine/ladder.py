@@ -243,7 +243,7 @@ class Ladder:
             for m in model.modules():
                 if m is not model and hasattr(m, "reset_parameters"):
                     m.reset_parameters()
-        masks.apply_to_weights()
+        masks.zero_pruned()
 
     def train_rung(self, phase, rung, model, masks, gen, loss_fn, phases_done, start_epoch, opt_state,
                    rewind_state):
@@ -251,7 +251,9 @@ class Ladder:
         epochs = p.train.dense_epochs if rung == 0 else p.train.epochs
         finetune = p.prune.retrain == "finetune" and rung > 0
         lr = p.prune.finetune_lr if finetune else p.train.lr
-        opt = make_optimizer(model.parameters(), p.train.optimizer, lr, p.train.momentum, p.train.weight_decay)
+        # Built after prepare_rung set this rung's weights and mask: it steps the kept weights only.
+        opt = make_optimizer(model.parameters(), p.train.optimizer, lr, p.train.momentum, p.train.weight_decay,
+                             masks=masks)
         sched = make_scheduler(opt, [] if finetune else p.train.milestones, p.train.lr_gamma)
         seconds = 0.0
         if opt_state is not None:
@@ -299,7 +301,7 @@ class Ladder:
                             f"train.lr (or prune.finetune_lr) or set train.on_divergence = \"next-rung\"")
         ck = safe_torch_load(self.rundir.checkpoint_path(phase, good[-1]), "checkpoint")
         model.load_state_dict(ck["state_dict"])
-        masks.apply_to_weights()
+        masks.zero_pruned()
         self.emit(ev.Log(message=f"{phase} rung {rung}: restored the weights of rung {good[-1]} under this "
                                  f"rung's mask; going on with the next rung"))
         return record

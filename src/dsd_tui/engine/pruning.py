@@ -3,8 +3,10 @@
 The prunable weights are the `weight` of every Conv2d and Linear (no biases, no BatchNorm). One
 rung removes round(rate · remaining) of the still-kept weights with the smallest |w|, over all
 layers at once, the same cut as `torch.nn.utils.prune.global_unstructured(..., L1Unstructured)`.
-Masks are applied in place around the optimizer step (no forward hooks), so a pruned weight stays
-exactly zero through gradients, momentum and weight decay.
+No forward hooks: pruned weights are zeroed once at the rung start, and within a rung either the
+compact optimizer (`compact.py`, the ladder's) never writes them or, with a plain torch optimizer,
+the masks are applied in place around its step; either way a pruned weight stays exactly zero through
+gradients, momentum and weight decay.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class Masks:
     def _refresh(self) -> None:
         self._plist = list(self.params.values())
         self._mlist = [self.masks[n].to(self.params[n].dtype) for n in self.params]
+        self._pruned = [~self.masks[n] for n in self.params]
 
     # -- counting
     def total(self) -> int:
@@ -42,7 +45,19 @@ class Masks:
     # -- keeping pruned weights at zero
     @torch.no_grad()
     def apply_to_weights(self) -> None:
+        """Per step (plain optimizer path): weight · mask, one multi-tensor kernel."""
         torch._foreach_mul_(self._plist, self._mlist)
+
+    @torch.no_grad()
+    def zero_pruned(self) -> None:
+        """At a rung start (after pruning, rewinding, restoring): pruned weights set to +0.0.
+
+        Not weight · mask, which leaves -0.0 where a negative weight was pruned: from -0.0 a plain SGD step
+        can give +0.0 while the compact step (which never writes a pruned entry) keeps -0.0, equal values
+        but not equal bits. From +0.0 every path keeps +0.0. (masked_fill is ~20× slower than the
+        multiplication on the CPU, so the per-step path keeps the multiplication.)"""
+        for p, pruned in zip(self._plist, self._pruned):
+            p.masked_fill_(pruned, 0.0)
 
     @torch.no_grad()
     def apply_to_grads(self) -> None:
@@ -82,7 +97,7 @@ class Masks:
             self.masks[n] = kept[offset:offset + size].view_as(self.masks[n]).clone()
             offset += size
         self._refresh()
-        self.apply_to_weights()
+        self.zero_pruned()
         return count
 
     def state(self) -> dict[str, torch.Tensor]:

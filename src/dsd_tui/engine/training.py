@@ -1,8 +1,9 @@
 """Epoch loops, evaluation and the distillation loss.
 
-The hot path is plain tensor code: batches come from device-resident tensors, masks are applied
-in place around the optimizer step, and metrics accumulate on the device and are read once per
-epoch (no host sync per step).
+The hot path is plain tensor code: batches come from device-resident tensors, and metrics accumulate
+on the device and are read once per epoch (no host sync per step). The ladder's optimizer steps only
+the kept weights (`compact.CompactOptimizer`: pruned weights are never written, bitwise the weights of
+the plain path); with a plain torch optimizer, masks are applied in place around its step instead.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import RunFailed
+from .compact import CompactOptimizer
 from .data import Batcher, Split
 from .entropy import EntropyMeter
 from .pruning import Masks
@@ -29,7 +31,13 @@ class MasksBroken(RunFailed):
     """Pruned weights found non-zero at an epoch end: a bug, so the run stops instead of going on wrong."""
 
 
-def make_optimizer(params, optimizer: str, lr: float, momentum: float, weight_decay: float):
+def make_optimizer(params, optimizer: str, lr: float, momentum: float, weight_decay: float,
+                   masks: Masks | None = None):
+    """SGD or Adam over `params`; given the rung's `masks`, a CompactOptimizer stepping only the kept
+    entries of the pruned weights (same weights, bitwise; build it after the rung's weights are set)."""
+    if masks is not None:
+        return CompactOptimizer(params, masks,
+                                lambda ps: make_optimizer(ps, optimizer, lr, momentum, weight_decay))
     # foreach: one multi-tensor kernel per update step instead of a loop over parameters. On CUDA it is
     # torch's default already; on the CPU it gives bitwise the same weights (tests/test_speed.py), faster.
     if optimizer == "sgd":
@@ -38,7 +46,8 @@ def make_optimizer(params, optimizer: str, lr: float, momentum: float, weight_de
 
 
 def make_scheduler(opt, milestones: list[int], gamma: float):
-    return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(milestones), gamma=gamma)
+    torch_opt = opt.inner if isinstance(opt, CompactOptimizer) else opt  # schedulers want a torch Optimizer
+    return torch.optim.lr_scheduler.MultiStepLR(torch_opt, milestones=list(milestones), gamma=gamma)
 
 
 def kd_loss(student_logits, teacher_logits, targets, temperature: float, alpha: float):
@@ -72,6 +81,7 @@ def train_epoch(model: nn.Module, masks: Masks, batcher: Batcher, split: Split, 
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
     ctx = autocast or contextlib.nullcontext
+    compact = getattr(opt, "keeps_pruned_at_zero", False)
     for idx, x, y in batcher.train_batches(split, batch_size, gen):
         if should_stop is not None and should_stop():
             raise Interrupted()
@@ -80,9 +90,12 @@ def train_epoch(model: nn.Module, masks: Masks, batcher: Batcher, split: Split, 
             loss = loss_fn(logits, x, idx, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        masks.apply_to_grads()
-        opt.step()
-        masks.apply_to_weights()
+        if compact:
+            opt.step()  # steps the kept entries only; pruned weights are never written
+        else:
+            masks.apply_to_grads()
+            opt.step()
+            masks.apply_to_weights()
         n = y.shape[0]
         loss_sum += loss.detach().double() * n
         correct += (logits.detach().argmax(1) == y).sum()
