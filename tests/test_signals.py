@@ -147,7 +147,10 @@ def test_watch_leaves_when_its_terminal_hangs_up(tmp_path):
     shutil.copy(Path(__file__).parent / "data" / "tui-short-run.jsonl", run / "events.jsonl")
     (run / "profile.toml").write_text("")
     master, slave = pty_for_the_monitor()
-    proc = cli("watch", str(run), stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    # Started with SIGHUP ignored, as under nohup or a runner that ignores it: the monitor must not rely
+    # on the default action.
+    proc = cli("watch", str(run), stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+               preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     os.close(slave)
     time.sleep(3.0)
     assert proc.poll() is None  # the monitor is open

@@ -10,6 +10,7 @@ more than a small share of a core from the training.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -167,10 +168,10 @@ class MonitorApp(App):
 
     def _on_timer(self) -> None:
         """One timer for everything periodic: a stale screen is redrawn, else only the clock moves."""
+        if self.leave_when_stopped and not self.worker_running():
+            self.exit(self.status or "interrupted")  # a hangup, and no run (left) to wait for: nobody will press q
+            return
         if self.mode == "live":
-            if self.leave_when_stopped and not self.worker_running():
-                self.exit(self.status or "interrupted")  # a hangup after the run ended: nobody is left to press q
-                return
             self.consume(self.inbox.take())
             self.budget.update()
         due = self._urgent or self.mode == "watch" or self.budget.allows()
@@ -294,24 +295,11 @@ def run_app(session, *, headless: bool = False, exit_when_done: bool = False) ->
     """
     app = MonitorApp(session=session, exit_when_done=exit_when_done)
 
-    def stop_and_leave(*_):
-        # A kill or a closed terminal: the run stops at its next batch (resumable), and the app leaves
-        # once the worker has returned, also when the run had already ended and the app was only
-        # waiting for q: with the terminal gone, nobody would ever press it, and Textual's input
-        # thread spins on the dead terminal (a core at 100%) for as long as the app stays open.
-        session.stop_now.set()
-        app.leave_when_stopped = True
-
-    previous = {}
-    for name in ("SIGTERM", "SIGHUP"):
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            previous[sig] = signal.signal(sig, stop_and_leave)
-    try:
+    # A kill or a closed terminal: the run stops at its next batch (resumable), and the app leaves
+    # once the worker has returned, also when the run had already ended and the app was only
+    # waiting for q (with the terminal gone, nobody would ever press it).
+    with leave_on_hangup(app, session.stop_now.set):
         app.run(headless=headless)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     if app.error is not None:
         raise app.error
     if app.status is None:  # left before the worker ended (second quit): it stops at its next batch
@@ -325,5 +313,30 @@ def watch_monitor(path) -> MonitorApp:
 
 
 def watch_app(path) -> None:
-    """Follow the run in `path` (a run directory) until the user quits."""
-    watch_monitor(path).run()
+    """Follow the run in `path` (a run directory) until the user quits, or its terminal hangs up."""
+    app = watch_monitor(path)
+    with leave_on_hangup(app, lambda: None):
+        app.run()
+
+
+@contextlib.contextmanager
+def leave_on_hangup(app: MonitorApp, stop: Callable[[], None]):
+    """While the app runs, SIGTERM and SIGHUP call `stop` and make the app leave on its next tick.
+
+    Explicit rather than left to the default action: a SIGHUP ignored by a parent (nohup, a test
+    runner) is ignored by its children too, and a monitor that outlives its terminal spins in
+    Textual's input thread at 100% of a core."""
+    def handler(*_):
+        stop()
+        app.leave_when_stopped = True
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
