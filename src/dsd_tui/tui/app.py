@@ -5,8 +5,8 @@ Data flows one way: events → `SummaryBuilder` (the same fold that writes summa
 the app through an `EventInbox` (the training thread never waits for the UI), and the screen is
 redrawn at most `REDRAW_HZ` times a second however fast events come (a timer redraws when
 events have arrived since the last redraw; keys redraw at once). While the run is live in this
-process, the panes are paid for from a CPU budget (`budget.CpuBudget`) so that the UI never takes
-more than a small share of a core from the training.
+process, the panes are redrawn at most every `PANE_SECONDS`, so that the UI takes little of the
+CPU (and the GIL) the training runs on.
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ from ..engine import events as ev
 from ..engine.rundir import EVENTS, atomic_write_text, read_events
 from ..engine.summary import SummaryBuilder
 from . import view
-from .budget import CpuBudget
 from .feed import EventFollower, EventInbox
 from .messages import EventsArrived
 from .screens.help import HelpScreen
@@ -49,10 +48,13 @@ COMPACT_BELOW = 30  # terminal rows: below this the stop banner gives each stop 
 
 
 PROGRESS_ONLY = frozenset({"epoch_finished"})
-# A full redraw of the panes costs tens of milliseconds of CPU in the process the training shares
-# (docs/benchmarks.md), so while a run is live they are redrawn only when the UI's CPU budget allows
-# (budget.py); a stop, the end of a phase or run, and every key still redraw at once. Rungs of a real
-# ladder last minutes, so this only ever batches the short rungs of small demos.
+# A pane redraw costs 15-30 ms of CPU (80x24 to 160x50) in the process, and under the GIL, the training
+# shares (docs/benchmarks.md), so while a run is live the panes are redrawn at most every PANE_SECONDS;
+# a stop, the end of a phase or run, and every key still redraw at once. Rungs of a real ladder last
+# minutes, so this only ever batches the short rungs of small demos. (A CPU budget in place of the
+# fixed period was tried and measured: Textual's own idle work, ~0.7% of a core, already spends any
+# budget small enough to matter; docs/benchmarks.md.)
+PANE_SECONDS = 5.0
 URGENT = frozenset({"stop_fired", "phase_finished", "run_finished", "run_failed", "run_interrupted"})
 
 
@@ -73,7 +75,7 @@ class MonitorApp(App):
     ]
 
     def __init__(self, session=None, events_path: Path | None = None, clock: Callable[[], float] = time.time,
-                 exit_when_done: bool = False, budget: CpuBudget | None = None):
+                 exit_when_done: bool = False):
         super().__init__()
         self.exit_when_done = exit_when_done  # leave as soon as the run ends (benchmarks, scripts)
         if (session is None) == (events_path is None):
@@ -83,7 +85,6 @@ class MonitorApp(App):
         self.events_path = Path(events_path) if events_path else Path(session.path) / EVENTS
         self.run_dir = self.events_path.parent
         self.clock = clock  # wall time as shown (elapsed, ETA); tests freeze it
-        self.budget = budget or CpuBudget()  # live mode: what pane redraws may cost the training's process
         self.builder = SummaryBuilder()
         self.inbox = EventInbox(lambda: self.post_message(EventsArrived()))
         self.follower = EventFollower(self.events_path) if self.mode == "watch" else None
@@ -95,6 +96,7 @@ class MonitorApp(App):
         self.redraws = 0
         self._stale = False
         self._urgent = False
+        self._last_panes = 0.0
         self._log_pending: list[tuple[str, str]] = []  # log lines written with the next pane redraw
         self._catching_up = False
 
@@ -173,8 +175,7 @@ class MonitorApp(App):
             return
         if self.mode == "live":
             self.consume(self.inbox.take())
-            self.budget.update()
-        due = self._urgent or self.mode == "watch" or self.budget.allows()
+        due = self._urgent or self.mode == "watch" or self.clock() - self._last_panes >= PANE_SECONDS
         if self._stale and due:
             self.redraw()
         else:
@@ -182,7 +183,7 @@ class MonitorApp(App):
 
     def redraw(self) -> None:
         self._stale = self._urgent = False
-        self.budget.redrawn()
+        self._last_panes = self.clock()
         try:
             self._draw()
         except NoMatches:  # a timer that fired while the app was closing: nothing left to draw on
