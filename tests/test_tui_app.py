@@ -41,6 +41,18 @@ async def toast_shown(pilot, app, text: str) -> bool:
     return await wait_for(pilot, lambda: any(text in t for t in toasts(app)), 5)
 
 
+def table_cells(table) -> list[list[str]]:
+    """The table's text, without the seconds column (wall clock)."""
+    return [[str(c) for c in table.get_row_at(i)][:7] for i in range(table.row_count)]
+
+
+def summary_cells(summary: dict) -> list[list[str]]:
+    """What the table must show for each rung of the summary: phase, rung (* = best), sparsity, accuracies, H."""
+    return [[p["name"], f"{r['rung']}{'*' if r['rung'] == p['best_rung'] else ' '}", f"{r['sparsity'] * 100:.2f}%",
+             f"{r['train_acc']:.3f}", f"{r['val_acc']:.3f}", f"{r['test_acc']:.3f}", f"{r['entropy_mean']:.3f}"]
+            for p in summary["phases"] for r in p["rungs"]]
+
+
 def test_table_sparklines_and_plot_show_the_recorded_run(tmp_path):
     path = recorded_copy(tmp_path)
     summary = summary_of(path)
@@ -48,12 +60,7 @@ def test_table_sparklines_and_plot_show_the_recorded_run(tmp_path):
 
     async def check(pilot):
         table = app.query_one("#table")
-        cells = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-        expected = [[p["name"], f"{r['rung']}{'*' if r['rung'] == p['best_rung'] else ' '}",
-                     f"{r['sparsity'] * 100:.2f}%", f"{r['train_acc']:.3f}", f"{r['val_acc']:.3f}",
-                     f"{r['test_acc']:.3f}", f"{r['entropy_mean']:.3f}"]
-                    for p in summary["phases"] for r in p["rungs"]]
-        assert [row[:7] for row in cells] == expected
+        assert table_cells(table) == summary_cells(summary)
         student = summary["phases"][1]["rungs"]
         sparks = list(app.query(Sparkline))
         assert [list(s.data) for s in sparks] == [[r["entropy"][k] for r in student]
@@ -241,15 +248,10 @@ def test_the_table_grown_one_rung_at_a_time_equals_the_table_drawn_at_once(tmp_p
         moved = 0
         for e in events:  # one event, one redraw: the table changes as a live run changes it
             app.consume([e])
-            stars = [r.key for r in app.query_one("#table").rows_shown if r.best]
+            stars = [r.key for r in table.rows_shown if r.best]
             app.redraw()
             moved += stars != [r.key for r in table.rows_shown if r.best]
         await pilot.pause()
-        cells = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-        expected = [[p["name"], f"{r['rung']}{'*' if r['rung'] == p['best_rung'] else ' '}",
-                     f"{r['sparsity'] * 100:.2f}%", f"{r['train_acc']:.3f}", f"{r['val_acc']:.3f}",
-                     f"{r['test_acc']:.3f}", f"{r['entropy_mean']:.3f}"]
-                    for p in summary["phases"] for r in p["rungs"]]
-        assert [row[:7] for row in cells] == expected
+        assert table_cells(table) == summary_cells(summary)
         assert moved >= 2  # the best rung did move while the run went on: rows were updated in place
     run(check, app)
