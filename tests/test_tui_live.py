@@ -64,8 +64,8 @@ def test_a_run_in_the_worker_fills_the_table_then_waits_for_quit(tmp_path):
 
 
 def test_stop_after_rung_finishes_the_rung_and_leaves_a_resumable_run(tmp_path):
-    # a dense rung long enough (~2 s) that the key lands in it: epoch ticks reach the UI at its 2 Hz timer
-    session = RunSession.new(short_profile("train.dense_epochs=40"), str(tmp_path))
+    # a dense rung long enough (~5 s) that the key lands in it: epoch ticks reach the UI at its 1 Hz live timer
+    session = RunSession.new(short_profile("train.dense_epochs=200"), str(tmp_path))
     app = MonitorApp(session=session)
 
     async def scenario(pilot):
