@@ -124,7 +124,8 @@ def test_the_monitor_leaves_when_its_terminal_hangs_up(when, tmp_path):
     assert proc.poll() is None  # the monitor is still open
     drain(master)
     os.close(master)  # the terminal is gone ...
-    proc.send_signal(signal.SIGHUP)  # ... and the kernel sends the hangup
+    proc.send_signal(signal.SIGHUP)  # ... and the kernel sends the hangup,
+    proc.send_signal(signal.SIGCONT)  # and a SIGCONT to a process group it orphans (as tmux kill-server does)
     t0 = time.monotonic()
     try:
         code = proc.wait(timeout=30)

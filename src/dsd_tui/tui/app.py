@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -320,6 +321,22 @@ def watch_app(path) -> None:
         app.run()
 
 
+def detach_from_terminal() -> None:
+    """Point stdin, stdout and stderr at /dev/null: the terminal is gone.
+
+    Textual writes the screen from a writer thread through a bounded queue; a write to a hung-up
+    terminal fails (EIO), that thread dies, and the app's own exit, which writes to restore the
+    terminal, then waits forever on the full queue (seen under `tmux kill-server`, whose SIGHUP comes
+    with a SIGCONT that makes Textual restart its output). On /dev/null every write succeeds and a
+    read sees the end of input."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
 @contextlib.contextmanager
 def leave_on_hangup(app: MonitorApp, stop: Callable[[], None]):
     """While the app runs, SIGTERM and SIGHUP call `stop` and make the app leave on its next tick.
@@ -327,7 +344,9 @@ def leave_on_hangup(app: MonitorApp, stop: Callable[[], None]):
     Explicit rather than left to the default action: a SIGHUP ignored by a parent (nohup, a test
     runner) is ignored by its children too, and a monitor that outlives its terminal spins in
     Textual's input thread at 100% of a core."""
-    def handler(*_):
+    def handler(signum, _frame):
+        if signum == getattr(signal, "SIGHUP", None):
+            detach_from_terminal()
         stop()
         app.leave_when_stopped = True
 
