@@ -158,6 +158,7 @@ def test_watch_leaves_when_its_terminal_hangs_up(tmp_path):
     drain(master)
     os.close(master)
     proc.send_signal(signal.SIGHUP)
+    proc.send_signal(signal.SIGCONT)
     try:
         proc.wait(timeout=15)
     finally:
