@@ -53,7 +53,6 @@ def ui_cpu_of_a_run(variant: str, overrides: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         session = RunSession.new(prof, tmp)
         app = Probe(session=session, exit_when_done=True)
-        app.worker_running = lambda: any(w.name == "ladder" and not w.is_finished for w in app.workers)
         app.run(headless=True)
         (c0, w0), (c1, w1, redraws) = Probe.marks["mounted"], Probe.marks["done"]
         print(f"{variant}: UI thread {c1 - c0:.3f} s CPU over {w1 - w0:.1f} s of the run "
