@@ -64,6 +64,14 @@ def prune_with_hooks(model: nn.Module, amount: float) -> None:
     prune.global_unstructured(targets, pruning_method=prune.L1Unstructured, amount=amount)
 
 
+def prune_with_masks(model: nn.Module, masks: dict) -> None:
+    """Given masks (state-dict weight name → bool, 1 = kept), the same hooks via `prune.custom_from_mask`."""
+    for name, module in model.named_modules():
+        key = f"{name}.weight" if name else "weight"
+        if key in masks:
+            prune.custom_from_mask(module, "weight", masks[key].to(module.weight.device))
+
+
 def train_epoch(model: nn.Module, loader, opt, device: torch.device) -> tuple[float, float]:
     """One epoch the reference way; returns (mean loss, accuracy) accumulated with per-step `.item()`."""
     model.train()

@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python bench/throughput.py --model mlp                     # quickstart MLP, CPU
     PYTHONPATH=src python bench/throughput.py --model mlp --modes ref,plain,fp32 --sparsity 0.2,0.893,0.982
+    PYTHONPATH=src python bench/throughput.py --model mlp --modes ref,fp32,sparse --masks-from runs/quickstart-…
     PYTHONPATH=src python bench/throughput.py --model resnet18 --steps 3 --rounds 3   # CPU: a few steps
     PYTHONPATH=src python bench/throughput.py --model resnet18 --device cuda --modes ref,fp32,bf16,compile
 
@@ -14,6 +15,11 @@ Paths (same model, batch, optimizer, device and the same global-magnitude mask i
            Masks, and the CompactOptimizer (the optimizer steps the kept weights only)
   bf16     fp32 + bf16 autocast + channels_last (the engine's Speed, train.precision = "bf16")
   compile  fp32 + torch.compile of the forward (the engine's Speed, train.compile = true)
+  sparse   fp32 + CSR kernels for the large Linear layers with ≤ 20% kept (train.sparse_kernels = true;
+           opt-in: the same sums in another order, not bitwise)
+Masks: by default a global-magnitude prune of the freshly initialised model; `--masks-from RUN_DIR` takes
+instead, for each `--sparsity`, the masks of the teacher rung of that run nearest to it (the per-layer
+densities of a trained ladder, which decide which layers the sparse mode puts on CSR).
 One timed unit is one epoch over `steps × batch` images (mlp: the quickstart's 1,000 digits). The
 paths run interleaved, round after round (order alternating), so machine load hits all of them;
 medians are reported. Also (flags): the entropy pass against one plain evaluation pass over the
@@ -25,6 +31,7 @@ MLP: Adam lr 1e-3 (the quickstart); conv nets: SGD lr 0.01, momentum 0.9, weight
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import json
@@ -81,12 +88,29 @@ def optimizer_for(args, params, engine: bool, masks: Masks | None = None):
     return torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=1e-4)
 
 
+def ladder_masks(run_dir: str, sparsity: float) -> tuple[float, dict[str, torch.Tensor]]:
+    """The masks of the teacher rung of a run directory whose sparsity is nearest to `sparsity`."""
+    best = None
+    for path in sorted(Path(run_dir, "checkpoints").glob("teacher-rung*.pt")):
+        masks = torch.load(path, map_location="cpu", weights_only=True)["masks"]
+        kept = sum(int(m.sum()) for m in masks.values())
+        actual = 1.0 - kept / sum(m.numel() for m in masks.values())
+        if best is None or abs(actual - sparsity) < abs(best[0] - sparsity):
+            best = (actual, {n: m.bool() for n, m in masks.items()})
+    if best is None:
+        raise SystemExit(f"{run_dir}: no checkpoints/teacher-rung*.pt; give a finished run's directory")
+    return best
+
+
 class RefPath:
     name = "ref"
 
-    def __init__(self, args, bundle, device, sparsity: float):
+    def __init__(self, args, bundle, device, sparsity: float, masks=None):
         self.model = fresh_model(args, bundle)
-        ref.prune_with_hooks(self.model, sparsity)
+        if masks is None:
+            ref.prune_with_hooks(self.model, sparsity)
+        else:
+            ref.prune_with_masks(self.model, masks)
         self.model.to(device)
         self.opt = optimizer_for(args, self.model.parameters(), engine=False)
         self.loader = ref.make_loader(bundle.train, bundle.images, bundle.augment, args.batch, args.workers, device)
@@ -99,18 +123,26 @@ class RefPath:
 class DsdPath:
     """The engine's own training path, in one of its speed modes."""
 
-    def __init__(self, args, bundle, device, mode: str, compile_backend: str = "inductor", sparsity: float = 0.2):
+    def __init__(self, args, bundle, device, mode: str, compile_backend: str = "inductor", sparsity: float = 0.2,
+                 masks=None):
         self.name = mode
-        cfg = TrainSection(precision="bf16" if mode == "bf16" else "fp32", compile=mode == "compile")
+        cfg = TrainSection(precision="bf16" if mode == "bf16" else "fp32", compile=mode == "compile",
+                           sparse_kernels=mode == "sparse")
         self.speed = dataclasses.replace(Speed.from_profile(cfg, device, bundle.images),
                                          compile_backend=compile_backend)
         self.speed.apply_backends()
         self.model = self.speed.place(fresh_model(args, bundle), device)
-        self.masks = Masks(self.model)
-        self.masks.prune_global(sparsity)
+        if masks is None:
+            self.masks = Masks(self.model)
+            self.masks.prune_global(sparsity)
+        else:
+            self.masks = Masks(self.model, masks)
+            self.masks.zero_pruned()
         self.forward = self.speed.forward_of(self.model)
         self.opt = optimizer_for(args, self.model.parameters(), engine=True,
                                  masks=None if mode == "plain" else self.masks)
+        self.rung = contextlib.ExitStack()  # the rung's CSR kernels (sparse mode), for the benchmark's life
+        self.csr_layers = self.rung.enter_context(self.speed.rung_kernels(self.model, self.opt))
         self.batcher = Batcher(bundle, device, self.speed.channels_last)
         self.gen = torch.Generator(device=device).manual_seed(0)
         self.bundle, self.batch = bundle, args.batch
@@ -138,11 +170,11 @@ def interleaved(units: dict, rounds: int, device) -> tuple[dict[str, list[float]
     return wall, cpu
 
 
-def bench_training(args, bundle, bundle_dev, device, sparsity: float) -> dict:
+def bench_training(args, bundle, bundle_dev, device, sparsity: float, masks=None) -> dict:
     paths = {}
     for mode in args.modes:
-        paths[mode] = RefPath(args, bundle, device, sparsity) if mode == "ref" else DsdPath(
-            args, bundle_dev, device, mode, args.compile_backend, sparsity)
+        paths[mode] = RefPath(args, bundle, device, sparsity, masks) if mode == "ref" else DsdPath(
+            args, bundle_dev, device, mode, args.compile_backend, sparsity, masks)
     warm = {}
     for name, path in paths.items():  # warm-up: allocator, cuDNN autotuning, compilation
         sync(device)
@@ -161,6 +193,8 @@ def bench_training(args, bundle, bundle_dev, device, sparsity: float) -> dict:
                      "best_ms_per_step": 1e3 * min(wall[name]) / steps,
                      "cpu_ms_per_step": 1e3 * med_cpu / steps, "epoch_s": wall[name], "epoch_cpu_s": cpu[name],
                      "warmup_s": warm[name]}
+        if getattr(paths[name], "csr_layers", None):
+            out[name]["csr_layers"] = list(paths[name].csr_layers)
     if "ref" in out:
         for row in out.values():
             row["vs_ref"] = row["images_per_s"] / out["ref"]["images_per_s"]
@@ -266,9 +300,11 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=8, help="conv nets: steps per timed epoch (images = steps × batch)")
     ap.add_argument("--rounds", type=int, default=7, help="timed epochs per path (medians reported)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed epochs per path first")
-    ap.add_argument("--modes", default="ref,fp32", help="comma list of ref, plain, fp32, bf16, compile")
+    ap.add_argument("--modes", default="ref,fp32", help="comma list of ref, plain, fp32, bf16, compile, sparse")
     ap.add_argument("--sparsity", default=DEFAULT_SPARSITY,
                     help="comma list of mask sparsities, one training table each (quickstart rung k: 1 − 0.8^k)")
+    ap.add_argument("--masks-from", metavar="RUN_DIR", help="take each sparsity's masks from this run's teacher "
+                    "checkpoints (nearest rung) instead of pruning the fresh model")
     ap.add_argument("--workers", type=int, default=0, help="reference DataLoader workers (restarted every epoch)")
     ap.add_argument("--compile-backend", default="inductor", help="torch.compile backend (eager: a quick smoke)")
     ap.add_argument("--entropy", action="store_true", help="also: entropy pass vs one plain eval pass")
@@ -295,10 +331,15 @@ def main(argv=None) -> int:
         result["train_by_sparsity"] = {}
         print("medians of wall and CPU time per epoch; best = the fastest epoch (least disturbed by load)")
         for sparsity in args.sparsity:
+            masks = None
+            if args.masks_from:
+                sparsity, masks = ladder_masks(args.masks_from, sparsity)
             table = result["train_by_sparsity"][f"{sparsity:g}"] = bench_training(args, bundle, bundle_dev, device,
-                                                                                   sparsity)
+                                                                                   sparsity, masks)
             result.setdefault("train", table)  # the first sparsity's table (the format before --sparsity)
-            print(f"-- mask sparsity {sparsity:.1%}")
+            source = f", masks from {args.masks_from}" if masks is not None else ""
+            csr = next((row["csr_layers"] for row in table.values() if "csr_layers" in row), None)
+            print(f"-- mask sparsity {sparsity:.1%}{source}" + (f"; CSR layers: {', '.join(csr)}" if csr else ""))
             print(f"{'path':<8} {'images/s':>10} {'ms/step':>8} {'vs ref':>7} {'CPU ms/step':>11} {'vs ref':>7} "
                   f"{'best ms/step':>12} {'vs ref':>7} {'warm-up s':>9}")
             for name, row in table.items():

@@ -108,6 +108,8 @@ class TrainSection:
     precision: str = opt("fp32", "fp32 (reference numerics) | bf16 (autocast + channels_last; opt-in, changes numerics)",
                          choice("fp32", "bf16"))
     compile: bool = opt(False, "torch.compile the model (opt-in, may change numerics)")
+    sparse_kernels: bool = opt(False, "CSR kernels for Linear layers with at most 25% of their weights kept "
+                               "(opt-in, changes rounding; fp32 and no compile)")
     on_divergence: str = opt("fail", "on a NaN/Inf loss: fail the run | skip to the next rung",
                              choice("fail", "next-rung"))
 
@@ -278,6 +280,10 @@ def _check_items(section: str, key: str, value) -> str | None:
 
 
 def _cross_checks(p: Profile, source: str) -> None:
+    if p.train.sparse_kernels and (p.train.precision != "fp32" or p.train.compile):
+        other = "train.compile = true" if p.train.compile else f"train.precision = {p.train.precision!r}"
+        raise ProfileError(f"{source}: train.sparse_kernels = true cannot be combined with {other}; "
+                           f"turn one of them off")
     limit = min(p.train.epochs, p.train.dense_epochs) if p.prune.rungs else p.train.dense_epochs
     if p.train.milestones and p.train.milestones[-1] > limit:
         raise ProfileError(f"{source}: train.milestones = {p.train.milestones}: milestone {p.train.milestones[-1]} is "

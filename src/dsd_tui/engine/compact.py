@@ -51,6 +51,7 @@ class _Slot:
     kept: torch.Tensor  # int64 indices into flat_view(param)
     compact: torch.Tensor  # the kept weights, what the inner optimizer steps
     grad: torch.Tensor  # buffer for the kept entries of the gradient
+    direct: bool = False  # the compact tensor gets its gradient from autograd (sparse_linear.py)
 
 
 class CompactOptimizer:
@@ -96,9 +97,22 @@ class CompactOptimizer:
             elif s.param.grad is not None:
                 s.param.grad.zero_()
 
+    def take_grad_directly(self, slot: _Slot) -> None:
+        """The slot's compact tensor is used in the forward itself (CSR kernels): autograd writes its
+        gradient, so `step` skips the gather from the dense parameter's gradient."""
+        slot.direct = True
+        slot.compact.requires_grad_(True)
+
+    def take_grad_from_param(self, slot: _Slot) -> None:
+        slot.direct = False
+        slot.compact.grad = None
+        slot.compact.requires_grad_(False)
+
     @torch.no_grad()
     def step(self) -> None:
         for s in self.slots:
+            if s.direct:
+                continue
             g = s.param.grad
             if g is None:
                 s.compact.grad = None  # no gradient: the plain optimizer skips the parameter too

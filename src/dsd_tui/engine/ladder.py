@@ -262,22 +262,23 @@ class Ladder:
             seconds = float(opt_state.get("rung_seconds", 0.0))
         self.emit(ev.RungStarted(phase=phase, rung=rung, sparsity=masks.sparsity(), epochs=epochs))
         autocast = self.autocast()
-        for epoch in range(start_epoch + 1, epochs + 1):
-            t0 = time.time()
-            lr_now = opt.param_groups[0]["lr"]
-            res = train_epoch(self.train_forward, masks, self.batcher, self.data.train, p.data.batch_size, gen,
-                              opt, loss_fn or _ce, autocast, self.should_stop)
-            sched.step()
-            if not res.finite:
-                raise Diverged(epoch)
-            if rung == 0 and p.prune.retrain == "weight-rewind" and epoch == p.prune.rewind_epoch:
-                rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            dt = time.time() - t0
-            seconds += dt
-            self.save_state(model, masks, gen, opt, sched, Cursor(phase, rung, epoch, False, phases_done),
-                            rewind_state, rung_seconds=seconds, force=epoch == epochs, epoch_seconds=dt)
-            self.emit(ev.EpochFinished(phase=phase, rung=rung, epoch=epoch, epochs=epochs, train_loss=res.loss,
-                                       train_acc=res.acc, lr=lr_now, seconds=dt))
+        with self.speed.rung_kernels(model, opt):  # train.sparse_kernels: CSR for the sparsest Linear layers
+            for epoch in range(start_epoch + 1, epochs + 1):
+                t0 = time.time()
+                lr_now = opt.param_groups[0]["lr"]
+                res = train_epoch(self.train_forward, masks, self.batcher, self.data.train, p.data.batch_size, gen,
+                                  opt, loss_fn or _ce, autocast, self.should_stop)
+                sched.step()
+                if not res.finite:
+                    raise Diverged(epoch)
+                if rung == 0 and p.prune.retrain == "weight-rewind" and epoch == p.prune.rewind_epoch:
+                    rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                dt = time.time() - t0
+                seconds += dt
+                self.save_state(model, masks, gen, opt, sched, Cursor(phase, rung, epoch, False, phases_done),
+                                rewind_state, rung_seconds=seconds, force=epoch == epochs, epoch_seconds=dt)
+                self.emit(ev.EpochFinished(phase=phase, rung=rung, epoch=epoch, epochs=epochs,
+                                           train_loss=res.loss, train_acc=res.acc, lr=lr_now, seconds=dt))
         t0 = time.time()
         record = self.measure(model, masks, rung, epochs)
         if not math.isfinite(record["train_loss"]):  # the last step left non-finite weights

@@ -6,6 +6,8 @@
 - `compile = true`: the training forward (and a teacher's forward under augmentation) goes through
   `torch.compile`. Masks, the state dict, checkpoints and the entropy hooks keep using the original
   module: a compiled wrapper shares its parameters and would prefix every name with `_orig_mod.`.
+- `sparse_kernels = true`: within a rung, Linear layers with few kept weights train through CSR
+  kernels (`sparse_linear.py`); the same sums in another order.
 
 On CUDA, cuDNN's autotuner (`cudnn.benchmark`) is switched on: it picks the fastest fp32 algorithm
 for each batch shape, the same arithmetic up to rounding order. `describe()` is what the summary's
@@ -13,10 +15,13 @@ for each batch shape, the same arithmetic up to rounding order. `describe()` is 
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .sparse_linear import sparse_linears
 
 
 @dataclass(frozen=True)
@@ -26,11 +31,13 @@ class Speed:
     channels_last: bool = False
     device_type: str = "cpu"
     compile_backend: str = "inductor"  # not a profile key: tests and the CPU smoke check use "eager"
+    sparse_kernels: bool = False
 
     @classmethod
     def from_profile(cls, train_cfg, device: torch.device, images: bool) -> "Speed":
         bf16 = train_cfg.precision == "bf16"
-        return cls(train_cfg.precision, bool(train_cfg.compile), bf16 and images, device.type)
+        return cls(train_cfg.precision, bool(train_cfg.compile), bf16 and images, device.type,
+                   sparse_kernels=bool(train_cfg.sparse_kernels))
 
     def apply_backends(self) -> None:
         if self.device_type == "cuda":
@@ -54,8 +61,15 @@ class Speed:
             return model
         return torch.compile(model, dynamic=False, backend=self.compile_backend)
 
+    def rung_kernels(self, model: nn.Module, opt):
+        """A context for one rung's training epochs: the CSR kernels when that mode is on."""
+        if not self.sparse_kernels:
+            return contextlib.nullcontext([])
+        return sparse_linears(model, opt)
+
     def describe(self) -> dict:
-        out = {"precision": self.precision, "channels_last": self.channels_last, "compile": self.compile}
+        out = {"precision": self.precision, "channels_last": self.channels_last, "compile": self.compile,
+               "sparse_kernels": self.sparse_kernels}
         if self.device_type == "cuda":
             out["tf32_matmul"] = bool(torch.backends.cuda.matmul.allow_tf32)
             out["tf32_cudnn"] = bool(torch.backends.cudnn.allow_tf32)

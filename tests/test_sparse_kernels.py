@@ -1,0 +1,151 @@
+"""The opt-in CSR kernels (`train.sparse_kernels`): right gradients, the same training as the dense path
+up to rounding, pruned weights still exactly zero, exact resume, recorded in the summary, and refused
+with the modes it does not combine with."""
+import contextlib
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from click.testing import CliRunner
+
+from dsd_tui import profile as profile_mod
+from dsd_tui.cli import main
+from dsd_tui.engine import events as ev
+from dsd_tui.engine.data import Batcher, load_data
+from dsd_tui.engine.models import MLP
+from dsd_tui.engine.pruning import Masks
+from dsd_tui.engine import speed as speed_mod
+from dsd_tui.engine.sparse_linear import MAX_DENSITY, MIN_WEIGHTS, CsrPattern, csr_linear, sparse_linears
+from dsd_tui.engine.training import make_optimizer, train_epoch
+from dsd_tui.profile import DataSection
+from dsd_tui.runner import RunSession
+from relhelp import QUICK, load_summary, metrics
+
+# A quick ladder whose rungs 1 and 2 (80% and 96% pruned) put the 256×256 hidden layer on CSR.
+SPARSE_QUICK = [*QUICK, "model.hidden=[256, 256]", "prune.rate=0.8", "prune.rungs=2", "train.sparse_kernels=true"]
+
+
+def pruned(shape, keep: float, seed: int = 0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(shape, generator=g, dtype=dtype)
+    mask = torch.rand(shape, generator=g) < keep
+    return w, mask
+
+
+def test_csr_linear_gives_the_dense_layers_output_and_gradients():
+    w, mask = pruned((48, 40), 0.15, dtype=torch.float64)
+    pattern = CsrPattern.from_mask(mask)
+    values = w[mask].clone().requires_grad_(True)  # row-major kept entries: the compact tensor's order
+    bias = torch.randn(48, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(16, 40, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x_, v, b: csr_linear(x_, v, b, pattern), (x, values, bias))
+
+    dense_w = (w * mask).requires_grad_(True)
+    x2, b2 = x.detach().clone().requires_grad_(True), bias.detach().clone().requires_grad_(True)
+    gy = torch.randn(16, 48, dtype=torch.float64)
+    out = csr_linear(x, values, bias, pattern)
+    ref = F.linear(x2, dense_w, b2)
+    torch.testing.assert_close(out, ref)
+    out.backward(gy)
+    ref.backward(gy)
+    torch.testing.assert_close(x.grad, x2.grad)
+    torch.testing.assert_close(bias.grad, b2.grad)
+    torch.testing.assert_close(values.grad, dense_w.grad[mask])  # the kept entries' gradient only
+
+
+def digits():
+    bundle = load_data(DataSection(train_size=512, val_size=50), seed=0)
+    return bundle, Batcher(bundle, "cpu")
+
+
+def test_a_sparse_rung_trains_the_dense_paths_weights_up_to_rounding_and_keeps_pruned_at_zero():
+    bundle, batcher = digits()
+    torch.manual_seed(0)
+    base = MLP(64, [256, 256], 10)
+    masks = Masks(base)
+    for _ in range(9):  # 87% pruned: the hidden and output layers fall under MAX_DENSITY
+        masks.prune_global(0.2)
+    trained, used = [], None
+    for sparse in (False, True):
+        model = copy.deepcopy(base)
+        mk = Masks(model, masks.masks)
+        opt = make_optimizer(model.parameters(), "adam", 1e-3, 0.9, 0.0, masks=mk)
+        gen = torch.Generator().manual_seed(1)
+        if sparse:
+            with sparse_linears(model, opt) as used:
+                assert "forward" in vars(model.features[2])
+                for _ in range(3):
+                    train_epoch(model, mk, batcher, bundle.train, 64, gen, opt)
+            assert all("forward" not in vars(m) for m in model.modules())  # dense forwards restored
+            assert all(not s.direct and not s.compact.requires_grad for s in opt.slots)
+        else:
+            for _ in range(3):
+                train_epoch(model, mk, batcher, bundle.train, 64, gen, opt)
+        assert mk.pruned_are_zero()
+        trained.append(model.state_dict())
+    eligible = [n.removesuffix(".weight") for n, m in masks.masks.items()
+                if m.numel() >= MIN_WEIGHTS and float(m.float().mean()) <= MAX_DENSITY]
+    assert used == eligible == ["features.2"]  # the 256×64 input layer and the classifier are too small
+    moved = max(float((trained[0][k] - base.state_dict()[k]).abs().max()) for k in trained[0])
+    for k in trained[0]:
+        torch.testing.assert_close(trained[1][k], trained[0][k], rtol=0, atol=1e-5)
+    assert moved > 1e-3  # the weights did train, so the closeness above means something
+    assert any(not torch.equal(trained[0][k], trained[1][k]) for k in trained[0])  # another summation order
+
+
+def test_ladder_with_sparse_kernels_records_the_mode_and_resumes_exactly(tmp_path, monkeypatch):
+    used = []
+    real = speed_mod.sparse_linears
+
+    @contextlib.contextmanager
+    def spy(model, opt):
+        with real(model, opt) as names:
+            used.append(tuple(names))
+            yield names
+
+    monkeypatch.setattr(speed_mod, "sparse_linears", spy)
+    prof = profile_mod.load(None, SPARSE_QUICK)
+    ref = RunSession.new(prof, str(tmp_path / "ref"))
+    assert ref.run() == "completed"
+    expected = load_summary(ref.path)
+    assert expected["environment"]["speed"]["sparse_kernels"] is True
+    assert used.count(("features.2",)) == 4  # rungs 1 and 2 of both phases; the dense rungs take none
+
+    session = None
+
+    def stop_mid_rung(event):  # stop the run inside the 80%-pruned teacher rung, after its first epoch
+        if isinstance(event, ev.EpochFinished) and event.phase == "teacher" and (event.rung, event.epoch) == (1, 1):
+            session.stop_now.set()
+
+    session = RunSession.new(prof, str(tmp_path / "cut"), sinks=[stop_mid_rung])
+    assert session.run() == "interrupted"
+    resumed = RunSession.resume_from(str(session.path))
+    assert resumed.run() == "completed"
+    assert metrics(load_summary(session.path)) == metrics(expected)
+
+
+def test_ladder_with_sparse_kernels_follows_the_dense_ladder_up_to_rounding(tmp_path):
+    runs = {}
+    for name, extra in (("dense", ["train.sparse_kernels=false"]), ("sparse", [])):
+        session = RunSession.new(profile_mod.load(None, [*SPARSE_QUICK, *extra]), str(tmp_path / name))
+        assert session.run() == "completed"
+        runs[name] = load_summary(session.path)
+    for i, phase in enumerate(("teacher", "student")):
+        dense, sparse = (runs[k]["phases"][i]["rungs"] for k in ("dense", "sparse"))
+        assert runs["dense"]["phases"][i]["name"] == phase
+        assert [r["sparsity"] for r in dense] == [r["sparsity"] for r in sparse]
+        for d, s in zip(dense, sparse):
+            assert abs(d["test_acc"] - s["test_acc"]) <= 0.02, (phase, d["rung"])
+            assert abs(d["train_loss"] - s["train_loss"]) <= 1e-3 * max(1.0, d["train_loss"]), (phase, d["rung"])
+
+
+@pytest.mark.parametrize("other", ["train.precision=bf16", "train.compile=true"])
+def test_sparse_kernels_with_a_mode_they_do_not_combine_with_is_one_clear_line(tmp_path, other):
+    result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(tmp_path), "--set", "train.sparse_kernels=true",
+                                       "--set", other])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "train.sparse_kernels" in lines[0] and other.split("=")[0] in lines[0], result.output
+    assert "Traceback" not in result.output
+    assert not any(tmp_path.iterdir())  # no run directory was started
