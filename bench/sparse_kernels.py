@@ -2,10 +2,12 @@
 
     PYTHONPATH=src python bench/sparse_kernels.py
 
-For the quickstart's 512×512 hidden layer under a global-magnitude mask at several sparsities, one
-thread: the dense forward (`F.linear`, what training runs) against `torch.sparse` CSR and COO products
-of the same weights, CPU µs per batch of 128 (medians), and whether the sparse result equals the dense
-one bit for bit. Measured only: the engine uses none of them (docs/benchmarks.md says why).
+One thread, batch 128, CPU µs (medians). (1) For the quickstart's 512×512 hidden layer under a
+global-magnitude mask at several sparsities: the dense forward (`F.linear`) against `torch.sparse` CSR
+and COO products of the same weights, and whether the sparse result equals the dense one bit for bit.
+(2) Forward + backward of one layer through the engine's `sparse_linear.csr_linear` (what
+`train.sparse_kernels` runs) against `F.linear`, by kept fraction, for the MLP's three layer shapes:
+where the break-even density and the minimum layer size in `sparse_linear.py` come from.
 """
 from __future__ import annotations
 
@@ -47,6 +49,28 @@ def main() -> None:
         same = torch.equal(dense.contiguous().view(torch.int32), sparse.contiguous().view(torch.int32))
         print(f"{sparsity:8.1%} {t_dense:9.0f} {t_csr:8.0f} {t_coo:8.0f}  {str(same):>11}  "
               f"{float((dense - sparse).abs().max()):.1e}")
+
+    layer_table()
+
+
+def layer_table() -> None:
+    from dsd_tui.engine.sparse_linear import CsrPattern, csr_linear
+
+    print("\nforward + backward of one layer, dense F.linear vs the engine's csr_linear (CPU µs)")
+    print(f"{'layer':>8} {'kept':>5} {'dense':>7} {'CSR':>7} {'dense/CSR':>9}")
+    for out_f, in_f, input_grad in ((512, 512, True), (512, 64, False), (10, 512, True)):
+        for keep in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4):
+            torch.manual_seed(0)
+            w, mask = torch.randn(out_f, in_f), torch.rand(out_f, in_f) < keep
+            x = torch.randn(128, in_f, requires_grad=input_grad)  # the first layer needs no input gradient
+            b = torch.zeros(out_f, requires_grad=True)
+            dense_w = (w * mask).requires_grad_(True)
+            values = w[mask].clone().requires_grad_(True)
+            pattern = CsrPattern.from_mask(mask)
+            grad_y = torch.randn(128, out_f)
+            t_dense = us(lambda: F.linear(x, dense_w, b).backward(grad_y))
+            t_csr = us(lambda: csr_linear(x, values, b, pattern).backward(grad_y))
+            print(f"{out_f:>4}×{in_f:<3} {keep:5.0%} {t_dense:7.0f} {t_csr:7.0f} {t_dense / t_csr:8.2f}×")
 
 
 if __name__ == "__main__":

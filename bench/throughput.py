@@ -3,6 +3,7 @@
     PYTHONPATH=src python bench/throughput.py --model mlp                     # quickstart MLP, CPU
     PYTHONPATH=src python bench/throughput.py --model mlp --modes ref,plain,fp32 --sparsity 0.2,0.893,0.982
     PYTHONPATH=src python bench/throughput.py --model mlp --modes ref,fp32,sparse --masks-from runs/quickstart-…
+    PYTHONPATH=src python bench/throughput.py --model mlp --modes ref,fp32,sparse --masks-from RUN --sparsity ladder
     PYTHONPATH=src python bench/throughput.py --model resnet18 --steps 3 --rounds 3   # CPU: a few steps
     PYTHONPATH=src python bench/throughput.py --model resnet18 --device cuda --modes ref,fp32,bf16,compile
 
@@ -72,8 +73,13 @@ def bundle_for(args):
 
 
 def fresh_model(args, bundle) -> torch.nn.Module:
+    """The model, freshly initialised (seed 0); with `--masks-from`, shaped as that run's model section."""
     torch.manual_seed(0)
-    return build_model(args.model, ModelSection(), bundle.input_shape, bundle.num_classes)
+    section = ModelSection()
+    if args.masks_from:
+        from dsd_tui import profile as profile_mod
+        section = profile_mod.load(str(Path(args.masks_from, "profile.toml"))).model
+    return build_model(args.model, section, bundle.input_shape, bundle.num_classes)
 
 
 def optimizer_for(args, params, engine: bool, masks: Masks | None = None):
@@ -88,18 +94,45 @@ def optimizer_for(args, params, engine: bool, masks: Masks | None = None):
     return torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=1e-4)
 
 
+def teacher_rungs(run_dir: str) -> list[tuple[int, float, dict[str, torch.Tensor]]]:
+    """(rung, sparsity, masks) of every teacher rung checkpoint of a run directory, in rung order."""
+    out = []
+    for path in sorted(Path(run_dir, "checkpoints").glob("teacher-rung*.pt")):
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+        masks = {n: m.bool() for n, m in ck["masks"].items()}
+        kept = sum(int(m.sum()) for m in masks.values())
+        out.append((int(ck["rung"]), 1.0 - kept / sum(m.numel() for m in masks.values()), masks))
+    if not out:
+        raise SystemExit(f"{run_dir}: no checkpoints/teacher-rung*.pt; give a finished run's directory")
+    return out
+
+
 def ladder_masks(run_dir: str, sparsity: float) -> tuple[float, dict[str, torch.Tensor]]:
     """The masks of the teacher rung of a run directory whose sparsity is nearest to `sparsity`."""
-    best = None
-    for path in sorted(Path(run_dir, "checkpoints").glob("teacher-rung*.pt")):
-        masks = torch.load(path, map_location="cpu", weights_only=True)["masks"]
-        kept = sum(int(m.sum()) for m in masks.values())
-        actual = 1.0 - kept / sum(m.numel() for m in masks.values())
-        if best is None or abs(actual - sparsity) < abs(best[0] - sparsity):
-            best = (actual, {n: m.bool() for n, m in masks.items()})
-    if best is None:
-        raise SystemExit(f"{run_dir}: no checkpoints/teacher-rung*.pt; give a finished run's directory")
-    return best
+    _rung, actual, masks = min(teacher_rungs(run_dir), key=lambda r: abs(r[1] - sparsity))
+    return actual, masks
+
+
+def ladder_weighted(args, bundle, bundle_dev, device) -> dict:
+    """Every teacher rung of `--masks-from`, one table each, and the mean ms per step over the ladder
+    weighted by each rung's epochs (from the run's profile): what the ladder's training costs per path."""
+    from dsd_tui import profile as profile_mod
+
+    prof = profile_mod.load(str(Path(args.masks_from, "profile.toml")))
+    totals: dict[str, float] = {}
+    epochs_all = 0
+    for rung, sparsity, masks in teacher_rungs(args.masks_from):
+        epochs = prof.train.dense_epochs if rung == 0 else prof.train.epochs
+        table = bench_training(args, bundle, bundle_dev, device, sparsity, masks)
+        line = "  ".join(f"{name} {row['cpu_ms_per_step']:.2f}" for name, row in table.items())
+        print(f"rung {rung:2d}  {sparsity:7.2%}  {epochs:3d} epochs  CPU ms/step: {line}", flush=True)
+        for name, row in table.items():
+            totals[name] = totals.get(name, 0.0) + epochs * row["cpu_ms_per_step"]
+        epochs_all += epochs
+    mean = {name: t / epochs_all for name, t in totals.items()}
+    print(f"ladder-weighted CPU ms per step ({epochs_all} epochs): " + ", ".join(
+        f"{name} {ms:.2f}" + (f" ({mean['ref'] / ms:.2f}x ref)" if "ref" in mean else "") for name, ms in mean.items()))
+    return {"ms_per_step": mean, "epochs": epochs_all}
 
 
 class RefPath:
@@ -206,7 +239,7 @@ def bench_training(args, bundle, bundle_dev, device, sparsity: float, masks=None
 def bench_entropy(args, bundle_dev, device) -> dict:
     """The entropy pass (eval pass + ON-count hooks + clean/noisy accuracy) vs one plain evaluation pass."""
     model = fresh_model(args, bundle_dev).to(device)
-    Masks(model).prune_global(args.sparsity[0])
+    Masks(model).prune_global(args.sparsity[0] if args.sparsity else float(DEFAULT_SPARSITY))
     batcher = Batcher(bundle_dev, device)
     split = bundle_dev.train
     units = {"eval": lambda: evaluate(model, batcher, split),
@@ -302,7 +335,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=1, help="untimed epochs per path first")
     ap.add_argument("--modes", default="ref,fp32", help="comma list of ref, plain, fp32, bf16, compile, sparse")
     ap.add_argument("--sparsity", default=DEFAULT_SPARSITY,
-                    help="comma list of mask sparsities, one training table each (quickstart rung k: 1 − 0.8^k)")
+                    help="comma list of mask sparsities, one training table each (quickstart rung k: 1 − 0.8^k); "
+                         "'ladder' (with --masks-from): every teacher rung, weighted by its epochs")
     ap.add_argument("--masks-from", metavar="RUN_DIR", help="take each sparsity's masks from this run's teacher "
                     "checkpoints (nearest rung) instead of pruning the fresh model")
     ap.add_argument("--workers", type=int, default=0, help="reference DataLoader workers (restarted every epoch)")
@@ -315,7 +349,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write all results to this file")
     args = ap.parse_args(argv)
     args.modes = [m for m in args.modes.split(",") if m]
-    args.sparsity = [float(s) for s in args.sparsity.split(",") if s]
+    if args.sparsity == "ladder" and not args.masks_from:
+        ap.error("--sparsity ladder needs --masks-from RUN_DIR")
+    args.sparsity = [] if args.sparsity == "ladder" else [float(s) for s in args.sparsity.split(",") if s]
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -327,7 +363,9 @@ def main(argv=None) -> int:
         result["device_name"] = torch.cuda.get_device_name(device)
     head = f"{args.model} on {result.get('device_name', device)}, batch {args.batch}, {len(bundle.train)} images/epoch"
     print(f"# {head}, {result['threads']} thread(s), torch {torch.__version__}")
-    if not args.no_train and args.modes:
+    if not args.no_train and args.modes and not args.sparsity:
+        result["ladder"] = ladder_weighted(args, bundle, bundle_dev, device)
+    elif not args.no_train and args.modes:
         result["train_by_sparsity"] = {}
         print("medians of wall and CPU time per epoch; best = the fastest epoch (least disturbed by load)")
         for sparsity in args.sparsity:

@@ -149,3 +149,45 @@ def test_sparse_kernels_with_a_mode_they_do_not_combine_with_is_one_clear_line(t
     assert len(lines) == 1 and "train.sparse_kernels" in lines[0] and other.split("=")[0] in lines[0], result.output
     assert "Traceback" not in result.output
     assert not any(tmp_path.iterdir())  # no run directory was started
+
+
+def test_throughput_bench_times_every_rung_of_a_real_ladder_with_the_sparse_mode(tmp_path):
+    """bench/throughput.py --sparsity ladder --masks-from RUN: one line per teacher rung and the
+    ladder-weighted figure, with the sparse path's CSR layers taken from the run's own masks."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from relhelp import env
+
+    session = RunSession.new(profile_mod.load(None, SPARSE_QUICK), str(tmp_path / "runs"))
+    assert session.run() == "completed"
+    bench = Path(__file__).resolve().parents[1] / "bench" / "throughput.py"
+    out = tmp_path / "bench.json"
+    result = subprocess.run([sys.executable, str(bench), "--model", "mlp", "--modes", "ref,fp32,sparse",
+                             "--masks-from", str(session.path), "--sparsity", "ladder", "--rounds", "1",
+                             "--warmup", "0", "--json", str(out)], env=env(), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("rung ")]
+    assert len(lines) == 3  # rungs 0, 1, 2 of the teacher ladder
+    ladder = json.loads(out.read_text())["ladder"]
+    assert set(ladder["ms_per_step"]) == {"ref", "fp32", "sparse"} and ladder["epochs"] == 6 + 3 + 3
+
+
+def test_the_run_started_lines_say_when_an_opt_in_speed_mode_is_on(tmp_path):
+    from dsd_tui.tui.view import log_line
+    from relhelp import sets
+
+    result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(tmp_path), *sets(*SPARSE_QUICK)])
+    assert result.exit_code == 0, result.output
+    started = next(line for line in result.output.splitlines() if " started on " in line)
+    assert started.endswith("; opt-in speed modes: sparse_kernels")
+
+    def started_event(**speed):
+        return ev.RunStarted(name="r", run_dir="d", profile={}, environment={"speed": speed},
+                             phases=["teacher"], rungs=1, resumed=False)
+    assert log_line(started_event(precision="bf16", compile=True))[1].endswith(
+        "; opt-in speed modes: precision=bf16, compile")
+    assert "speed modes" not in log_line(started_event(precision="fp32", compile=False, sparse_kernels=False))[1]

@@ -15,6 +15,7 @@ from typing import TextIO
 from .engine import events as ev
 from .engine.comparison import comparison_rows, format_table
 from .engine.rundir import EVENTS, rebuild_summary
+from .engine.speed import modes_note
 from .engine.summary import SummaryBuilder
 from .engine.verdicts import describe
 
@@ -89,7 +90,7 @@ class HeadlessPrinter:
         what = "resumed" if e.resumed else "started"
         self._line(f"run {e.name} {what} on {env.get('device_name', env.get('device'))} "
                    f"(torch {env.get('torch')}, {env.get('threads')} threads): {len(e.phases)} phase(s) × "
-                   f"{e.rungs + 1} rungs")
+                   f"{e.rungs + 1} rungs" + modes_note(env))
 
     def _on_phase_started(self, e: ev.PhaseStarted) -> None:
         extra = ""

@@ -108,8 +108,8 @@ class TrainSection:
     precision: str = opt("fp32", "fp32 (reference numerics) | bf16 (autocast + channels_last; opt-in, changes numerics)",
                          choice("fp32", "bf16"))
     compile: bool = opt(False, "torch.compile the model (opt-in, may change numerics)")
-    sparse_kernels: bool = opt(False, "CSR kernels for Linear layers with at most 25% of their weights kept "
-                               "(opt-in, changes rounding; fp32 and no compile)")
+    sparse_kernels: bool = opt(False, "train Linear layers of ≥ 32,768 weights with ≤ 20% kept through CSR "
+                               "kernels (opt-in, sums in another order; fp32 and no compile; conv stays dense)")
     on_divergence: str = opt("fail", "on a NaN/Inf loss: fail the run | skip to the next rung",
                              choice("fail", "next-rung"))
 

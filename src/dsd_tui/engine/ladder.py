@@ -129,6 +129,10 @@ class Ladder:
             self.emit(ev.Log(message=f"data: {self.data.name}, {len(self.data.train)} train / {len(self.data.val)} "
                                      f"val / {len(self.data.test)} test, noise {self.data.noise['train_rate']:.3f} "
                                      f"realised on train"))
+            if self.speed.sparse_kernels and self.device.type != "cpu":
+                self.emit(ev.Warning(message=f"train.sparse_kernels on {self.device.type}: the CSR kernels were "
+                                             f"measured on the CPU only; on a GPU dense kernels are usually faster "
+                                             f"(docs/benchmarks.md)"))
             if self.data.noise.get("checksums_verified") is False:
                 self.emit(ev.Warning(message=f"the {self.data.name} files in {p.data.path} do not match the official "
                                              f"checksums; they are used as found (structure and labels checked)"))

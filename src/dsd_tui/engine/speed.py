@@ -75,3 +75,13 @@ class Speed:
             out["tf32_cudnn"] = bool(torch.backends.cudnn.allow_tf32)
             out["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
         return out
+
+
+def modes_note(environment: dict | None) -> str:
+    """The suffix `; opt-in speed modes: …` for a run whose `environment["speed"]` has any switched on,
+    else "": the run-started line of the headless printer and of the monitor's log say when a run is
+    not on the reference numerics."""
+    speed = (environment or {}).get("speed") or {}
+    modes = [f"precision={speed['precision']}"] if speed.get("precision", "fp32") != "fp32" else []
+    modes += [key for key in ("compile", "sparse_kernels") if speed.get(key)]
+    return f"; opt-in speed modes: {', '.join(modes)}" if modes else ""

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from ..engine import events as ev
+from ..engine.speed import modes_note
 from ..engine.summary import SummaryBuilder
 
 PHASE_MODES = ("both", "teacher", "student")
@@ -211,7 +212,7 @@ def log_line(e: ev.Event) -> tuple[str, str] | None:
     """(severity, text) for the log pane, or None for events too frequent to log (epochs)."""
     if isinstance(e, ev.RunStarted):
         return "info", f"run {e.name} {'resumed' if e.resumed else 'started'}: {len(e.phases)} phase(s) × " \
-                       f"{e.rungs + 1} rungs, {e.run_dir}"
+                       f"{e.rungs + 1} rungs, {e.run_dir}{modes_note(e.environment)}"
     if isinstance(e, ev.PhaseStarted):
         extra = f", teacher: {e.teacher.get('source')} rung {e.teacher.get('rung')}" if e.teacher else ""
         return "info", f"{e.phase} phase: {e.arch}, {e.prunable_weights:,} prunable weights{extra}"
