@@ -97,9 +97,10 @@ def test_compiled_forward_trains_the_same_weights_under_the_original_names():
 def test_speed_modes_follow_the_profile():
     cpu = torch.device("cpu")
     assert Speed.from_profile(TrainSection(), cpu, images=True).describe() == {
-        "precision": "fp32", "channels_last": False, "compile": False}
+        "precision": "fp32", "channels_last": False, "compile": False, "sparse_kernels": False}
     fast = Speed.from_profile(TrainSection(precision="bf16", compile=True), cpu, images=True)
-    assert fast.describe() == {"precision": "bf16", "channels_last": True, "compile": True}
+    assert fast.describe() == {"precision": "bf16", "channels_last": True, "compile": True, "sparse_kernels": False}
+    assert Speed.from_profile(TrainSection(sparse_kernels=True), cpu, images=False).describe()["sparse_kernels"]
     assert not Speed.from_profile(TrainSection(precision="bf16"), cpu, images=False).channels_last  # digits rows
     with fast.autocast()():
         assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
@@ -111,7 +112,8 @@ def test_run_records_speed_modes_and_keeps_raw_entropy_counts(tmp_path):
     assert result.exit_code == 0, result.output
     run = next(tmp_path.iterdir())
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["environment"]["speed"] == {"precision": "fp32", "channels_last": False, "compile": False}
+    assert summary["environment"]["speed"] == {"precision": "fp32", "channels_last": False, "compile": False,
+                                               "sparse_kernels": False}
     record = summary["phases"][0]["rungs"][2]
     ck = torch.load(run / "checkpoints" / "teacher-rung02.pt", weights_only=True)
     counts = ck["entropy_counts"]
