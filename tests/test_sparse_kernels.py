@@ -191,3 +191,24 @@ def test_the_run_started_lines_say_when_an_opt_in_speed_mode_is_on(tmp_path):
     assert log_line(started_event(precision="bf16", compile=True))[1].endswith(
         "; opt-in speed modes: precision=bf16, compile")
     assert "speed modes" not in log_line(started_event(precision="fp32", compile=False, sparse_kernels=False))[1]
+
+
+def test_numerics_ab_bench_runs_both_paths_per_seed_and_reuses_finished_runs(tmp_path):
+    """bench/numerics_ab.py: real ladders for every seed with and without the mode, the comparison
+    printed, and a second call (another mode, say) reusing the finished base runs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from relhelp import env, sets
+
+    bench = Path(__file__).resolve().parents[1] / "bench" / "numerics_ab.py"
+    cmd = [sys.executable, str(bench), "--mode", "train.sparse_kernels=true", "--seeds", "2", "--out",
+           str(tmp_path), *sets(*SPARSE_QUICK[:-1])]
+    first = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "same seed, mode vs base" in first.stdout and first.stdout.count("| mode |") == 2
+    assert len(list(tmp_path.glob("base-s*"))) == 2 and len(list(tmp_path.glob("sparse_kernels-true-s*"))) == 2
+    again = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.count("reusing") == 4, again.stdout
+    assert len(list(tmp_path.iterdir())) == 4  # nothing run twice

@@ -99,7 +99,8 @@ def test_speed_modes_follow_the_profile():
     assert Speed.from_profile(TrainSection(), cpu, images=True).describe() == {
         "precision": "fp32", "channels_last": False, "compile": False, "sparse_kernels": False}
     fast = Speed.from_profile(TrainSection(precision="bf16", compile=True), cpu, images=True)
-    assert fast.describe() == {"precision": "bf16", "channels_last": True, "compile": True, "sparse_kernels": False}
+    assert fast.describe() == {"precision": "bf16", "channels_last": True, "compile": True, "sparse_kernels": False,
+                               "fp32_head": True}
     assert Speed.from_profile(TrainSection(sparse_kernels=True), cpu, images=False).describe()["sparse_kernels"]
     assert not Speed.from_profile(TrainSection(precision="bf16"), cpu, images=False).channels_last  # digits rows
     with fast.autocast()():
@@ -306,3 +307,30 @@ def test_ladder_with_the_compact_step_gives_the_summary_of_the_plain_step(tmp_pa
         summaries.append(metrics(load_summary(next(out.iterdir()))))
     assert built and all(built)  # every rung of both phases used the compact step
     assert summaries[0] == summaries[1]
+
+
+def test_bf16_mode_keeps_the_output_layer_in_fp32():
+    """Under bf16 the logits come from an fp32 output layer (the KD term at T = 10 needs them: see
+    speed.py); the rest of the forward is bf16, and names, state dict and deep copies are unaffected."""
+    torch.manual_seed(0)
+    speed = Speed(precision="bf16")
+    model = speed.place(MLP(64, [32, 32], 10), "cpu")
+    plain = MLP(64, [32, 32], 10)
+    plain.load_state_dict(model.state_dict())
+    assert list(model.state_dict()) == list(plain.state_dict())
+    x = torch.randn(8, 64)
+    with speed.autocast()():
+        logits = model(x)
+        features = plain.features(x)
+        bf16_logits = plain(x)
+    assert features.dtype == torch.bfloat16 and bf16_logits.dtype == torch.bfloat16  # autocast is on
+    assert logits.dtype == torch.float32
+    assert torch.equal(logits, torch.nn.functional.linear(features.float(), plain.classifier.weight,
+                                                          plain.classifier.bias))
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        twin.classifier.weight.zero_()
+        twin.classifier.bias.zero_()
+    with speed.autocast()():
+        assert torch.equal(model(x), logits) and not twin(x).any()  # the copy's head is its own
+    assert speed.describe()["fp32_head"] is True and "fp32_head" not in Speed().describe()

@@ -105,7 +105,8 @@ class TrainSection:
     dense_epochs: int = opt(100, "epochs of the dense rung (rung 0)", between(0))
     milestones: list = opt([], "epochs (within a rung) at which lr is multiplied by lr_gamma")
     lr_gamma: float = opt(0.1, "lr factor at each milestone", between(0.0, 1.0, lo_open=True))
-    precision: str = opt("fp32", "fp32 (reference numerics) | bf16 (autocast + channels_last; opt-in, changes numerics)",
+    precision: str = opt("fp32", "fp32 (reference numerics) | bf16 (autocast + channels_last, output layer in fp32; "
+                         "opt-in, changes numerics)",
                          choice("fp32", "bf16"))
     compile: bool = opt(False, "torch.compile the model (opt-in, may change numerics)")
     sparse_kernels: bool = opt(False, "train Linear layers of ≥ 32,768 weights with ≤ 20% kept through CSR "

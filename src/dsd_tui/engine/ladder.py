@@ -164,9 +164,8 @@ class Ladder:
         p = self.p
         arch = (p.distill.arch or p.model.arch) if phase == "student" else p.model.arch
         torch.manual_seed(p.run.seed * 1000 + PHASE_SEED[phase])
-        model = build_model(arch, p.model, self.data.input_shape, self.data.num_classes).to(self.device)
-        if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+        model = self.speed.place(build_model(arch, p.model, self.data.input_shape, self.data.num_classes),
+                                 self.device)
         masks = Masks(model)
         self.train_forward = self.speed.forward_of(model)  # masks and state dict stay on `model`
         gen = torch.Generator(device=self.device).manual_seed(p.run.seed * 7919 + PHASE_SEED[phase])
@@ -371,7 +370,7 @@ class Ladder:
             path = Path(choice).expanduser()
         model, ck = load_teacher_model(path, p.model, p.model.arch, self.data.input_shape, self.data.num_classes)
         arch = ck.get("arch", p.model.arch)
-        model.to(self.device).eval()
+        model = self.speed.place(model, self.device).eval()
         for q in model.parameters():
             q.requires_grad_(False)
         self.teacher_path = str(path)

@@ -2,7 +2,12 @@
 
 - `precision = "fp32"` (default): the reference numerics, PyTorch's own TF32 defaults untouched.
 - `precision = "bf16"`: autocast to bfloat16 (fp32 master weights, fp32 optimizer) and, for image
-  models, channels_last memory format for weights and batches.
+  models, channels_last memory format for weights and batches. The output layer (the model's last
+  Linear) runs in fp32 outside autocast, so logits, losses and the distillation targets are fp32:
+  with bf16 logits the KD term at T = 10 is swamped by rounding (bf16 keeps 8 bits; a logit of 10 is
+  rounded in steps of 0.06, of the order of the differences between soft targets after dividing by
+  T), and five of six quickstart DSD² students fell by 9.5–23 points at rungs 3–5
+  (docs/benchmarks.md, "bf16 against fp32").
 - `compile = true`: the training forward (and a teacher's forward under augmentation) goes through
   `torch.compile`. Masks, the state dict, checkpoints and the entropy hooks keep using the original
   module: a compiled wrapper shares its parameters and would prefix every name with `_orig_mod.`.
@@ -16,6 +21,7 @@ for each batch shape, the same arithmetic up to rounding order. `describe()` is 
 from __future__ import annotations
 
 import contextlib
+import types
 from dataclasses import dataclass
 
 import torch
@@ -51,9 +57,14 @@ class Speed:
         return lambda: torch.autocast(device_type, dtype=torch.bfloat16)
 
     def place(self, model: nn.Module, device) -> nn.Module:
-        """Move a freshly built model to the device, in channels_last when that mode is on."""
+        """Move a freshly built model to the device, in channels_last when that mode is on, with its
+        output layer kept in fp32 under bf16."""
         model = model.to(device)
-        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if self.precision == "bf16":
+            keep_head_fp32(model)
+        return model
 
     def forward_of(self, model: nn.Module) -> nn.Module:
         """The module to call for training steps: compiled when asked, else the model itself."""
@@ -70,11 +81,29 @@ class Speed:
     def describe(self) -> dict:
         out = {"precision": self.precision, "channels_last": self.channels_last, "compile": self.compile,
                "sparse_kernels": self.sparse_kernels}
+        if self.precision == "bf16":
+            out["fp32_head"] = True
         if self.device_type == "cuda":
             out["tf32_matmul"] = bool(torch.backends.cuda.matmul.allow_tf32)
             out["tf32_cudnn"] = bool(torch.backends.cudnn.allow_tf32)
             out["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
         return out
+
+
+def keep_head_fp32(model: nn.Module) -> nn.Module:
+    """Run the model's output layer (its last Linear) in fp32 even under autocast: its input is cast up
+    and autocast is off for it, so the logits are fp32. Parameter names and the state dict are
+    unchanged (the layer's forward is swapped on the instance, as a bound method, so deep copies
+    keep their own)."""
+    heads = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if heads:
+        heads[-1].forward = types.MethodType(_fp32_linear_forward, heads[-1])
+    return model
+
+
+def _fp32_linear_forward(self: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    with torch.autocast(x.device.type, enabled=False):
+        return nn.Linear.forward(self, x.float())
 
 
 def modes_note(environment: dict | None) -> str:
