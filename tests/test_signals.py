@@ -163,3 +163,33 @@ def test_watch_leaves_when_its_terminal_hangs_up(tmp_path):
         proc.wait(timeout=15)
     finally:
         proc.kill()
+
+
+def test_after_a_hangup_a_stuck_exit_still_ends_the_process_with_the_runs_code():
+    """The backstop behind the hangup tests above: Textual's exit can block for good on a lost terminal
+    (its writer thread died on EIO before the fds were pointed at /dev/null; seen about once in 40
+    hangups under load). Once the run is over, the process ends after the grace period with the run's
+    exit code, whatever the main thread is stuck in; not before the run is over."""
+    import subprocess
+    import sys
+    import time
+
+    from relhelp import env
+
+    code = """
+import threading, time
+from dsd_tui.tui import app
+app.HANGUP_GRACE_S = 0.5
+over = threading.Event()
+app.exit_if_stuck(over, lambda: 130)
+time.sleep(2.0)
+print("still running while the run goes on", flush=True)
+over.set()
+time.sleep(60)  # stands for a shutdown blocked on a dead terminal
+print("not reached", flush=True)
+"""
+    t0 = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=30)
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["still running while the run goes on"]
+    assert 2.4 < time.monotonic() - t0 < 20

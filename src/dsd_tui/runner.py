@@ -39,6 +39,8 @@ class RunSession:
         self.rundir = RunDir(self.path, builder)
         self.sink = ev.Fanout(self.rundir, *sinks)
         self.error: str | None = None
+        self.status: str | None = None  # run()'s result once it has returned ("failed" if it raised)
+        self.done = threading.Event()  # set when run() has returned or raised, its files closed
 
     @classmethod
     def new(cls, prof: profile_mod.Profile, out: str | None, sinks=()) -> "RunSession":
@@ -78,6 +80,14 @@ class RunSession:
         return cls(prof, path, resume=True, sinks=sinks, data=data)
 
     def run(self) -> str:
+        try:
+            self.status = self._run()
+            return self.status
+        finally:
+            self.status = self.status or "failed"
+            self.done.set()
+
+    def _run(self) -> str:
         ladder = Ladder(self.profile, self.rundir, self.sink, should_stop=self.stop_now.is_set,
                         stop_after_rung=self.stop_after_rung.is_set, resume=self.resume, data=self.data)
         self.data = None
