@@ -23,7 +23,8 @@ done
 import json, sys
 from pathlib import Path
 
-WALL = {"seconds", "started", "finished", "run_dir", "time", "path", "environment"}
+# wall clock, locations, and what the two trees may declare differently (a new profile key, speed fields)
+WALL = {"seconds", "started", "finished", "run_dir", "time", "path", "environment", "profile"}
 
 def strip(v):
     if isinstance(v, dict):
