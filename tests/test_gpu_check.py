@@ -19,6 +19,9 @@ def test_gpu_check_smoke_runs_every_step_on_cpu(tmp_path):
     assert all(row["images_per_s"] > 0 for row in result["train"].values())
     assert result["entropy"]["ratio"] > 0 and result["checkpoint"]["checkpoint_mb"] > 40  # ResNet-18 weights
     assert "entropy pass" in out and "ladder wall time" in out
+    mlp = json.loads((tmp_path / "mlp.json").read_text())["train_by_sparsity"]
+    assert set(mlp) == {"0.893", "0.982"} and all(set(t) == {"ref", "fp32", "bf16", "sparse"} for t in mlp.values())
+    assert all(t["sparse"]["csr_layers"] for t in mlp.values())  # the CSR kernels ran
     runs = list((tmp_path / "runs").iterdir())
     summary = json.loads((runs[0] / "summary.json").read_text())
     assert summary["status"] == "completed"
