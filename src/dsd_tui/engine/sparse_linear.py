@@ -32,8 +32,8 @@ import torch
 from torch import nn
 
 # When a Linear layer takes the CSR kernels (measured by bench/sparse_kernels.py, one CPU thread, batch
-# 128; docs/benchmarks.md): forward + backward of a 512×512 layer break even at ≈ 26% of the weights
-# kept (1.27× quicker at 20%, 2.2× at 10%), and MKL's sparse products carry a fixed cost of tens of µs
+# 128; docs/benchmarks.md): forward + backward of a 512×512 layer break even at ≈ 25% of the weights
+# kept (1.29× quicker at 20%, 2.1× at 10%), and MKL's sparse products carry a fixed cost of tens of µs
 # each, which makes a small layer (the 10×512 classifier: 2× slower at any density) lose outright.
 MAX_DENSITY = 0.2  # at most this fraction of the layer's weights kept
 MIN_WEIGHTS = 32_768  # and at least this many weights in the layer (512×64, the MLP's first layer)
@@ -118,10 +118,10 @@ def csr_linear(x: torch.Tensor, values: torch.Tensor, bias: torch.Tensor | None,
 
 @contextlib.contextmanager
 def sparse_linears(model: nn.Module, opt, max_density: float = MAX_DENSITY, min_weights: int = MIN_WEIGHTS):
-    """For one rung: the Linear layers of `model` with at least `min_weights` weights, at most `max_density`
-    of them kept, run
-    their forward (and so their backward) through the CSR kernels on the compact optimizer's kept
-    values. Yields the names of those layers; restores the dense forwards on leaving."""
+    """For one rung: the Linear layers of `model` with at least `min_weights` weights, at most
+    `max_density` of them kept, run their forward (and so their backward) through the CSR kernels on
+    the compact optimizer's kept values. Yields the names of those layers; restores the dense
+    forwards on leaving."""
     slots = {id(s.param): s for s in getattr(opt, "slots", [])}
     patched: list[nn.Linear] = []
     names: list[str] = []
