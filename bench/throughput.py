@@ -107,9 +107,9 @@ def teacher_rungs(run_dir: str) -> list[tuple[int, float, dict[str, torch.Tensor
     return out
 
 
-def ladder_masks(run_dir: str, sparsity: float) -> tuple[float, dict[str, torch.Tensor]]:
-    """The masks of the teacher rung of a run directory whose sparsity is nearest to `sparsity`."""
-    _rung, actual, masks = min(teacher_rungs(run_dir), key=lambda r: abs(r[1] - sparsity))
+def nearest_rung(rungs, sparsity: float) -> tuple[float, dict[str, torch.Tensor]]:
+    """(sparsity, masks) of the rung (from `teacher_rungs`) whose sparsity is nearest to `sparsity`."""
+    _rung, actual, masks = min(rungs, key=lambda r: abs(r[1] - sparsity))
     return actual, masks
 
 
@@ -368,10 +368,11 @@ def main(argv=None) -> int:
     elif not args.no_train and args.modes:
         result["train_by_sparsity"] = {}
         print("medians of wall and CPU time per epoch; best = the fastest epoch (least disturbed by load)")
+        rungs = teacher_rungs(args.masks_from) if args.masks_from else None
         for sparsity in args.sparsity:
             masks = None
-            if args.masks_from:
-                sparsity, masks = ladder_masks(args.masks_from, sparsity)
+            if rungs:
+                sparsity, masks = nearest_rung(rungs, sparsity)
             table = result["train_by_sparsity"][f"{sparsity:g}"] = bench_training(args, bundle, bundle_dev, device,
                                                                                    sparsity, masks)
             result.setdefault("train", table)  # the first sparsity's table (the format before --sparsity)

@@ -25,6 +25,7 @@ rejects those combinations). Conv layers always run dense.
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -52,9 +53,14 @@ class CsrPattern:
 
     @classmethod
     def from_mask(cls, mask: torch.Tensor) -> "CsrPattern":
+        return cls.from_kept(mask.flatten().nonzero().flatten(), tuple(mask.shape))
+
+    @classmethod
+    def from_kept(cls, kept: torch.Tensor, shape: tuple[int, int]) -> "CsrPattern":
+        """From the row-major flat indices of the kept entries (the compact optimizer's `kept`)."""
         _quiet_beta_warning()
-        out_f, in_f = mask.shape
-        rows, cols = mask.nonzero(as_tuple=True)  # row-major order, as flat_view(weight).nonzero()
+        out_f, in_f = shape
+        rows, cols = kept // in_f, kept % in_f
         crow = _row_pointers(rows, out_f)
         perm = torch.argsort(cols * out_f + rows)
         crow_t = _row_pointers(cols[perm], in_f)
@@ -72,6 +78,7 @@ def _csr(crow, col, values, shape) -> torch.Tensor:
     return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
 
 
+@functools.cache
 def _quiet_beta_warning() -> None:
     """torch warns once per process that CSR support is in beta; a run's output is not the place for it."""
     with warnings.catch_warnings():
@@ -133,9 +140,7 @@ def sparse_linears(model: nn.Module, opt, max_density: float = MAX_DENSITY, min_
             if (slot is None or module.weight.numel() < min_weights
                     or slot.compact.numel() > max_density * module.weight.numel()):
                 continue
-            mask = torch.zeros(module.weight.numel(), dtype=torch.bool, device=module.weight.device)
-            mask[slot.kept] = True
-            pattern = CsrPattern.from_mask(mask.view_as(module.weight))
+            pattern = CsrPattern.from_kept(slot.kept, tuple(module.weight.shape))
             opt.take_grad_directly(slot)
             module.forward = _forward_of(slot.compact, module.bias, pattern)
             patched.append(module)
