@@ -18,10 +18,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from dsd_tui.engine.data import Batcher, load_data
-from dsd_tui.engine.models import MLP
-from dsd_tui.engine.pruning import Masks
-from dsd_tui.engine.training import make_optimizer, train_epoch
+from dsd_tui.core.data import Batcher, load_data
+from dsd_tui.core.models import MLP
+from dsd_tui.core.pruning import Masks
+from dsd_tui.core.training import make_optimizer, train_epoch
 from dsd_tui.profile import DataSection
 
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
-from dsd_tui.engine.data import CIFAR_MEAN, CIFAR_STD, Split
+from dsd_tui.core.data import CIFAR_MEAN, CIFAR_STD, Split
 
 
 class ImageDataset(torch.utils.data.Dataset):

@@ -5,9 +5,9 @@
 One thread, batch 128, CPU µs (medians). (1) For the quickstart's 512×512 hidden layer under a
 global-magnitude mask at several sparsities: the dense forward (`F.linear`) against `torch.sparse` CSR
 and COO products of the same weights, and whether the sparse result equals the dense one bit for bit.
-(2) Forward + backward of one layer through the engine's `sparse_linear.csr_linear` (what
+(2) Forward + backward of one layer through the engine's `sparse_kernels.csr_linear` (what
 `train.sparse_kernels` runs) against `F.linear`, by kept fraction, for the MLP's three layer shapes:
-where the break-even density and the minimum layer size in `sparse_linear.py` come from.
+where the break-even density and the minimum layer size in `sparse_kernels.py` come from.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def main() -> None:
 
 
 def layer_table() -> None:
-    from dsd_tui.engine.sparse_linear import CsrPattern, csr_linear
+    from dsd_tui.speed.sparse_kernels import CsrPattern, csr_linear
 
     print("\nforward + backward of one layer, dense F.linear vs the engine's csr_linear (CPU µs)")
     print(f"{'layer':>8} {'kept':>5} {'dense':>7} {'CSR':>7} {'dense/CSR':>9}")

@@ -13,7 +13,7 @@ Paths (same model, batch, optimizer, device and the same global-magnitude mask i
   plain    dsd_tui's loop with a plain torch optimizer and masks applied around its step (before issue 6's
            compact step; bitwise the same weights as fp32)
   fp32     dsd_tui as the ladder runs it: engine Batcher (device tensors, on-device crop+flip), train_epoch,
-           Masks, and the CompactOptimizer (the optimizer steps the kept weights only)
+           Masks, and the KeptWeightsOptimizer (the optimizer steps the kept weights only)
   bf16     fp32 + bf16 autocast + channels_last (the engine's Speed, train.precision = "bf16")
   compile  fp32 + torch.compile of the forward (the engine's Speed, train.compile = true)
   sparse   fp32 + CSR kernels for the large Linear layers with ≤ 20% kept (train.sparse_kernels = true;
@@ -47,12 +47,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_pipeline as ref  # noqa: E402
 
-from dsd_tui.engine.data import Batcher, load_data  # noqa: E402
-from dsd_tui.engine.models import build_model  # noqa: E402
-from dsd_tui.engine.pruning import Masks  # noqa: E402
-from dsd_tui.engine.rundir import atomic_torch_save  # noqa: E402
-from dsd_tui.engine.speed import Speed  # noqa: E402
-from dsd_tui.engine.training import evaluate, make_optimizer, measure_train, train_epoch  # noqa: E402
+from dsd_tui.core.data import Batcher, load_data  # noqa: E402
+from dsd_tui.core.models import build_model  # noqa: E402
+from dsd_tui.core.pruning import Masks  # noqa: E402
+from dsd_tui.record.rundir import atomic_torch_save  # noqa: E402
+from dsd_tui.speed.modes import Speed  # noqa: E402
+from dsd_tui.core.training import evaluate, make_optimizer, measure_train, train_epoch  # noqa: E402
 from dsd_tui.profile import DataSection, ModelSection, TrainSection  # noqa: E402
 
 DEFAULT_SPARSITY = "0.2"  # one rung, so every path carries a real mask

@@ -60,7 +60,7 @@ def ui_cpu_of_a_run(variant: str, overrides: list[str]) -> None:
 
 
 def redraw_cost(size: tuple[int, int]) -> None:
-    from dsd_tui.engine import events as ev
+    from dsd_tui.record import events as ev
     from dsd_tui.tui.app import MonitorApp
 
     lines = gzip.open(RECORDED, "rt").read().splitlines(keepends=True)

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
 from dsd_tui import profile as profile_mod  # noqa: E402
 from dsd_tui.runner import RunSession  # noqa: E402

@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from dsd_tui.engine.comparison import comparison_rows
+from dsd_tui.stops.criteria_table import comparison_rows
 
 STUDENT_CURVE_RUNGS = (0, 5, 10, 13, 14, 15, 18, 20, 22, 25, 28)
 

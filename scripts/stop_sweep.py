@@ -15,7 +15,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from dsd_tui.engine import stopping
+from dsd_tui.stops import criteria as stopping
 from dsd_tui.profile import StopSection
 
 VARIANTS = {

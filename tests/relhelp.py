@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[1])
 
 # The embedded quickstart, shortened to a few seconds: both phases, 4 rungs each.
 QUICK = ["prune.rungs=3", "train.dense_epochs=6", "train.epochs=3", "model.hidden=[128, 128]"]

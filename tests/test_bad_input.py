@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
-from dsd_tui.engine import events as ev
-from dsd_tui.engine.models import MLP, VGGLike
-from dsd_tui.engine.rundir import new_run_dir
+from dsd_tui.record import events as ev
+from dsd_tui.core.models import MLP, VGGLike
+from dsd_tui.record.rundir import new_run_dir
 from conftest import write_cifar
 from relhelp import sets, snapshot_tree
 

@@ -4,7 +4,7 @@ import pickle
 import pytest
 import torch
 
-from dsd_tui.engine.data import DataError, load_data, random_crop_flip, symmetric_noise
+from dsd_tui.core.data import DataError, load_data, random_crop_flip, symmetric_noise
 from dsd_tui.profile import DataSection
 
 from conftest import write_cifar
@@ -99,7 +99,7 @@ def test_cifar_reader_gives_what_torchvision_loader_gives(tmp_path, dataset):
     """Our restricted unpickler must read the files exactly as torchvision's CIFAR dataset does."""
     import torchvision
 
-    from dsd_tui.engine.data import _CifarFiles
+    from dsd_tui.core.data import _CifarFiles
 
     root = write_cifar(tmp_path, dataset, n_train=50, n_test=10)
     base = torchvision.datasets.CIFAR10 if dataset == "cifar10" else torchvision.datasets.CIFAR100

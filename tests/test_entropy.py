@@ -4,7 +4,7 @@ import math
 import torch
 from torch import nn
 
-from dsd_tui.engine.entropy import EntropyMeter, binary_entropy, mean_entropy
+from dsd_tui.core.entropy import EntropyMeter, binary_entropy, mean_entropy
 
 
 def direct_entropy(acts: torch.Tensor) -> float:

@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from dsd_tui.engine.models import ResNet18, VGGLike, build_model
+from dsd_tui.core.models import ResNet18, VGGLike, build_model
 from dsd_tui.profile import ModelSection
 
 

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from dsd_tui.engine.models import MLP, ResNet18
-from dsd_tui.engine.pruning import Masks, prunable_parameters
+from dsd_tui.core.models import MLP, ResNet18
+from dsd_tui.core.pruning import Masks, prunable_parameters
 
 
 def small_convnet():
@@ -64,7 +64,7 @@ def test_global_cut_removes_smallest_magnitudes_across_layers():
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_pruned_weights_stay_exactly_zero_through_training(optimizer):
-    from dsd_tui.engine.training import make_optimizer
+    from dsd_tui.core.training import make_optimizer
 
     model = small_convnet()
     masks = Masks(model)

@@ -11,7 +11,7 @@ DATA = sorted(str(p) for p in (ROOT / "docs" / "data").glob("quickstart-seed*.js
 
 
 def script(name: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / name), *DATA], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
-from dsd_tui.engine.rundir import EVENTS, STATE, RunDir, read_events, safe_torch_load
+from dsd_tui.record.rundir import EVENTS, STATE, RunDir, read_events, safe_torch_load
 from dsd_tui.runner import RunSession
 from relhelp import load_summary, metrics
 

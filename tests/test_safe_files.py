@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from dsd_tui.cli import main
-from dsd_tui.engine.rundir import RunDir, WriteFailed, atomic_write_text, read_events, safe_torch_load
+from dsd_tui.record.rundir import RunDir, WriteFailed, atomic_write_text, read_events, safe_torch_load
 from relhelp import QUICK, load_summary, run_dirs, sets
 
 ONE_PHASE = [*QUICK, "distill.enabled=false"]
@@ -76,7 +76,7 @@ def test_a_torn_last_event_line_is_cut_before_appending(tmp_path):
     run.mkdir()
     (run / "events.jsonl").write_bytes(b'{"type":"log","time":1,"message":"a"}\n{"type":"lo')  # killed mid-append
     rundir = RunDir(run)
-    from dsd_tui.engine import events as ev
+    from dsd_tui.record import events as ev
     rundir(ev.Log(message="b"))
     rundir.close()
     assert [e.message for e in read_events(run / "events.jsonl")] == ["a", "b"]

@@ -10,8 +10,8 @@ import torch
 from click.testing import CliRunner
 
 from dsd_tui.cli import main
-from dsd_tui.engine.datafiles import read_pickle
-from dsd_tui.engine.rundir import RunDirError, new_run_dir, safe_torch_load
+from dsd_tui.core.cifar_files import read_pickle
+from dsd_tui.record.rundir import RunDirError, new_run_dir, safe_torch_load
 from dsd_tui.profile import ProfileError
 from dsd_tui.profile import load as load_profile
 from conftest import write_cifar

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dsd_tui.engine import events as ev
-from dsd_tui.engine.rundir import read_events, safe_torch_load
+from dsd_tui.record import events as ev
+from dsd_tui.record.rundir import read_events, safe_torch_load
 from dsd_tui.headless import HeadlessPrinter
 from relhelp import QUICK, cli, load_summary, run_dirs, sets, wait_for
 

@@ -11,13 +11,13 @@ from click.testing import CliRunner
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
-from dsd_tui.engine import events as ev
-from dsd_tui.engine.data import Batcher, load_data
-from dsd_tui.engine.models import MLP
-from dsd_tui.engine.pruning import Masks
-from dsd_tui.engine import speed as speed_mod
-from dsd_tui.engine.sparse_linear import MAX_DENSITY, MIN_WEIGHTS, CsrPattern, csr_linear, sparse_linears
-from dsd_tui.engine.training import make_optimizer, train_epoch
+from dsd_tui.record import events as ev
+from dsd_tui.core.data import Batcher, load_data
+from dsd_tui.core.models import MLP
+from dsd_tui.core.pruning import Masks
+from dsd_tui.speed import modes as speed_mod
+from dsd_tui.speed.sparse_kernels import MAX_DENSITY, MIN_WEIGHTS, CsrPattern, csr_linear, sparse_linears
+from dsd_tui.core.training import make_optimizer, train_epoch
 from dsd_tui.profile import DataSection
 from dsd_tui.runner import RunSession
 from relhelp import QUICK, load_summary, metrics

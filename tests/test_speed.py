@@ -8,13 +8,13 @@ import torch
 from click.testing import CliRunner
 
 from dsd_tui.cli import main
-from dsd_tui.engine.data import Batcher, load_data
-from dsd_tui.engine.entropy import entropy_from_counts
-from dsd_tui.engine.models import MLP, VGGLike
-from dsd_tui.engine.pruning import Masks
-from dsd_tui.engine.speed import Speed
-from dsd_tui.engine.compact import CompactOptimizer
-from dsd_tui.engine.training import MasksBroken, make_optimizer, make_scheduler, train_epoch
+from dsd_tui.core.data import Batcher, load_data
+from dsd_tui.core.entropy import entropy_from_counts
+from dsd_tui.core.models import MLP, VGGLike
+from dsd_tui.core.pruning import Masks
+from dsd_tui.speed.modes import Speed
+from dsd_tui.speed.kept_weights import KeptWeightsOptimizer
+from dsd_tui.core.training import MasksBroken, make_optimizer, make_scheduler, train_epoch
 from dsd_tui.profile import DataSection, TrainSection
 
 from conftest import short_overrides
@@ -123,7 +123,7 @@ def test_run_records_speed_modes_and_keeps_raw_entropy_counts(tmp_path):
     assert entropy_from_counts(**counts) == pytest.approx(record["entropy"], abs=1e-12)
 
 
-# -- the compact optimizer step (engine/compact.py): bitwise the weights of the plain masked path
+# -- the compact optimizer step (speed/kept_weights.py): bitwise the weights of the plain masked path
 
 def bits(t: torch.Tensor) -> torch.Tensor:
     """The raw bits (so -0.0 and +0.0 differ, as do NaN payloads): equality here is bitwise."""
@@ -159,7 +159,7 @@ def train_both(rungs: int, profile: str, epochs: int):
     for compact in (False, True):
         model, masks = pruned_mlp(rungs)
         opt = make_optimizer(model.parameters(), *PROFILES[profile], masks=masks if compact else None)
-        assert isinstance(opt, CompactOptimizer) == compact
+        assert isinstance(opt, KeptWeightsOptimizer) == compact
         gen = torch.Generator().manual_seed(0)
         for _ in range(epochs):
             res = train_epoch(model, masks, batcher, bundle.train, 64, gen, opt)
@@ -287,7 +287,7 @@ def test_compact_step_under_the_speed_modes_matches_the_plain_step_in_the_same_m
 def test_ladder_with_the_compact_step_gives_the_summary_of_the_plain_step(tmp_path, monkeypatch, extra):
     """End to end (teacher + KD student): the ladder builds the compact optimizer; forcing the plain
     masked step instead changes no number in the summary."""
-    from dsd_tui.engine import ladder as ladder_mod
+    from dsd_tui.core import ladder as ladder_mod
     from relhelp import load_summary, metrics
 
     built = []

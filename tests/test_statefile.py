@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from dsd_tui.engine.statefile import StateWriter, detached_copy
+from dsd_tui.record.resume_state import StateWriter, detached_copy
 
 
 def test_flush_writes_the_newest_snapshot_and_the_duty_cycle_skips_the_rest():

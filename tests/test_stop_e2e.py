@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from dsd_tui.cli import main
-from dsd_tui.engine.rundir import read_events
+from dsd_tui.record.rundir import read_events
 
 SHORT = ["--set", "prune.rungs=5", "--set", "train.dense_epochs=4", "--set", "train.epochs=2",
          "--set", "data.train_size=400",

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 from stop_curves import sdd_absent, sdd_present
 
-from dsd_tui.engine import stopping
+from dsd_tui.stops import criteria as stopping
 from dsd_tui.profile import StopSection
 
 

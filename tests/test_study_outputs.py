@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from dsd_tui.cli import main
 from dsd_tui.study import aggregate as agg_mod
-from dsd_tui.study import compare as compare_mod
-from dsd_tui.study import index as idx
+from dsd_tui.study import compare_runs as compare_mod
+from dsd_tui.study import sweep_index as idx
 from dsd_tui.study import sweep as sweep_mod
 
 # Short ladders whose stop criteria fire (no smoothing, patience 1, zero tolerance).
@@ -143,7 +143,7 @@ def test_compare_table_data_is_the_group_mean(sweep_dir):
 @pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])
 def test_plot_writes_a_figure_of_the_summaries_numbers(sweep_dir, tmp_path, suffix, magic):
     pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'dsd-tui[plot]')")
-    from dsd_tui.study import plot as plot_mod
+    from dsd_tui.study import figures as plot_mod
     path = tmp_path / f"fig{suffix}"
     drawn = plot_mod.plot(idx.group(idx.collect([sweep_dir])), path)
     data = path.read_bytes()
@@ -170,7 +170,7 @@ def test_plot_refuses_an_unknown_format_and_writes_nothing(sweep_dir, tmp_path):
 
 
 def test_spread_axis_puts_90_99_and_99_9_percent_equally_far_apart():
-    from dsd_tui.study.plot import spread
+    from dsd_tui.study.figures import spread
     assert spread(0.99) - spread(0.9) == pytest.approx(spread(0.999) - spread(0.99)) == pytest.approx(1.0)
 
 
@@ -180,7 +180,7 @@ def test_sweep_screen_lists_every_ladder_and_enter_opens_the_chosen_one(sweep_di
 
     from textual.widgets import DataTable
 
-    from dsd_tui.tui.sweep_screen import SweepApp
+    from dsd_tui.tui.screens.sweep import SweepApp
     index = json.loads((sweep_dir / "sweep.json").read_text())
     app = SweepApp(sweep_dir)
 
@@ -205,7 +205,7 @@ def test_compare_screen_shows_the_table_and_m_switches_the_metric(sweep_dir):
     """compare --tui: the same curves as the terminal table; 'm' moves from test to validation accuracy."""
     import asyncio
 
-    from dsd_tui.tui.compare_screen import CompareApp
+    from dsd_tui.tui.screens.compare import CompareApp
     groups = idx.group(idx.collect([sweep_dir]))
     app = CompareApp(groups)
 

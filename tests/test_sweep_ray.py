@@ -9,7 +9,7 @@ from click.testing import CliRunner
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'dsd-tui[ray]'); the sweep needs it")
 
 from dsd_tui.cli import main  # noqa: E402
-from dsd_tui.engine.rundir import read_events  # noqa: E402
+from dsd_tui.record.rundir import read_events  # noqa: E402
 from dsd_tui.runner import RunSession  # noqa: E402
 from dsd_tui.study import sweep as sweep_mod  # noqa: E402
 

@@ -2,7 +2,7 @@
 import torch
 import torch.nn.functional as F
 
-from dsd_tui.engine.training import kd_loss
+from dsd_tui.core.training import kd_loss
 
 
 def test_kd_loss_matches_direct_formula():

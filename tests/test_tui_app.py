@@ -9,7 +9,7 @@ import time
 from textual.widgets import Sparkline
 from textual.widgets._toast import Toast
 
-from dsd_tui.engine.rundir import read_events
+from dsd_tui.record.rundir import read_events
 from dsd_tui.tui.app import EXPORT_NAME, REDRAW_HZ, MonitorApp
 from dsd_tui.tui.screens.help import HelpScreen
 from tui_support import RECORDED, SIZE, recorded_clock, recorded_copy, screen_text, summary_of, wait_for

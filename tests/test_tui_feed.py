@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import threading
 
-from dsd_tui.engine import events as ev
-from dsd_tui.engine.rundir import read_events
+from dsd_tui.record import events as ev
+from dsd_tui.record.rundir import read_events
 from dsd_tui.tui.feed import EventFollower, EventInbox
 from tui_support import RECORDED
 

@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from dsd_tui.engine.rundir import STATE, rebuild_summary
+from dsd_tui.record.rundir import STATE, rebuild_summary
 from dsd_tui.runner import RunSession
 from dsd_tui.tui.app import MonitorApp, run_app, watch_monitor
 from tui_support import SIZE, screen_text, short_profile, wait_for

@@ -1,9 +1,9 @@
 """The monitor's display data, read off the summary: rows, plot series, entropy, progress, log lines."""
 from __future__ import annotations
 
-from dsd_tui.engine import events as ev
-from dsd_tui.engine.rundir import read_events
-from dsd_tui.engine.summary import SummaryBuilder
+from dsd_tui.record import events as ev
+from dsd_tui.record.rundir import read_events
+from dsd_tui.record.summary import SummaryBuilder
 from dsd_tui.tui import view
 from dsd_tui.tui.widgets.canvas import BRAILLE, Canvas, Trace, nice_range
 from tui_support import RECORDED

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from stop_curves import NOISE, sdd_absent, sdd_present
 
-from dsd_tui.engine import regime, verdicts
-from dsd_tui.engine.comparison import comparison_rows, format_table
-from dsd_tui.engine.stopcost import Plan, firing_details
+from dsd_tui.stops import regime, verdicts
+from dsd_tui.stops.criteria_table import comparison_rows, format_table
+from dsd_tui.stops.outcome import Plan, firing_details
 
 N_TEST = 597
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from dsd_tui import profile as profile_mod
-from dsd_tui.engine.rundir import read_events, rebuild_summary
+from dsd_tui.record.rundir import read_events, rebuild_summary
 
 RECORDED = Path(__file__).parent / "data" / "tui-short-run.jsonl"
 # A real quickstart shortened to seconds: 2 pruning rungs, 3 dense epochs, 2 epochs per rung.

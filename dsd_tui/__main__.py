@@ -1,0 +1,3 @@
+from dsd_tui.cli import main
+
+main()

@@ -1,0 +1,148 @@
+"""The `--no-tui` view: the same events as the TUI, printed as a compact table, one row per rung.
+
+On a terminal a live progress line (epoch k/N, loss) is redrawn in place; when stdout is a file or
+a pipe nothing but whole lines is written, so a log from nohup stays clean. Printing is never
+allowed to end a run: when the terminal goes away (a dropped SSH session: EIO) or the reader of a
+pipe quits (EPIPE), the stream is pointed at /dev/null and the run goes on (`silence_broken`).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from dsd_tui.record import events as ev
+from dsd_tui.stops.criteria_table import comparison_rows, format_table
+from dsd_tui.record.rundir import EVENTS, rebuild_summary
+from dsd_tui.speed.modes import modes_note
+from dsd_tui.record.summary import SummaryBuilder
+from dsd_tui.stops.verdicts import describe
+
+HEADER = f"{'phase':<8} {'rung':>4} {'sparsity':>9} {'train':>6} {'val':>6} {'test':>6} {'H mean':>6} {'regime':<11} {'sec':>6}"
+
+
+def fmt_acc(v) -> str:
+    return "   n/a" if v is None else f"{v:6.3f}"
+
+
+def rung_row(phase: str, r: dict, best: bool = False) -> str:
+    mark = "*" if best else " "
+    return (f"{phase:<8} {r['rung']:>4} {r['sparsity'] * 100:8.2f}% {fmt_acc(r.get('train_acc'))} "
+            f"{fmt_acc(r.get('val_acc'))} {fmt_acc(r.get('test_acc'))} {fmt_acc(r.get('entropy_mean'))} "
+            f"{str(r.get('regime', '')):<11} {r.get('seconds', 0.0):6.1f}{mark}")
+
+
+def silence_broken(stream: TextIO) -> None:
+    """Point a stream whose reader is gone at /dev/null, so later writes (and the interpreter's final
+    flush) succeed silently instead of raising EIO/EPIPE."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+    try:
+        stream.flush()  # what was buffered now goes to /dev/null
+    except (OSError, ValueError):
+        pass
+
+
+def safe_write(stream: TextIO, text: str) -> bool:
+    """Write and flush; on a gone terminal or pipe, silence the stream. Returns False when it was lost."""
+    try:
+        stream.write(text)
+        stream.flush()
+        return True
+    except (OSError, ValueError):
+        silence_broken(stream)
+        return False
+
+
+class HeadlessPrinter:
+    """An event sink that prints. `live` (default: stdout is a terminal) enables the progress line."""
+
+    def __init__(self, out: TextIO | None = None, live: bool | None = None):
+        self.out = out or sys.stdout
+        self.live = self.out.isatty() if live is None else live
+        self._progress_shown = False
+        self._header_for: str | None = None
+        self.summary = SummaryBuilder()  # folds the same events, for the end-of-run comparison
+
+    def _line(self, text: str) -> None:
+        clear = "\r\x1b[2K" if self._progress_shown else ""
+        self._progress_shown = False
+        safe_write(self.out, clear + text + "\n")
+
+    def __call__(self, e: ev.Event) -> None:
+        self.summary.consume(e)
+        handler = getattr(self, f"_on_{e.type}", None)
+        if handler is not None:
+            handler(e)
+
+    def _on_run_started(self, e: ev.RunStarted) -> None:
+        if e.resumed and (Path(e.run_dir) / EVENTS).is_file():
+            self.summary = rebuild_summary(Path(e.run_dir))  # the rungs before the interruption, for the table
+        env = e.environment
+        what = "resumed" if e.resumed else "started"
+        self._line(f"run {e.name} {what} on {env.get('device_name', env.get('device'))} "
+                   f"(torch {env.get('torch')}, {env.get('threads')} threads): {len(e.phases)} phase(s) × "
+                   f"{e.rungs + 1} rungs" + modes_note(env))
+
+    def _on_phase_started(self, e: ev.PhaseStarted) -> None:
+        extra = ""
+        if e.teacher:
+            t = e.teacher
+            extra = f"; teacher: {t.get('source')} rung {t.get('rung')}"
+            if t.get("test_acc") is not None:
+                extra += f" (test {t['test_acc']:.3f}, sparsity {t['sparsity'] * 100:.2f}%)"
+        self._line(f"-- {e.phase} phase: {e.arch}, {e.prunable_weights:,} prunable weights{extra}")
+        self._line(HEADER)
+
+    def _on_epoch_finished(self, e: ev.EpochFinished) -> None:
+        if not self.live:
+            return
+        self._progress_shown = safe_write(
+            self.out, f"\r\x1b[2K  {e.phase} rung {e.rung} epoch {e.epoch}/{e.epochs}  loss {e.train_loss:.4f}  "
+                      f"acc {e.train_acc:.3f}  lr {e.lr:.2g}")
+
+    def _on_rung_finished(self, e: ev.RungFinished) -> None:
+        self._line(rung_row(e.phase, e.record))
+
+    def _on_stop_fired(self, e: ev.StopFired) -> None:
+        tag = "STOP" if e.active else "shadow"
+        self._line(f"  [{tag}] {e.criterion} fired at {e.phase} rung {e.rung} -> keep rung {e.selected_rung}: {e.reason}")
+        d = e.details
+        if d.get("selected_test_acc") is not None and "rungs_trained" in d:
+            self._line(f"         keeps test {d['selected_test_acc']:.3f} at {100 * d['selected_sparsity']:.2f}% "
+                       f"sparsity; cost {d['rungs_trained']}/{d['rungs_full']} rungs, {d['epochs_trained']:.0f}/"
+                       f"{d['epochs_full']:.0f} epochs, {d['density_epochs_trained']:.1f}/"
+                       f"{d['density_epochs_full']:.1f} density-weighted epochs")
+
+    def _on_phase_finished(self, e: ev.PhaseFinished) -> None:
+        note = " (stopped early)" if e.stopped_early else ""
+        self._line(f"-- {e.phase} phase done: best validation rung {e.best_rung}, {e.rungs_trained} rungs trained{note}")
+        if e.verdict:
+            self._line(describe(e.phase, e.verdict))
+
+    def _on_warning(self, e: ev.Warning) -> None:
+        self._line(f"warning: {e.message}")
+
+    def _on_log(self, e: ev.Log) -> None:
+        self._line(e.message)
+
+    def _on_run_finished(self, e: ev.RunFinished) -> None:
+        rows = comparison_rows(self.summary.summary())
+        if rows:
+            self._line("-- stop criteria vs the ladder's best (trainings = rungs trained / full ladder)")
+            self._line(format_table(rows))
+        self._line(f"run {e.status} in {e.seconds:.1f} s")
+
+    def _on_run_failed(self, e: ev.RunFailed) -> None:
+        self._line(f"run failed: {e.error}")
+
+    def _on_run_interrupted(self, e: ev.RunInterrupted) -> None:
+        self._line(f"run interrupted: {e.reason}")

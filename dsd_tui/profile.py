@@ -1,0 +1,415 @@
+"""Profiles: TOML files turned into one validated, immutable configuration.
+
+A profile is data, never code. Every key has a type, a default, a unit and an allowed range
+declared next to it (the `help`/`check` metadata below), so validation, `--set` overrides, the
+resolved `profile.toml` of a run and `dsd-tui profiles` all come from one declaration.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, get_args, get_origin
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+import tomli_w
+
+from dsd_tui.errors import UsageError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class ProfileError(UsageError):
+    """A profile or override that cannot be used; the message is one line for the user."""
+
+
+def opt(default, help: str, check: Callable[[Any], str | None] | None = None):
+    """A profile key: its default, a help line (with units) and a check returning a problem or None."""
+    kw = {"default_factory": (lambda d=default: list(d))} if isinstance(default, list) else {"default": default}
+    return field(metadata={"help": help, "check": check}, **kw)
+
+
+def choice(*allowed: str):
+    def check(v):
+        return None if v in allowed else f"must be one of {', '.join(allowed)}"
+    return check
+
+
+def between(lo=None, hi=None, lo_open=False, hi_open=False):
+    def check(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return "must be a finite number"
+        ok = (lo is None or (v > lo if lo_open else v >= lo)) and (hi is None or (v < hi if hi_open else v <= hi))
+        if ok:
+            return None
+        left = "(" if lo_open else "["
+        right = ")" if hi_open else "]"
+        return f"must be in {left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
+    return check
+
+
+def run_name(v):
+    return None if NAME_RE.match(v) else "must be 1-64 letters, digits, '.', '_' or '-', not starting with '.', '_' or '-'"
+
+
+@dataclass(frozen=True)
+class RunSection:
+    name: str = opt("quickstart", "run name; the run directory is named from it and the start time", run_name)
+    seed: int = opt(0, "seed for data split, label noise, initialisation and batch order", between(0, 2**31 - 1))
+    device: str = opt("auto", "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N",
+                      lambda v: None if re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", v) else "must be auto, cpu, cuda or cuda:N")
+    threads: int = opt(1, "torch CPU threads (one is right on a busy 2-core machine; 0 = torch's default)", between(0, 1024))
+    out: str = opt("runs", "parent folder of run directories (each run gets a new folder inside it)")
+    state_every: float = opt(0.0, "least seconds between resume-state saves at epoch ends (0 = as often as the "
+                                  "background writer's 1% duty cycle allows; rung ends always)", between(0))
+
+
+@dataclass(frozen=True)
+class DataSection:
+    dataset: str = opt("digits", "digits | cifar10 | cifar100 | cifar100n | synthetic",
+                       choice("digits", "cifar10", "cifar100", "cifar100n", "synthetic"))
+    path: str = opt("", "data directory (required for CIFAR: the folder holding cifar-10-batches-py / cifar-100-python)")
+    noisy_labels: str = opt("", "CIFAR-100N: path to the human noisy labels file (CIFAR-100_human.pt)")
+    noise: float = opt(0.4, "fraction of train/val labels moved to a different class, in [0, 1)", between(0.0, 1.0, hi_open=True))
+    val_size: int = opt(200, "validation samples held out from the training set (same label noise)", between(1))
+    train_size: int = opt(1000, "training samples kept after the validation split (0 = all the rest)", between(0))
+    batch_size: int = opt(128, "samples per training step", between(1, 1 << 20))
+    augment: str = opt("auto", "auto (crop+flip for image datasets, none for digits) | none | crop-flip",
+                       choice("auto", "none", "crop-flip"))
+    synthetic_size: int = opt(2048, "synthetic dataset: number of CIFAR-shaped training images", between(16))
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    arch: str = opt("mlp", "mlp | resnet18 | vgg", choice("mlp", "resnet18", "vgg"))
+    hidden: list = opt([512, 512], "mlp: hidden layer widths (neurons)")
+    depth: int = opt(5, "vgg: number of blocks δ (each two 3×3 convs and a 2×2 max-pool)", between(1, 5))
+    width_exp: int = opt(5, "vgg: the first block has 2^width_exp channels γ, doubling per block", between(0, 10))
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    optimizer: str = opt("adam", "sgd | adam", choice("sgd", "adam"))
+    lr: float = opt(1e-3, "learning rate at the start of every rung", between(0.0, lo_open=True))
+    momentum: float = opt(0.9, "SGD momentum (ignored by Adam)", between(0.0, 1.0, hi_open=True))
+    weight_decay: float = opt(0.0, "L2 weight decay", between(0.0))
+    epochs: int = opt(30, "epochs per pruning rung", between(0))
+    dense_epochs: int = opt(100, "epochs of the dense rung (rung 0)", between(0))
+    milestones: list = opt([], "epochs (within a rung) at which lr is multiplied by lr_gamma")
+    lr_gamma: float = opt(0.1, "lr factor at each milestone", between(0.0, 1.0, lo_open=True))
+    precision: str = opt("fp32", "fp32 (reference numerics) | bf16 (autocast + channels_last, output layer in fp32; "
+                         "opt-in, changes numerics)",
+                         choice("fp32", "bf16"))
+    compile: bool = opt(False, "torch.compile the model (opt-in, may change numerics)")
+    sparse_kernels: bool = opt(False, "train Linear layers of ≥ 32,768 weights with ≤ 20% kept through CSR "
+                               "kernels (opt-in, sums in another order; fp32 and no compile; conv stays dense)")
+    on_divergence: str = opt("fail", "on a NaN/Inf loss: fail the run | skip to the next rung",
+                             choice("fail", "next-rung"))
+
+
+@dataclass(frozen=True)
+class PruneSection:
+    rate: float = opt(0.2, "fraction of the remaining prunable weights removed per rung, in (0, 1)",
+                      between(0.0, 1.0, lo_open=True, hi_open=True))
+    rungs: int = opt(34, "pruning rungs after the dense rung (sparsity after rung k is 1-(1-rate)^k)", between(0, 200))
+    retrain: str = opt("lr-rewind", "lr-rewind | finetune | weight-rewind | reinit",
+                       choice("lr-rewind", "finetune", "weight-rewind", "reinit"))
+    rewind_epoch: int = opt(0, "weight-rewind: the dense-rung epoch whose weights each rung restarts from", between(0))
+    finetune_lr: float = opt(1e-4, "finetune: the constant learning rate of every pruned rung", between(0.0, lo_open=True))
+
+
+@dataclass(frozen=True)
+class DistillSection:
+    enabled: bool = opt(True, "run the DSD² student phase after the teacher ladder")
+    teacher: str = opt("best", "best (best-validation teacher rung) | dense | PATH to a checkpoint .pt")
+    temperature: float = opt(10.0, "KD temperature T", between(0.0, lo_open=True))
+    alpha: float = opt(0.8, "weight of the KD term; 1-alpha weighs the CE on noisy labels, in [0, 1]", between(0.0, 1.0))
+    arch: str = opt("", "student architecture ('' = same as model.arch)", choice("", "mlp", "resnet18", "vgg"))
+
+
+@dataclass(frozen=True)
+class EntropySection:
+    enabled: bool = opt(True, "measure per-layer activation entropy after every rung")
+
+
+STOP_CRITERIA = ("early-stop", "tolerance-drop", "entropy-gated")
+
+
+def criteria_list(v):
+    bad = [c for c in v if c not in STOP_CRITERIA]
+    return f"unknown criteria {bad}; allowed: {', '.join(STOP_CRITERIA)}" if bad else None
+
+
+@dataclass(frozen=True)
+class StopSection:
+    criteria: list = opt(list(STOP_CRITERIA), "criteria evaluated after every rung (shadow mode)", criteria_list)
+    active: str = opt("entropy-gated", "the criterion that alerts/stops the teacher phase ('' = none)",
+                      choice("", *STOP_CRITERIA))
+    active_student: str = opt("tolerance-drop", "the criterion that alerts/stops the student phase ('' = none)",
+                              choice("", *STOP_CRITERIA))
+    action: str = opt("alert", "alert (record and alert, keep going) | stop (end the phase at the firing rung)",
+                      choice("alert", "stop"))
+    patience: int = opt(3, "early-stop: rungs without a validation improvement before it fires", between(1))
+    min_delta: float = opt(0.0, "early-stop: improvement (fraction of accuracy) that counts", between(0.0, 1.0))
+    delta: float = opt(0.03, "tolerance-drop: allowed validation-accuracy drop below the reference (fraction)",
+                       between(0.0, 1.0))
+    reference: str = opt("best", "tolerance-drop: dense (rung 0) | best (best so far)", choice("dense", "best"))
+    smooth: int = opt(5, "validation accuracy: trailing mean over this many rungs (1 = raw; 5 measured on the "
+                         "quickstart, docs/results.md)", between(1, 15))
+    gate_drop: float = opt(0.1, "entropy-gated: arms once mean entropy fell this fraction below its running max",
+                           between(0.0, 1.0, lo_open=True, hi_open=True))
+    gated: str = opt("early-stop", "entropy-gated: the rule it arms", choice("early-stop", "tolerance-drop"))
+
+
+SECTIONS = {
+    "run": RunSection, "data": DataSection, "model": ModelSection, "train": TrainSection,
+    "prune": PruneSection, "distill": DistillSection, "entropy": EntropySection, "stop": StopSection,
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    run: RunSection = field(default_factory=RunSection)
+    data: DataSection = field(default_factory=DataSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    prune: PruneSection = field(default_factory=PruneSection)
+    distill: DistillSection = field(default_factory=DistillSection)
+    entropy: EntropySection = field(default_factory=EntropySection)
+    stop: StopSection = field(default_factory=StopSection)
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        out = {"description": self.description} if self.description else {}
+        for name in SECTIONS:
+            out[name] = dataclasses.asdict(getattr(self, name))
+        return out
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    def replace(self, section: str, **values) -> "Profile":
+        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **values)})
+
+
+# ---------------------------------------------------------------- loading and validation
+
+def _type_name(tp) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list"}.get(tp, str(tp))
+
+
+def _coerce(tp, value, where: str):
+    """Check a TOML value against the declared type; ints are accepted where floats are."""
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif tp is str:
+        ok = isinstance(value, str)
+    elif tp is list:
+        ok = isinstance(value, list)
+    else:  # pragma: no cover
+        ok = False
+    if not ok:
+        raise ProfileError(f"{where}: expected {_type_name(tp)}, got {_describe(value)}")
+    return value
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40]}"
+
+
+def _field_types(cls) -> dict:
+    hints = {f.name: f.type for f in dataclasses.fields(cls)}
+    out = {}
+    for name, tp in hints.items():
+        tp = {"str": str, "int": int, "float": float, "bool": bool, "list": list}.get(tp, tp)
+        out[name] = get_origin(tp) or tp
+    return out
+
+
+def _build_section(name: str, cls, raw: Any, source: str):
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{source}: [{name}] must be a table, got {_describe(raw)}")
+    types = _field_types(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        where = f"{source}: {name}.{key}"
+        if key not in fields:
+            allowed = ", ".join(fields)
+            raise ProfileError(f"{where}: unknown key; [{name}] takes {allowed}")
+        value = _coerce(types[key], value, where)
+        problem = _check_items(name, key, value) or (fields[key].metadata["check"] or (lambda v: None))(value)
+        if problem:
+            raise ProfileError(f"{where} = {_short(value)}: {problem}")
+        values[key] = value
+    return cls(**values)
+
+
+def _short(value) -> str:
+    text = tomli_w.dumps({"v": value})[4:].strip() if value is not None else "?"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_items(section: str, key: str, value) -> str | None:
+    """Element checks for the list-valued keys."""
+    if (section, key) == ("model", "hidden"):
+        if not value or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65536 for v in value):
+            return "must be a non-empty list of integers in [1, 65536]"
+    if (section, key) == ("train", "milestones"):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+            return "must be a list of positive integers (epochs)"
+        if sorted(set(value)) != value:
+            return "must be strictly increasing"
+    if (section, key) == ("stop", "criteria"):
+        if not all(isinstance(v, str) for v in value):
+            return "must be a list of criterion names"
+    return None
+
+
+def _cross_checks(p: Profile, source: str) -> None:
+    if p.train.sparse_kernels and (p.train.precision != "fp32" or p.train.compile):
+        other = "train.compile = true" if p.train.compile else f"train.precision = {p.train.precision!r}"
+        raise ProfileError(f"{source}: train.sparse_kernels = true cannot be combined with {other}; "
+                           f"turn one of them off")
+    limit = min(p.train.epochs, p.train.dense_epochs) if p.prune.rungs else p.train.dense_epochs
+    if p.train.milestones and p.train.milestones[-1] > limit:
+        raise ProfileError(f"{source}: train.milestones = {p.train.milestones}: milestone {p.train.milestones[-1]} is "
+                           f"beyond the {limit} epochs of a rung; use epochs within 1..{limit}")
+    if p.data.dataset in ("cifar10", "cifar100", "cifar100n") and not p.data.path:
+        raise ProfileError(f"{source}: data.path is empty: dataset {p.data.dataset} needs the folder holding the "
+                           f"CIFAR python files; set it in the profile or with --set data.path=DIR")
+    if p.data.dataset == "cifar100n" and not p.data.noisy_labels:
+        raise ProfileError(f"{source}: data.noisy_labels is empty: cifar100n needs the human noisy labels file "
+                           f"(CIFAR-100_human.pt); set it with --set data.noisy_labels=FILE")
+    if p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch > p.train.dense_epochs:
+        raise ProfileError(f"{source}: prune.rewind_epoch = {p.prune.rewind_epoch}: beyond the "
+                           f"{p.train.dense_epochs} dense epochs; use 0..{p.train.dense_epochs}")
+    if p.train.dense_epochs == 0 and p.train.epochs == 0:
+        pass
+    for key in ("active", "active_student"):
+        name = getattr(p.stop, key)
+        if name and name not in p.stop.criteria:
+            raise ProfileError(f"{source}: stop.{key} = {name!r} is not in stop.criteria {p.stop.criteria}; add it there")
+
+
+def from_dict(raw: dict, source: str = "profile") -> Profile:
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{source}: a profile must be a TOML table")
+    sections = {}
+    description = ""
+    for name, value in raw.items():
+        if name == "description":
+            if not isinstance(value, str):
+                raise ProfileError(f"{source}: description: expected a string, got {_describe(value)}")
+            description = value
+            continue
+        if name not in SECTIONS:
+            raise ProfileError(f"{source}: unknown section [{name}]; sections are {', '.join(SECTIONS)}")
+        sections[name] = _build_section(name, SECTIONS[name], value, source)
+    profile = Profile(description=description, **sections)
+    _cross_checks(profile, source)
+    return profile
+
+
+def parse_toml(text: str, source: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ProfileError(f"{source}: not valid TOML: {e}; fix the syntax at that line") from None
+
+
+def bundled_folder():
+    """The bundled profiles: `dsd_tui/profiles/` inside an installed wheel (pyproject maps the checkout's
+    top-level `profiles/` there), the checkout's `profiles/` when the package runs from a bare checkout."""
+    installed = resources.files("dsd_tui") / "profiles"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "profiles"
+
+
+def bundled_names() -> list[str]:
+    return sorted(p.name[:-5] for p in bundled_folder().iterdir() if p.name.endswith(".toml"))
+
+
+def bundled_text(name: str) -> str:
+    return (bundled_folder() / f"{name}.toml").read_text()
+
+
+def resolve_source(spec: str | None) -> tuple[str, str]:
+    """Return (text, label) for a profile given as a path, a bundled name, or None (quickstart)."""
+    spec = spec or "quickstart"
+    path = Path(spec)
+    if path.suffix == ".toml" or path.exists() or "/" in spec:
+        try:
+            return path.read_text(), str(path)
+        except FileNotFoundError:
+            raise ProfileError(f"{spec}: no such profile file; give a path to a .toml file or a bundled name "
+                               f"({', '.join(bundled_names())})") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ProfileError(f"{spec}: cannot read the profile ({e.__class__.__name__}: {e})") from None
+    if spec not in bundled_names():
+        raise ProfileError(f"{spec}: no bundled profile of that name; `dsd-tui profiles` lists them "
+                           f"({', '.join(bundled_names())})")
+    return bundled_text(spec), f"{spec} (bundled)"
+
+
+def parse_override(item: str) -> tuple[str, str, Any]:
+    """`section.key=value` → (section, key, value); the value is read as TOML, else taken as a bare string."""
+    if "=" not in item:
+        raise ProfileError(f"--set {item}: expected section.key=value, e.g. --set train.epochs=5")
+    lhs, text = item.split("=", 1)
+    parts = lhs.strip().split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ProfileError(f"--set {item}: the key must be section.key, e.g. train.epochs")
+    section, key = parts
+    if section not in SECTIONS:
+        raise ProfileError(f"--set {item}: unknown section {section!r}; sections are {', '.join(SECTIONS)}")
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    return section, key, value
+
+
+def load(spec: str | None = None, overrides: tuple[str, ...] | list[str] = ()) -> Profile:
+    text, label = resolve_source(spec)
+    raw = parse_toml(text, label)
+    return apply_overrides(raw, overrides, label)
+
+
+def apply_overrides(raw: dict, overrides, label: str) -> Profile:
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{label}: a profile must be a TOML table")
+    raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for item in overrides:
+        section, key, value = parse_override(item)
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ProfileError(f"{label}: [{section}] must be a table")
+        table[key] = value
+    source = label if not overrides else f"{label} with --set"
+    return from_dict(raw, source)
+
+
+def describe_keys() -> list[tuple[str, Any, str]]:
+    """(section.key, default, help) for every key: the one place the docs are generated from."""
+    rows = []
+    for name, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            rows.append((f"{name}.{f.name}", default, f.metadata["help"]))
+    return rows

@@ -1,0 +1,266 @@
+"""The run directory: the one place run files are written, always atomically.
+
+Layout (design.md §4): profile.toml, events.jsonl (appended and flushed per event), summary.json
+(rewritten atomically whenever it changes), checkpoints/<phase>-rung<NN>.pt and state/latest.pt.
+A whole-file write goes to a temporary file in the same folder, is flushed and fsynced, then
+renamed over the old one, so a crash or a full disk leaves the previous version intact. The one
+appended file, events.jsonl, is read back line by line and a torn last line (a crash mid-append) is
+cut off when the run is opened again. An open run holds an exclusive lock on its events.jsonl, so a
+second `dsd-tui resume` of a run that is still going is refused instead of interleaving two writers.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from dsd_tui.errors import RunFailed, UsageError
+from dsd_tui.profile import NAME_RE
+from dsd_tui.record import events as ev
+from dsd_tui.record.summary import SummaryBuilder
+
+EVENTS = "events.jsonl"
+SUMMARY = "summary.json"
+PROFILE = "profile.toml"
+STATE = "state/latest.pt"
+
+
+class RunDirError(UsageError):
+    """A folder that is not (or cannot become) a run directory."""
+
+
+class WriteFailed(RunFailed):
+    """A run file could not be written; the previous version is intact."""
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone makes files private (0600)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (a power cut after it keeps the new file)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # not supported by every file system; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_torch_save(path: Path, obj) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def safe_torch_load(path: Path, what: str = "checkpoint"):
+    """torch.load(weights_only=True) with one clear line for anything unreadable or unsafe."""
+    try:
+        return torch.load(Path(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise RunDirError(f"{path}: no such {what}") from None
+    except Exception as e:  # noqa: BLE001 - truncated zip, pickle with code, wrong format
+        text = str(e).strip()
+        first = text.splitlines()[0].split(". ")[0][:100] if text else e.__class__.__name__
+        raise RunDirError(f"{path}: not a readable {what} ({first}); it is corrupt, truncated or not a "
+                          f"weights-only file") from None
+
+
+def new_run_dir(parent: Path, name: str, start: float | None = None) -> Path:
+    """Create a fresh directory `<name>-<YYYYmmdd-HHMMSS>` under parent; never reuse an existing one."""
+    if not NAME_RE.match(name) or ".." in name:
+        raise RunDirError(f"run.name = {name!r}: not usable as a folder name; use letters, digits, '.', '_', '-'")
+    parent = Path(parent)
+    if is_run_dir(parent):
+        raise RunDirError(f"--out {parent}: this is a run directory, not a parent folder for runs; give the folder "
+                          f"that holds runs (a run is never written into another)")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"--out {parent}: cannot create the output folder ({e.strerror}); choose a writable "
+                          f"folder with --out DIR") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RunDirError(f"--out {parent}: the output folder is not writable; choose another with --out DIR")
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(start or time.time()))
+    for i in range(1000):
+        path = parent / (f"{name}-{stamp}" + (f"-{i + 1}" if i else ""))
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise RunDirError(f"--out {parent}: cannot create a run directory there ({e.strerror})") from None
+        (path / "checkpoints").mkdir()
+        (path / "state").mkdir()
+        return path
+    raise RunDirError(f"--out {parent}: too many runs named {name} started this second")
+
+
+def parse_event_lines(chunk: bytes) -> tuple[list[ev.Event], int]:
+    """Events from the complete lines of `chunk`, and how many bytes those lines took. A last line
+    without its newline (still being written, or torn by a crash) is left out; a line that is not a
+    JSON object is skipped."""
+    end = chunk.rfind(b"\n")
+    if end < 0:
+        return [], 0
+    out = []
+    for raw in chunk[:end].split(b"\n"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            out.append(ev.from_dict(data))
+    return out, end + 1
+
+
+def read_events(path: Path) -> list[ev.Event]:
+    """All complete events of a run; a torn last line (a crash mid-append) is skipped."""
+    with open(path, "rb") as f:
+        return parse_event_lines(f.read())[0]
+
+
+def is_run_dir(path: Path) -> bool:
+    path = Path(path)
+    return (path / EVENTS).is_file() and (path / PROFILE).is_file()
+
+
+def require_run_dir(path: Path, command: str) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise RunDirError(f"{path}: no such directory; `dsd-tui {command}` takes a run directory "
+                          f"(the path `dsd-tui run` printed first)")
+    if not is_run_dir(path):
+        raise RunDirError(f"{path}: not a dsd_tui run directory (no {EVENTS} and {PROFILE}); give the "
+                          f"folder `dsd-tui run` printed first")
+    return path
+
+
+def rebuild_summary(path: Path) -> SummaryBuilder:
+    builder = SummaryBuilder()
+    for e in read_events(Path(path) / EVENTS):
+        builder.consume(e)
+    return builder
+
+
+class RunDir:
+    """An open run directory: the event sink that writes events.jsonl and summary.json."""
+
+    SUMMARY_ON = {"run_started", "phase_started", "rung_finished", "stop_fired", "phase_finished",
+                  "run_finished", "run_failed", "run_interrupted"}
+
+    def __init__(self, path: Path, builder: SummaryBuilder | None = None):
+        self.path = Path(path)
+        self.builder = builder or SummaryBuilder()
+        self._events = open(self.path / EVENTS, "ab")
+        try:
+            _lock(self._events, self.path)
+        except BaseException:
+            self._events.close()
+            raise
+        _cut_torn_tail(self._events)
+        for stale in self.path.glob("**/.*.tmp"):  # left by a process killed mid-write
+            stale.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if not self._events.closed:
+            self._events.close()
+
+    def __call__(self, event: ev.Event) -> None:
+        line = json.dumps(ev.to_jsonable(event.to_dict()), separators=(",", ":")) + "\n"
+        try:
+            self._events.write(line.encode())
+            self._events.flush()
+        except OSError as e:
+            raise WriteFailed(f"cannot append to {self.path / EVENTS} ({e.strerror}); the run stopped and can "
+                              f"be resumed with `dsd-tui resume {self.path}` once there is room") from None
+        self.builder.consume(event)
+        if event.type in self.SUMMARY_ON:
+            self.write_summary()
+
+    def write_summary(self) -> None:
+        text = json.dumps(self.builder.summary(), indent=2) + "\n"
+        self.write_file(SUMMARY, text.encode())
+
+    def write_file(self, rel: str, data: bytes) -> None:
+        try:
+            atomic_write_bytes(self.path / rel, data)
+        except OSError as e:
+            raise WriteFailed(f"cannot write {self.path / rel} ({e.strerror}); the previous version is intact; "
+                              f"resume with `dsd-tui resume {self.path}` once fixed") from None
+
+    def save_torch(self, rel: str, obj) -> None:
+        buf = io.BytesIO()
+        torch.save(obj, buf)
+        self.write_file(rel, buf.getvalue())
+
+    def checkpoint_path(self, phase: str, rung: int) -> Path:
+        return self.path / "checkpoints" / f"{phase}-rung{rung:02d}.pt"
+
+
+def _lock(f, path: Path) -> None:
+    if sys.platform == "win32":  # pragma: no cover - no flock; a second writer is not detected there
+        return
+    import fcntl
+
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RunDirError(f"{path}: this run is in use by another dsd-tui process; follow it with "
+                          f"`dsd-tui watch {path}`") from None
+    except OSError:  # a file system without locks (some network mounts): run unguarded
+        pass
+
+
+def _cut_torn_tail(f) -> None:
+    """Drop a last line without its newline (a crash mid-append), so the next event starts clean."""
+    size = os.fstat(f.fileno()).st_size
+    if size == 0:
+        return
+    with open(f.name, "rb") as r:
+        back = min(size, 1 << 20)
+        r.seek(size - back)
+        tail = r.read()
+    if tail.endswith(b"\n"):
+        return
+    cut = tail.rfind(b"\n")
+    keep = (size - back + cut + 1) if cut >= 0 else (0 if back == size else size)
+    os.truncate(f.name, keep)

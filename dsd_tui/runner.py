@@ -1,0 +1,143 @@
+"""Starting and resuming a run: the run directory, the sinks, the signals and the final status.
+
+Shared by the headless command and the TUI's worker thread, so both behave the same: the inputs
+(data, a teacher checkpoint, the resume state) are checked before anything is written, the run
+directory is written first, every view is just another sink, and whatever happens the run ends
+with one of run_finished, run_failed or run_interrupted in events.jsonl.
+"""
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+from dsd_tui import profile as profile_mod
+from dsd_tui.record import events as ev
+from dsd_tui.core.ladder import Ladder
+from dsd_tui.core.data import DataBundle, load_data
+from dsd_tui.record.rundir import PROFILE, STATE, RunDir, atomic_write_text, is_run_dir, new_run_dir, rebuild_summary, require_run_dir, safe_torch_load
+from dsd_tui.core.teacher import load_teacher_model
+from dsd_tui.errors import RunFailed, UsageError
+
+EXIT = {"completed": 0, "stopped": 0, "failed": 1, "interrupted": 130}
+
+
+class RunSession:
+    """One run (new or resumed) with its stop flags; `run()` returns the final status."""
+
+    def __init__(self, prof: profile_mod.Profile, path: Path, resume: bool, sinks=(), data: DataBundle | None = None):
+        self.profile = prof
+        self.path = Path(path)
+        self.resume = resume
+        self.data = data
+        self.stop_now = threading.Event()  # stop at the next batch boundary
+        self.stop_after_rung = threading.Event()  # stop once the current rung is finished
+        builder = rebuild_summary(self.path) if resume else None
+        self.rundir = RunDir(self.path, builder)
+        self.sink = ev.Fanout(self.rundir, *sinks)
+        self.error: str | None = None
+        self.status: str | None = None  # run()'s result once it has returned ("failed" if it raised)
+        self.done = threading.Event()  # set when run() has returned or raised, its files closed
+
+    @classmethod
+    def new(cls, prof: profile_mod.Profile, out: str | None, sinks=()) -> "RunSession":
+        data = preflight(prof)
+        path = new_run_dir(Path(out or prof.run.out), prof.run.name, time.time())
+        try:
+            atomic_write_text(path / PROFILE, prof.to_toml())
+        except OSError as e:
+            shutil.rmtree(path, ignore_errors=True)
+            raise UsageError(f"{path}: cannot write the run's profile.toml ({e.strerror}); choose a writable "
+                             f"--out DIR") from None
+        return cls(prof, path, resume=False, sinks=sinks, data=data)
+
+    @classmethod
+    def at(cls, path: str | Path, prof: profile_mod.Profile, sinks=()) -> "RunSession":
+        """A new run in exactly `path` (a sweep names its ladders' folders itself); it must hold no run yet."""
+        path = Path(path)
+        if is_run_dir(path):
+            raise UsageError(f"{path}: already holds a run; resume it with `dsd-tui resume {path}`")
+        data = preflight(prof)
+        for sub in ("checkpoints", "state"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path / PROFILE, prof.to_toml())
+        return cls(prof, path, resume=False, sinks=sinks, data=data)
+
+    @classmethod
+    def resume_from(cls, run_dir: str, sinks=()) -> "RunSession":
+        path = require_run_dir(Path(run_dir), "resume")
+        prof = profile_mod.load(str(path / PROFILE))
+        builder = rebuild_summary(path)
+        if builder.status in ("completed", "stopped"):
+            raise UsageError(f"{path}: this run already finished ({builder.status}); nothing to resume. "
+                             f"`dsd-tui export {path}` prints its summary")
+        if (path / STATE).is_file():  # without one (killed in the first epoch) the run starts over, same seeds
+            safe_torch_load(path / STATE, "resume state")
+        data = preflight(prof)
+        return cls(prof, path, resume=True, sinks=sinks, data=data)
+
+    def run(self) -> str:
+        try:
+            self.status = self._run()
+            return self.status
+        finally:
+            self.status = self.status or "failed"
+            self.done.set()
+
+    def _run(self) -> str:
+        ladder = Ladder(self.profile, self.rundir, self.sink, should_stop=self.stop_now.is_set,
+                        stop_after_rung=self.stop_after_rung.is_set, resume=self.resume, data=self.data)
+        self.data = None
+        try:
+            return ladder.run()
+        except (RunFailed, UsageError) as e:
+            self.error = str(e)
+            if isinstance(e, UsageError) and self._discard_if_empty():
+                raise
+            self._emit_failure(str(e))
+            if isinstance(e, UsageError):
+                raise
+            return "failed"
+        except Exception as e:  # noqa: BLE001 - an unexpected bug still ends the run cleanly
+            self.error = f"{e.__class__.__name__}: {e}"
+            self._emit_failure(self.error)
+            raise
+        finally:
+            self.rundir.close()
+
+    def _discard_if_empty(self) -> bool:
+        """A new run refused before its first rung finished leaves nothing behind (bad input)."""
+        if self.resume or any(self.rundir.builder.records(ph) for ph in ("teacher", "student")):
+            return False
+        self.rundir.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+        return True
+
+    def _emit_failure(self, message: str) -> None:
+        try:
+            self.sink(ev.RunFailed(error=message))
+        except Exception:  # noqa: BLE001 - the disk may be what failed; the message still reaches the user
+            pass
+
+
+def install_signal_handlers(session: RunSession) -> None:
+    """SIGINT/SIGTERM: finish the batch, save, mark interrupted. SIGHUP: keep running (see README)."""
+    def stop(_signum, _frame):
+        session.stop_now.set()
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def preflight(prof: profile_mod.Profile) -> DataBundle:
+    """Read everything a run needs from outside its run directory, so bad input (missing, truncated
+    or wrong data; a teacher checkpoint that does not fit) is refused before anything is written."""
+    data = load_data(prof.data, prof.run.seed)
+    teacher = prof.distill.teacher
+    if prof.distill.enabled and teacher not in ("best", "dense"):
+        load_teacher_model(Path(teacher).expanduser(), prof.model, prof.model.arch, data.input_shape,
+                           data.num_classes)
+    return data

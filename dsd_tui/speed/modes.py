@@ -1,0 +1,116 @@
+"""The opt-in speed modes (they may change numerics) and the record of which ones a run used.
+
+- `precision = "fp32"` (default): the reference numerics, PyTorch's own TF32 defaults untouched.
+- `precision = "bf16"`: autocast to bfloat16 (fp32 master weights, fp32 optimizer) and, for image
+  models, channels_last memory format for weights and batches. The output layer (the model's last
+  Linear) runs in fp32 outside autocast, so logits, losses and the distillation targets are fp32:
+  with bf16 logits the KD term at T = 10 is swamped by rounding (bf16 keeps 8 bits; a logit of 10 is
+  rounded in steps of 0.06, of the order of the differences between soft targets after dividing by
+  T), and five of six quickstart DSD² students fell by 9.5–23 points at rungs 3–5
+  (docs/benchmarks.md, "bf16 against fp32").
+- `compile = true`: the training forward (and a teacher's forward under augmentation) goes through
+  `torch.compile`. Masks, the state dict, checkpoints and the entropy hooks keep using the original
+  module: a compiled wrapper shares its parameters and would prefix every name with `_orig_mod.`.
+- `sparse_kernels = true`: within a rung, Linear layers with few kept weights train through CSR
+  kernels (`sparse_kernels.py`); the same sums in another order.
+
+On CUDA, cuDNN's autotuner (`cudnn.benchmark`) is switched on: it picks the fastest fp32 algorithm
+for each batch shape, the same arithmetic up to rounding order. `describe()` is what the summary's
+`environment["speed"]` shows.
+"""
+from __future__ import annotations
+
+import contextlib
+import types
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from dsd_tui.speed.sparse_kernels import sparse_linears
+
+
+@dataclass(frozen=True)
+class Speed:
+    precision: str = "fp32"  # fp32 | bf16
+    compile: bool = False
+    channels_last: bool = False
+    device_type: str = "cpu"
+    compile_backend: str = "inductor"  # not a profile key: tests and the CPU smoke check use "eager"
+    sparse_kernels: bool = False
+
+    @classmethod
+    def from_profile(cls, train_cfg, device: torch.device, images: bool) -> "Speed":
+        bf16 = train_cfg.precision == "bf16"
+        return cls(train_cfg.precision, bool(train_cfg.compile), bf16 and images, device.type,
+                   sparse_kernels=bool(train_cfg.sparse_kernels))
+
+    def apply_backends(self) -> None:
+        if self.device_type == "cuda":
+            torch.backends.cudnn.benchmark = True
+
+    def autocast(self):
+        """A context-manager factory for the forward passes, or None in fp32."""
+        if self.precision != "bf16":
+            return None
+        device_type = self.device_type
+        return lambda: torch.autocast(device_type, dtype=torch.bfloat16)
+
+    def place(self, model: nn.Module, device) -> nn.Module:
+        """Move a freshly built model to the device, in channels_last when that mode is on, with its
+        output layer kept in fp32 under bf16."""
+        model = model.to(device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if self.precision == "bf16":
+            keep_head_fp32(model)
+        return model
+
+    def forward_of(self, model: nn.Module) -> nn.Module:
+        """The module to call for training steps: compiled when asked, else the model itself."""
+        if not self.compile:
+            return model
+        return torch.compile(model, dynamic=False, backend=self.compile_backend)
+
+    def rung_kernels(self, model: nn.Module, opt):
+        """A context for one rung's training epochs: the CSR kernels when that mode is on."""
+        if not self.sparse_kernels:
+            return contextlib.nullcontext([])
+        return sparse_linears(model, opt)
+
+    def describe(self) -> dict:
+        out = {"precision": self.precision, "channels_last": self.channels_last, "compile": self.compile,
+               "sparse_kernels": self.sparse_kernels}
+        if self.precision == "bf16":
+            out["fp32_head"] = True
+        if self.device_type == "cuda":
+            out["tf32_matmul"] = bool(torch.backends.cuda.matmul.allow_tf32)
+            out["tf32_cudnn"] = bool(torch.backends.cudnn.allow_tf32)
+            out["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
+        return out
+
+
+def keep_head_fp32(model: nn.Module) -> nn.Module:
+    """Run the model's output layer (its last Linear) in fp32 even under autocast: its input is cast up
+    and autocast is off for it, so the logits are fp32. Parameter names and the state dict are
+    unchanged (the layer's forward is swapped on the instance, as a bound method, so deep copies
+    keep their own)."""
+    heads = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if heads:
+        heads[-1].forward = types.MethodType(_fp32_linear_forward, heads[-1])
+    return model
+
+
+def _fp32_linear_forward(self: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    with torch.autocast(x.device.type, enabled=False):
+        return nn.Linear.forward(self, x.float())
+
+
+def modes_note(environment: dict | None) -> str:
+    """The suffix `; opt-in speed modes: …` for a run whose `environment["speed"]` has any switched on,
+    else "": the run-started line of the headless printer and of the monitor's log say when a run is
+    not on the reference numerics."""
+    speed = (environment or {}).get("speed") or {}
+    modes = [f"precision={speed['precision']}"] if speed.get("precision", "fp32") != "fp32" else []
+    modes += [key for key in ("compile", "sparse_kernels") if speed.get(key)]
+    return f"; opt-in speed modes: {', '.join(modes)}" if modes else ""

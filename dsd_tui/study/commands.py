@@ -1,0 +1,118 @@
+"""The study commands (`sweep`, `aggregate`, `compare`, `plot`) as thin Click commands.
+
+They only parse options and call the study modules; cli.py adds them to the `dsd-tui` group.
+Like every command, a problem the user can fix is one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from dsd_tui.errors import UsageError
+
+
+def fail(message: str, code: int = 2):
+    from dsd_tui.cli import fail as cli_fail
+    cli_fail(message, code)
+
+
+@click.command()
+@click.argument("profile", required=False)
+@click.option("--grid", "grid", multiple=True, metavar="SECTION.KEY=V1,V2,...",
+              help="A profile key and its values; the sweep runs every combination (repeatable).")
+@click.option("--seeds", metavar="S1,S2,...", help="Seeds per setting (default: the profile's run.seed).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a key of the base profile.")
+@click.option("--address", metavar="ADDR", help="Join this Ray cluster (e.g. 10.0.0.1:6379 or auto); none starts a local one.")
+@click.option("--out", metavar="DIR", help="The sweep directory (default: <run.out>/sweep-<name>-<hash of profile and grid>).")
+@click.option("--gpus-per-task", type=float, metavar="F", help="GPUs per ladder (default 1 where the cluster has GPUs, else 0; a fraction packs ladders).")
+@click.option("--num-cpus", type=int, metavar="N", help="CPUs a local cluster may use (default: all); ignored with --address.")
+@click.option("--table-every", type=float, default=60.0, show_default=True, metavar="SEC", help="Seconds between status tables.")
+def sweep(profile, grid, seeds, overrides, address, out, gpus_per_task, num_cpus, table_every):
+    """Run PROFILE for every combination of --grid values and --seeds, one Ray task per ladder.
+
+    Re-running the same command skips finished ladders and resumes unfinished ones."""
+    from dsd_tui.study import sweep as sweep_mod
+    sweep_dir = out
+    try:
+        if (gpus_per_task is not None and gpus_per_task < 0) or (num_cpus is not None and num_cpus < 1):
+            raise UsageError("--gpus-per-task must be >= 0 and --num-cpus >= 1")
+        sweep_dir, base, grid_values, ident, plans = sweep_mod.plan_sweep(profile, overrides, grid, seeds, out)
+        click.echo(str(sweep_dir))
+        opts = sweep_mod.SweepOptions(address, gpus_per_task, 1.0, num_cpus, table_every)
+        result = sweep_mod.run_sweep(sweep_dir, base, grid_values, ident, plans, opts)
+    except UsageError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        fail(f"interrupted; run the same command again to resume the sweep{f' in {sweep_dir}' if sweep_dir else ''}",
+             130)
+    if not result.ok:
+        click.echo(f"dsd-tui: {len(result.failed)} ladder(s) did not finish: {', '.join(result.failed)}", err=True)
+    sys.exit(0 if result.ok else 1)
+
+
+@click.command()
+@click.argument("sweep_dir")
+@click.option("--out", "out", metavar="DIR", help="Folder for aggregate.json and the CSVs (default: SWEEP_DIR).")
+def aggregate(sweep_dir, out):
+    """Mean and std over seeds, per setting: rung metrics, best rung, SDD verdicts, stop outcomes."""
+    from dsd_tui.study import aggregate as agg_mod
+    from dsd_tui.study import sweep_index as idx
+    try:
+        idx.read_index(Path(sweep_dir))
+        result = agg_mod.aggregate(idx.group(idx.collect([sweep_dir])))
+        written = agg_mod.write(result, Path(out or sweep_dir))
+    except UsageError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"--out {out or sweep_dir}: cannot write ({e.strerror}); choose a writable folder")
+    for path in written:
+        click.echo(str(path))
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, metavar="RUN_OR_SWEEP...")
+@click.option("--metric", default="test_acc", show_default=True,
+              help="Rung metric to compare (test_acc, val_acc, train_acc, entropy_mean, test_loss, ...).")
+@click.option("--tui", "tui", is_flag=True, help="Show the table in a scrollable screen ('m' cycles the metric).")
+def compare(paths, metric, tui):
+    """Teacher and student curves of several runs or sweeps side by side, one row per rung."""
+    from rich.console import Console
+
+    from dsd_tui.study import compare_runs as compare_mod
+    from dsd_tui.study import sweep_index as idx
+    try:
+        groups = idx.group(idx.collect(paths))
+    except UsageError as e:
+        fail(str(e))
+    table, data = compare_mod.table(groups, metric)
+    if not any(ph.get(k, {}).get("mean") is not None for c in data.values() for ph in c.values() for k in ph):
+        fail(f"--metric {metric}: no run has this rung metric; try test_acc, val_acc, train_acc or entropy_mean")
+    if tui:
+        from dsd_tui.tui.screens.compare import CompareApp
+        CompareApp(groups, metric).run()
+        return
+    console = Console(width=None if sys.stdout.isatty() else 8 + 22 * len(groups) + 20)
+    console.print(table)
+    for line in compare_mod.stops_lines(groups):
+        console.print(line, highlight=False)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, metavar="RUN_OR_SWEEP...")
+@click.option("-o", "output", required=True, metavar="FILE", help="The figure: a .png, .svg or .pdf path.")
+def plot(paths, output):
+    """Figures: accuracy and per-layer entropy vs sparsity (seed bands), accuracy vs cost per stop criterion."""
+    from dsd_tui.study import sweep_index as idx
+    from dsd_tui.study import figures as plot_mod
+    try:
+        plot_mod.plot(idx.group(idx.collect(paths)), Path(output))
+    except UsageError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"-o {output}: cannot write ({e.strerror}); choose a writable path")
+    click.echo(output)
+
+
+STUDY_COMMANDS = [sweep, aggregate, compare, plot]

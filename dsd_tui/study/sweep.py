@@ -1,0 +1,279 @@
+"""`dsd-tui sweep`: the ladders of a sweep as Ray tasks, one run directory each.
+
+The driver (this process) plans the ladders, decides for each whether it is finished (skip), has
+resume state (resume) or must start, submits one Ray task per ladder and records every outcome in
+sweep.json as it arrives. A task never raises: a ladder that fails comes back as a result, is
+reported, and the other ladders go on. Each task asks for one GPU (or `gpus_per_task`, a fraction
+packs several small ladders on one GPU) where the cluster has GPUs, one CPU otherwise.
+
+Ladders write their run directories themselves, so on a multi-node cluster the sweep directory
+must be on a filesystem every node mounts (docs/scaling.md).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from dsd_tui.record.rundir import PROFILE, STATE, atomic_write_text, is_run_dir, rebuild_summary
+from dsd_tui.errors import UsageError
+from dsd_tui.study import sweep_index as idx
+from dsd_tui.study import sweep_table
+from dsd_tui.study.grid import LadderPlan
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    address: str | None = None  # join this Ray cluster; None starts a local one
+    gpus_per_task: float | None = None  # None: 1 where the cluster has GPUs, else 0
+    cpus_per_task: float = 1.0
+    num_cpus: int | None = None  # local cluster only: CPUs it may use (None: all)
+    table_every: float = 60.0  # seconds between status tables (0: only at the end)
+
+
+@dataclass
+class SweepResult:
+    counts: dict  # status -> number of ladders
+    failed: list  # names of ladders that failed
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+# ---------------------------------------------------------------- one ladder (runs in a Ray worker)
+
+def run_ladder(run_dir: str, profile, resume: bool) -> dict:
+    """Run (or resume) one ladder to its end. Returns {"status", "error", "seconds", "host"}; never raises."""
+    from dsd_tui.runner import RunSession
+    t0 = time.time()
+    host = socket.gethostname()
+    path = Path(run_dir)
+    error = None
+    try:
+        if not path.parent.is_dir():
+            raise UsageError(f"the sweep directory {path.parent} is not visible on {host}; put it on a "
+                             f"filesystem every node mounts")
+        session = RunSession.resume_from(str(path)) if resume else RunSession.at(path, profile)
+        status = session.run()
+        error = session.error
+    except UsageError as e:
+        status, error = "failed", str(e)
+    except Exception as e:  # noqa: BLE001 - one ladder's bug must not end the sweep
+        status, error = "failed", f"{e.__class__.__name__}: {e}"
+    return {"status": status, "error": error, "seconds": time.time() - t0, "host": host}
+
+
+def next_step(path: Path) -> str:
+    """skip (finished) | resume (has resume state) | start (no run yet, or one that died before its first epoch)."""
+    if not is_run_dir(path):
+        return "start"
+    status = rebuild_summary(path).status
+    if status in idx.FINISHED:
+        return "skip"
+    return "resume" if (path / STATE).is_file() else "restart"
+
+
+# ---------------------------------------------------------------- Ray
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("ray is not installed; install it with: pip install 'dsd-tui[ray]'") from None
+    return ray
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Join the cluster at `address`, or start a local one. Returns True if this call started Ray."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return False
+    if address:
+        try:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            first = str(e).strip().splitlines()[0][:120] if str(e).strip() else e.__class__.__name__
+            raise UsageError(f"--address {address}: cannot join the Ray cluster ({first}); start it with "
+                             f"`ray start --head` or check the address") from None
+        return True
+    _workers_find_this_package()
+    # address="local": always a fresh private instance, even where RAY_ADDRESS or a `ray start` cluster exists
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
+             log_to_driver=False)
+    return True
+
+
+def _workers_find_this_package() -> None:
+    """Local workers inherit our environment: make sure they import this dsd_tui (a source tree too)."""
+    root = str(Path(__file__).resolve().parents[2])
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join([root] + parts)
+
+
+def check_address(address: str | None, seconds: float = 5.0) -> None:
+    """A quick TCP check of HOST:PORT, so a wrong --address is one line now, not Ray retrying for minutes."""
+    if not address or address == "auto":
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--address {address}: expected HOST:PORT (e.g. 10.0.0.1:6379) or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=seconds).close()
+    except OSError as e:
+        raise UsageError(f"--address {address}: nothing answers there ({e.strerror or e}); start the cluster with "
+                         f"`ray start --head` or check the address") from None
+
+
+def task_resources(ray, opts: SweepOptions) -> tuple[float, float]:
+    """(cpus, gpus) per task: one GPU where the cluster has GPUs, else none."""
+    cluster_gpus = float(ray.cluster_resources().get("GPU", 0.0))
+    gpus = opts.gpus_per_task if opts.gpus_per_task is not None else (1.0 if cluster_gpus > 0 else 0.0)
+    if gpus > 0 and cluster_gpus == 0:
+        raise UsageError(f"--gpus-per-task {gpus:g}: the Ray cluster has no GPUs; use --gpus-per-task 0")
+    if gpus > max(cluster_gpus, 1.0):
+        raise UsageError(f"--gpus-per-task {gpus:g}: more than the cluster's {cluster_gpus:g} GPUs")
+    return opts.cpus_per_task, gpus
+
+
+# ---------------------------------------------------------------- the driver
+
+def prepare(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderPlan]) -> dict:
+    """Create or reopen the sweep directory; the index then lists every planned ladder."""
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out {sweep_dir}: cannot create the sweep directory ({e.strerror})") from None
+    if idx.is_sweep_dir(sweep_dir):
+        index = idx.read_index(sweep_dir)
+        if index.get("identity") != ident:
+            raise UsageError(f"--out {sweep_dir}: holds another sweep (other profile or grid); choose a new "
+                             f"folder, or leave --out out to get one named from the settings")
+    else:
+        if any(sweep_dir.iterdir()):
+            raise UsageError(f"--out {sweep_dir}: the folder is not empty and holds no sweep; choose a new folder")
+        index = idx.new_index(base.run.name, ident, base.to_dict(), grid)
+        atomic_write_text(sweep_dir / PROFILE, base.to_toml())
+    idx.add_plans(index, plans)
+    idx.write_index(sweep_dir, index)
+    return index
+
+
+def run_sweep(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderPlan],
+              opts: SweepOptions = SweepOptions(), out: TextIO | None = None) -> SweepResult:
+    out = out or sys.stdout
+    sweep_dir = Path(sweep_dir)
+    import_ray()  # the two checks that need no cluster come before anything is written
+    check_address(opts.address)
+    index = prepare(sweep_dir, base, grid, ident, plans)
+    steps = {plan.name: next_step(sweep_dir / plan.name) for plan in plans}
+    for plan in plans:
+        if steps[plan.name] == "skip":
+            entry = idx.ladder_entry(index, plan.name)
+            entry["status"] = rebuild_summary(sweep_dir / plan.name).status
+    todo = [plan for plan in plans if steps[plan.name] != "skip"]
+    skipped = len(plans) - len(todo)
+    _say(out, f"sweep {sweep_dir.name}: {len(plans)} ladders ({skipped} already finished, "
+              f"{sum(steps[p.name] == 'resume' for p in todo)} to resume, "
+              f"{sum(steps[p.name] != 'resume' for p in todo)} to start)")
+    idx.write_index(sweep_dir, index)
+    if todo:
+        _dispatch(sweep_dir, index, todo, steps, opts, out)
+    _say(out, sweep_table.table(sweep_dir, index))
+    return _result(index, plans)
+
+
+def _dispatch(sweep_dir, index, todo, steps, opts, out) -> None:
+    ray = import_ray()
+    started = connect(opts.address, opts.num_cpus)
+    try:
+        cpus, gpus = task_resources(ray, opts)
+        _say(out, f"ray: {ray.cluster_resources().get('CPU', 0):g} CPUs, {ray.cluster_resources().get('GPU', 0):g} "
+                  f"GPUs; {cpus:g} CPU and {gpus:g} GPU per ladder")
+        task = ray.remote(run_ladder).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
+        pending = {}
+        for plan in todo:
+            path = sweep_dir / plan.name
+            if steps[plan.name] == "restart":
+                shutil.rmtree(path)  # it died before its first epoch ended: nothing in it is worth keeping
+            entry = idx.ladder_entry(index, plan.name)
+            entry.update(status="running", error=None, attempts=entry.get("attempts", 0) + 1)
+            pending[task.remote(str(path), plan.profile, steps[plan.name] == "resume")] = plan
+        idx.write_index(sweep_dir, index)
+        _collect(ray, sweep_dir, index, pending, opts, out)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _collect(ray, sweep_dir, index, pending: dict, opts, out) -> None:
+    total = len(pending)
+    done = 0
+    last_table = time.time()
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in ready:
+                plan = pending.pop(ref)
+                result = _get(ray, ref)
+                entry = idx.ladder_entry(index, plan.name)
+                entry.update(status=result["status"], error=result["error"], seconds=result["seconds"],
+                             host=result.get("host"))
+                idx.write_index(sweep_dir, index)
+                done += 1
+                _say(out, f"[{done}/{total}] " + sweep_table.finished_line(sweep_dir, entry))
+            if opts.table_every and pending and time.time() - last_table >= opts.table_every:
+                _say(out, sweep_table.table(sweep_dir, index))
+                last_table = time.time()
+    except KeyboardInterrupt:
+        for ref, plan in pending.items():
+            ray.cancel(ref, force=True)
+            idx.ladder_entry(index, plan.name)["status"] = "interrupted"
+        idx.write_index(sweep_dir, index)
+        raise
+
+
+def _get(ray, ref) -> dict:
+    try:
+        return ray.get(ref)
+    except Exception as e:  # noqa: BLE001 - the worker died (OOM kill, node lost): this ladder failed
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        return {"status": "failed", "error": f"{e.__class__.__name__}: {first}", "seconds": None}
+
+
+def _result(index: dict, plans: list[LadderPlan]) -> SweepResult:
+    names = {p.name for p in plans}
+    counts: dict = {}
+    failed = []
+    for lad in index["ladders"]:
+        if lad["name"] in names:
+            counts[lad["status"]] = counts.get(lad["status"], 0) + 1
+            if lad["status"] not in idx.FINISHED:
+                failed.append(lad["name"])
+    return SweepResult(counts, failed)
+
+
+def _say(out: TextIO, text: str) -> None:
+    out.write(text + "\n")
+    out.flush()
+
+
+def plan_sweep(profile_spec: str | None, overrides, grid_items, seeds_text: str | None, out: str | None):
+    """From command-line words to (sweep_dir, base, grid, identity, plans); every problem is a UsageError."""
+    from dsd_tui import profile as profile_mod
+    from dsd_tui.study import grid as grid_mod
+    base = profile_mod.load(profile_spec, overrides)
+    grid = grid_mod.parse_grid(grid_items)
+    seeds = grid_mod.parse_seeds(seeds_text, base.run.seed)
+    ident = grid_mod.identity(base, grid)
+    plans = grid_mod.expand(base.to_dict(), f"{profile_spec or 'quickstart'}", grid, seeds)
+    sweep_dir = Path(out) if out else Path(base.run.out) / f"sweep-{base.run.name}-{ident}"
+    return sweep_dir, base, grid, ident, plans

@@ -1,0 +1,239 @@
+"""What the monitor shows, read off the run summary: the one place the UI turns state into display data.
+
+Every function here takes the app's `SummaryBuilder` (the same fold over events that writes
+summary.json) and returns plain values for a widget to draw. Nothing here measures the model:
+accuracies, sparsity, entropy and the best rung come from the events as they are. The only
+estimate made here is the time left, from the seconds per epoch of the rungs finished so far.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from dsd_tui.record import events as ev
+from dsd_tui.speed.modes import modes_note
+from dsd_tui.record.summary import SummaryBuilder
+
+PHASE_MODES = ("both", "teacher", "student")
+METRICS = ("test+val", "test", "val", "train", "entropy")
+METRIC_KEYS = {"test": "test_acc", "val": "val_acc", "train": "train_acc", "entropy": "entropy_mean"}
+METRIC_LABELS = {"test": "test acc", "val": "val acc", "train": "train acc (noisy labels)",
+                 "entropy": "mean entropy (bits)"}
+
+
+def phase_names(b: SummaryBuilder) -> list[str]:
+    return list(b.planned_phases or b.phases)
+
+
+# ------------------------------------------------------------------ ladder table
+@dataclass(frozen=True)
+class Row:
+    key: str  # "<phase>:<rung>", stable across updates
+    phase: str
+    rung: int
+    sparsity: float  # fraction
+    train_acc: float | None
+    val_acc: float | None
+    test_acc: float | None
+    entropy_mean: float | None
+    seconds: float
+    best: bool
+
+
+def table_rows(b: SummaryBuilder) -> list[Row]:
+    rows = []
+    for name in phase_names(b):
+        phase = b.phases.get(name)
+        if phase is None:
+            continue
+        for r in phase["rungs"]:
+            rows.append(Row(f"{name}:{r['rung']}", name, r["rung"], r["sparsity"], r.get("train_acc"),
+                            r.get("val_acc"), r.get("test_acc"), r.get("entropy_mean"),
+                            float(r.get("seconds") or 0.0), r["rung"] == phase.get("best_rung")))
+    return rows
+
+
+# ------------------------------------------------------------------ plot
+@dataclass(frozen=True)
+class Series:
+    label: str
+    phase: str
+    metric: str
+    points: tuple[tuple[int, float], ...]  # (rung index, value)
+    line: bool  # joined by a line (test) or markers only (validation)
+
+
+def plot_series(b: SummaryBuilder, phase_mode: str = "both", metric: str = "test+val") -> list[Series]:
+    phases = phase_names(b) if phase_mode == "both" else [phase_mode]
+    metrics = ["test", "val"] if metric == "test+val" else [metric]
+    out = []
+    for phase in phases:
+        for m in metrics:
+            key = METRIC_KEYS[m]
+            pts = tuple((r["rung"], r[key]) for r in b.records(phase) if r.get(key) is not None)
+            out.append(Series(f"{phase} {m}", phase, m, pts, line=(m != "val")))
+    return out
+
+
+def plot_title(phase_mode: str, metric: str) -> str:
+    what = "test and val acc" if metric == "test+val" else METRIC_LABELS[metric]
+    who = "teacher and student" if phase_mode == "both" else phase_mode
+    return f"{what}: {who}, by rung"
+
+
+def rung_ticks(b: SummaryBuilder) -> dict[int, float]:
+    """Rung index → sparsity (fraction) for every rung that has finished in any phase."""
+    out: dict[int, float] = {}
+    for name in phase_names(b):
+        for r in b.records(name):
+            out.setdefault(r["rung"], r["sparsity"])
+    return out
+
+
+# ------------------------------------------------------------------ entropy
+def entropy_phase(b: SummaryBuilder, phase_mode: str) -> str | None:
+    """The plot's phase when one is chosen, else the phase running now (or the last one with rungs)."""
+    if phase_mode != "both":
+        return phase_mode
+    current = b.current.get("phase")
+    if current and b.records(current):
+        return current
+    with_rungs = [p for p in phase_names(b) if b.records(p)]
+    return with_rungs[-1] if with_rungs else current
+
+
+def entropy_by_layer(b: SummaryBuilder, phase: str | None) -> dict[str, list[float]]:
+    """Layer name → its mean entropy (bits) at each finished rung of `phase`, in rung order."""
+    out: dict[str, list[float]] = {}
+    for r in b.records(phase) if phase else []:
+        for layer, h in (r.get("entropy") or {}).items():
+            if h is not None:
+                out.setdefault(layer, []).append(h)
+    return out
+
+
+# ------------------------------------------------------------------ header and progress
+@dataclass(frozen=True)
+class Progress:
+    name: str
+    profile: str
+    device: str
+    status: str
+    phase: str
+    rung: int
+    rungs: int  # pruning rungs per phase (the dense rung 0 comes on top)
+    epoch: int
+    epochs: int
+    rungs_done: int  # finished rungs over all phases
+    rungs_total: int
+    elapsed: float  # seconds
+    eta: float | None  # seconds left; None until a rung has finished, and once the run has ended
+
+
+def progress(b: SummaryBuilder, now: float | None = None) -> Progress:
+    now = time.time() if now is None else now
+    cur = b.current
+    per_phase = b.planned_rungs + 1
+    phases = phase_names(b)
+    done = sum(len(b.records(p)) for p in phases)
+    end = b.finished if b.status != "running" else None
+    elapsed = ((end or now) - b.started) if b.started else 0.0
+    env = b.environment
+    return Progress(
+        name=b.name or "-", profile=profile_label(b.profile),
+        device=str(env.get("device_name") or env.get("device") or "-"), status=b.status,
+        phase=str(cur.get("phase") or "-"), rung=int(cur.get("rung") or 0), rungs=b.planned_rungs,
+        epoch=int(cur.get("epoch") or 0), epochs=int(cur.get("epochs") or 0), rungs_done=done,
+        rungs_total=per_phase * len(phases), elapsed=max(0.0, elapsed),
+        eta=None if end else eta_seconds(b))
+
+
+def profile_label(profile: dict) -> str:
+    """A few words naming the setup: dataset, label noise, architecture."""
+    data, model = profile.get("data", {}), profile.get("model", {})
+    if not data:
+        return "-"
+    return f"{data.get('dataset')}·{model.get('arch')}·{data.get('noise', 0):.0%} noise"
+
+
+def eta_seconds(b: SummaryBuilder) -> float | None:
+    """Seconds left if every remaining epoch costs what the finished ones did (measurement included)."""
+    train = b.profile.get("train", {})
+    dense, per_rung = train.get("dense_epochs"), train.get("epochs")
+    if dense is None or per_rung is None:
+        return None
+    records = [r for p in phase_names(b) for r in b.records(p)]
+    spent = sum(float(r.get("seconds") or 0.0) for r in records)
+    epochs_spent = sum(int(r.get("epochs") or 0) for r in records)
+    if not epochs_spent or spent <= 0:
+        return None
+    cur = b.current
+    left = 0
+    for phase in phase_names(b):
+        finished = {r["rung"] for r in b.records(phase)}
+        if b.phases.get(phase, {}).get("finished"):
+            continue
+        for rung in range(b.planned_rungs + 1):
+            if rung in finished:
+                continue
+            epochs = dense if rung == 0 else per_rung
+            if cur.get("phase") == phase and cur.get("rung") == rung:
+                epochs -= int(cur.get("epoch") or 0)
+            left += max(0, epochs)
+    return left * spent / epochs_spent
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+# ------------------------------------------------------------------ stops and log
+def active_stops(b: SummaryBuilder) -> list[dict]:
+    return [s for s in b.stops if s.get("active")]
+
+
+def stop_headline(s: dict) -> str:
+    sel = f"keep rung {s['selected_rung']}"
+    if s.get("selected_test_acc") is not None and s.get("selected_sparsity") is not None:
+        sel += f" (test {s['selected_test_acc']:.3f}, sparsity {s['selected_sparsity'] * 100:.2f}%)"
+    return f"{s['criterion']} fired at {s['phase']} rung {s['rung']}: {sel}"
+
+
+def stop_text(s: dict) -> str:
+    return f"{stop_headline(s)}. {s['reason']}"
+
+
+def log_line(e: ev.Event) -> tuple[str, str] | None:
+    """(severity, text) for the log pane, or None for events too frequent to log (epochs)."""
+    if isinstance(e, ev.RunStarted):
+        return "info", f"run {e.name} {'resumed' if e.resumed else 'started'}: {len(e.phases)} phase(s) × " \
+                       f"{e.rungs + 1} rungs, {e.run_dir}{modes_note(e.environment)}"
+    if isinstance(e, ev.PhaseStarted):
+        extra = f", teacher: {e.teacher.get('source')} rung {e.teacher.get('rung')}" if e.teacher else ""
+        return "info", f"{e.phase} phase: {e.arch}, {e.prunable_weights:,} prunable weights{extra}"
+    if isinstance(e, ev.RungFinished):
+        r = e.record
+        acc = "n/a" if r.get("test_acc") is None else f"{r['test_acc']:.3f}"
+        return "info", f"{e.phase} rung {e.rung} done: sparsity {r['sparsity'] * 100:.2f}%, test {acc}"
+    if isinstance(e, ev.StopFired):
+        tag = "STOP" if e.active else "shadow"
+        return ("alert" if e.active else "info"), f"[{tag}] {e.criterion} at {e.phase} rung {e.rung} → keep " \
+                                                  f"rung {e.selected_rung}: {e.reason}"
+    if isinstance(e, ev.PhaseFinished):
+        return "info", f"{e.phase} phase done: best rung {e.best_rung}, {e.rungs_trained} rungs trained"
+    if isinstance(e, ev.RunFinished):
+        return "info", f"run {e.status} in {duration(e.seconds)}"
+    if isinstance(e, ev.RunFailed):
+        return "error", f"run failed: {e.error}"
+    if isinstance(e, ev.RunInterrupted):
+        return "warning", f"run interrupted: {e.reason}"
+    if isinstance(e, ev.Warning):
+        return "warning", f"warning: {e.message}"
+    if isinstance(e, ev.Log):
+        return "info", e.message
+    return None
