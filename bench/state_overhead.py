@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from dsd_tui import profile as profile_mod
-from dsd_tui.record import events as ev
 from dsd_tui.core.ladder import Ladder
+from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import RunDir, new_run_dir
 
 

@@ -50,10 +50,10 @@ import reference_pipeline as ref  # noqa: E402
 from dsd_tui.core.data import Batcher, load_data  # noqa: E402
 from dsd_tui.core.models import build_model  # noqa: E402
 from dsd_tui.core.pruning import Masks  # noqa: E402
-from dsd_tui.record.rundir import atomic_torch_save  # noqa: E402
-from dsd_tui.speed.modes import Speed  # noqa: E402
 from dsd_tui.core.training import evaluate, make_optimizer, measure_train, train_epoch  # noqa: E402
 from dsd_tui.profile import DataSection, ModelSection, TrainSection  # noqa: E402
+from dsd_tui.record.rundir import atomic_torch_save  # noqa: E402
+from dsd_tui.speed.modes import Speed  # noqa: E402
 
 DEFAULT_SPARSITY = "0.2"  # one rung, so every path carries a real mask
 

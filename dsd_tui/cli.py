@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from dsd_tui import profile as profile_mod
-from dsd_tui.errors import RunFailed, UsageError
+from dsd_tui.errors import UsageError
 
 EPILOG = "Exit codes: 0 done, 1 the run failed, 2 bad usage/profile/input, 130 interrupted."
 

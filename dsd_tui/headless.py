@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TextIO
 
 from dsd_tui.record import events as ev
-from dsd_tui.stops.criteria_table import comparison_rows, format_table
 from dsd_tui.record.rundir import EVENTS, rebuild_summary
-from dsd_tui.speed.modes import modes_note
 from dsd_tui.record.summary import SummaryBuilder
+from dsd_tui.speed.modes import modes_note
+from dsd_tui.stops.criteria_table import comparison_rows, format_table
 from dsd_tui.stops.verdicts import describe
 
 HEADER = f"{'phase':<8} {'rung':>4} {'sparsity':>9} {'train':>6} {'val':>6} {'test':>6} {'H mean':>6} {'regime':<11} {'sec':>6}"

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, get_args, get_origin
+from typing import Any, Callable, get_origin
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -14,12 +14,22 @@ import time
 from pathlib import Path
 
 from dsd_tui import profile as profile_mod
-from dsd_tui.record import events as ev
-from dsd_tui.core.ladder import Ladder
 from dsd_tui.core.data import DataBundle, load_data
-from dsd_tui.record.rundir import PROFILE, STATE, RunDir, atomic_write_text, is_run_dir, new_run_dir, rebuild_summary, require_run_dir, safe_torch_load
+from dsd_tui.core.ladder import Ladder
 from dsd_tui.core.teacher import load_teacher_model
 from dsd_tui.errors import RunFailed, UsageError
+from dsd_tui.record import events as ev
+from dsd_tui.record.rundir import (
+    PROFILE,
+    STATE,
+    RunDir,
+    atomic_write_text,
+    is_run_dir,
+    new_run_dir,
+    rebuild_summary,
+    require_run_dir,
+    safe_torch_load,
+)
 
 EXIT = {"completed": 0, "stopped": 0, "failed": 1, "interrupted": 130}
 

@@ -5,9 +5,9 @@ usage: python scripts/gen_profile_docs.py [--check]
 import sys
 from pathlib import Path
 
-from dsd_tui.profile import SECTIONS, describe_keys
-
 import tomli_w
+
+from dsd_tui.profile import describe_keys
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "profiles.md"
 

@@ -15,8 +15,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from dsd_tui.stops import criteria as stopping
 from dsd_tui.profile import StopSection
+from dsd_tui.stops import criteria as stopping
 
 VARIANTS = {
     "teacher": [

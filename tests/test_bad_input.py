@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import write_cifar
+from relhelp import sets, snapshot_tree
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
-from dsd_tui.record import events as ev
 from dsd_tui.core.models import MLP, VGGLike
+from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import new_run_dir
-from conftest import write_cifar
-from relhelp import sets, snapshot_tree
 
 TINY = ["prune.rungs=1", "train.dense_epochs=1", "train.epochs=1"]
 

@@ -3,11 +3,10 @@ import pickle
 
 import pytest
 import torch
+from conftest import write_cifar
 
 from dsd_tui.core.data import DataError, load_data, random_crop_flip, symmetric_noise
 from dsd_tui.profile import DataSection
-
-from conftest import write_cifar
 
 
 def test_symmetric_noise_always_moves_to_another_class_at_the_requested_rate():

@@ -7,10 +7,10 @@ import math
 
 import pytest
 from click.testing import CliRunner
+from relhelp import load_summary, run_dirs, sets
 
 from dsd_tui.cli import main
 from dsd_tui.record.rundir import read_events, safe_torch_load
-from relhelp import load_summary, run_dirs, sets
 
 BASE = ["prune.rungs=2", "train.dense_epochs=3", "train.epochs=2", "model.hidden=[64]", "distill.enabled=false"]
 

@@ -2,15 +2,14 @@
 epoch ended, and while another process still holds the run."""
 from __future__ import annotations
 
-
 import pytest
 from click.testing import CliRunner
+from relhelp import load_summary, metrics
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
 from dsd_tui.record.rundir import EVENTS, STATE, RunDir, read_events, safe_torch_load
 from dsd_tui.runner import RunSession
-from relhelp import load_summary, metrics
 
 STOPPING = ["prune.rungs=6", "train.dense_epochs=3", "train.epochs=1", "model.hidden=[64]", "distill.enabled=false",
             'stop.criteria=["early-stop"]', 'stop.active="early-stop"', 'stop.active_student=""',

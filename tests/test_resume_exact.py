@@ -7,9 +7,10 @@ import random
 import signal
 import time
 
+from relhelp import QUICK, cli, cli_run, event_lines, load_summary, metrics, run_dirs, sets, wait_for
+
 from dsd_tui import profile as profile_mod
 from dsd_tui.runner import RunSession
-from relhelp import QUICK, cli, cli_run, event_lines, load_summary, metrics, run_dirs, sets, wait_for
 
 KILLS = 3
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import short_overrides
 
 from dsd_tui.cli import main
-
-from conftest import short_overrides
 
 CHECKER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_rundir.py"
 

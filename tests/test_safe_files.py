@@ -9,10 +9,10 @@ import os
 
 import pytest
 from click.testing import CliRunner
+from relhelp import QUICK, load_summary, run_dirs, sets
 
 from dsd_tui.cli import main
 from dsd_tui.record.rundir import RunDir, WriteFailed, atomic_write_text, read_events, safe_torch_load
-from relhelp import QUICK, load_summary, run_dirs, sets
 
 ONE_PHASE = [*QUICK, "distill.enabled=false"]
 

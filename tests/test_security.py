@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-
-from dsd_tui.cli import main
-from dsd_tui.core.cifar_files import read_pickle
-from dsd_tui.record.rundir import RunDirError, new_run_dir, safe_torch_load
-from dsd_tui.profile import ProfileError
-from dsd_tui.profile import load as load_profile
 from conftest import write_cifar
 from relhelp import sets, snapshot_tree
 from test_bad_input import TINY, fake_run
+
+from dsd_tui.cli import main
+from dsd_tui.core.cifar_files import read_pickle
+from dsd_tui.profile import ProfileError
+from dsd_tui.profile import load as load_profile
+from dsd_tui.record.rundir import RunDirError, new_run_dir, safe_torch_load
 
 
 class Payload:

@@ -9,11 +9,11 @@ import signal
 from pathlib import Path
 
 import pytest
+from relhelp import QUICK, cli, load_summary, run_dirs, sets, wait_for
 
+from dsd_tui.headless import HeadlessPrinter
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import read_events, safe_torch_load
-from dsd_tui.headless import HeadlessPrinter
-from relhelp import QUICK, cli, load_summary, run_dirs, sets, wait_for
 
 ONE_PHASE = [*QUICK, "distill.enabled=false"]
 

@@ -8,19 +8,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from relhelp import QUICK, load_summary, metrics
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
-from dsd_tui.record import events as ev
 from dsd_tui.core.data import Batcher, load_data
 from dsd_tui.core.models import MLP
 from dsd_tui.core.pruning import Masks
-from dsd_tui.speed import modes as speed_mod
-from dsd_tui.speed.sparse_kernels import MAX_DENSITY, MIN_WEIGHTS, CsrPattern, csr_linear, sparse_linears
 from dsd_tui.core.training import make_optimizer, train_epoch
 from dsd_tui.profile import DataSection
+from dsd_tui.record import events as ev
 from dsd_tui.runner import RunSession
-from relhelp import QUICK, load_summary, metrics
+from dsd_tui.speed import modes as speed_mod
+from dsd_tui.speed.sparse_kernels import MAX_DENSITY, MIN_WEIGHTS, CsrPattern, csr_linear, sparse_linears
 
 # A quick ladder whose rungs 1 and 2 (80% and 96% pruned) put the 256×256 hidden layer on CSR.
 SPARSE_QUICK = [*QUICK, "model.hidden=[256, 256]", "prune.rate=0.8", "prune.rungs=2", "train.sparse_kernels=true"]
@@ -177,8 +177,9 @@ def test_throughput_bench_times_every_rung_of_a_real_ladder_with_the_sparse_mode
 
 
 def test_the_run_started_lines_say_when_an_opt_in_speed_mode_is_on(tmp_path):
-    from dsd_tui.tui.view import log_line
     from relhelp import sets
+
+    from dsd_tui.tui.view import log_line
 
     result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(tmp_path), *sets(*SPARSE_QUICK)])
     assert result.exit_code == 0, result.output

@@ -6,18 +6,17 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import short_overrides
 
 from dsd_tui.cli import main
 from dsd_tui.core.data import Batcher, load_data
 from dsd_tui.core.entropy import entropy_from_counts
 from dsd_tui.core.models import MLP, VGGLike
 from dsd_tui.core.pruning import Masks
-from dsd_tui.speed.modes import Speed
-from dsd_tui.speed.kept_weights import KeptWeightsOptimizer
 from dsd_tui.core.training import MasksBroken, make_optimizer, make_scheduler, train_epoch
 from dsd_tui.profile import DataSection, TrainSection
-
-from conftest import short_overrides
+from dsd_tui.speed.kept_weights import KeptWeightsOptimizer
+from dsd_tui.speed.modes import Speed
 
 
 def digits():
@@ -287,8 +286,9 @@ def test_compact_step_under_the_speed_modes_matches_the_plain_step_in_the_same_m
 def test_ladder_with_the_compact_step_gives_the_summary_of_the_plain_step(tmp_path, monkeypatch, extra):
     """End to end (teacher + KD student): the ladder builds the compact optimizer; forcing the plain
     masked step instead changes no number in the summary."""
-    from dsd_tui.core import ladder as ladder_mod
     from relhelp import load_summary, metrics
+
+    from dsd_tui.core import ladder as ladder_mod
 
     built = []
     real = ladder_mod.make_optimizer

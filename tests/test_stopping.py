@@ -6,8 +6,8 @@ import dataclasses
 import pytest
 from stop_curves import sdd_absent, sdd_present
 
-from dsd_tui.stops import criteria as stopping
 from dsd_tui.profile import StopSection
+from dsd_tui.stops import criteria as stopping
 
 
 def cfg(**changes):

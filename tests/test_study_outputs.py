@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from dsd_tui.cli import main
 from dsd_tui.study import aggregate as agg_mod
 from dsd_tui.study import compare_runs as compare_mod
-from dsd_tui.study import sweep_index as idx
 from dsd_tui.study import sweep as sweep_mod
+from dsd_tui.study import sweep_index as idx
 
 # Short ladders whose stop criteria fire (no smoothing, patience 1, zero tolerance).
 TINY = ["prune.rungs=4", "train.dense_epochs=3", "train.epochs=2", "stop.delta=0.0", "stop.smooth=1",

@@ -8,11 +8,11 @@ import time
 
 from textual.widgets import Sparkline
 from textual.widgets._toast import Toast
+from tui_support import RECORDED, SIZE, recorded_clock, recorded_copy, screen_text, summary_of, wait_for
 
 from dsd_tui.record.rundir import read_events
 from dsd_tui.tui.app import EXPORT_NAME, REDRAW_HZ, MonitorApp
 from dsd_tui.tui.screens.help import HelpScreen
-from tui_support import RECORDED, SIZE, recorded_clock, recorded_copy, screen_text, summary_of, wait_for
 
 
 class BellCounting(MonitorApp):
@@ -195,10 +195,10 @@ def test_no_color_keeps_the_alert_and_series_apart_without_colour(tmp_path, monk
 
 def test_live_panes_redraw_at_most_every_few_seconds_but_a_stop_shows_at_once(tmp_path, monkeypatch):
     """A full redraw costs the training's process ~0.1 s of CPU: short rungs are batched, stops are not."""
+    from tui_support import short_profile
+
     from dsd_tui.runner import RunSession
     from dsd_tui.tui.app import PANE_SECONDS
-
-    from tui_support import short_profile
 
     now = [1000.0]
     session = RunSession.new(short_profile(), str(tmp_path))

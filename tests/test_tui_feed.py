@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import threading
 
+from tui_support import RECORDED
+
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import read_events
 from dsd_tui.tui.feed import EventFollower, EventInbox
-from tui_support import RECORDED
 
 
 def test_inbox_wakes_the_ui_once_per_batch_and_never_waits_for_it():

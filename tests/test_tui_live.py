@@ -9,11 +9,11 @@ import threading
 import time
 
 import torch
+from tui_support import SIZE, screen_text, short_profile, wait_for
 
 from dsd_tui.record.rundir import STATE, rebuild_summary
 from dsd_tui.runner import RunSession
 from dsd_tui.tui.app import MonitorApp, run_app, watch_monitor
-from tui_support import SIZE, screen_text, short_profile, wait_for
 
 torch.set_num_threads(1)
 

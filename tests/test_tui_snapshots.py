@@ -5,8 +5,9 @@ and look at the SVGs in tests/__snapshots__/ before committing.
 """
 from __future__ import annotations
 
-from dsd_tui.tui.app import MonitorApp
 from tui_support import SIZE, recorded_clock, recorded_copy
+
+from dsd_tui.tui.app import MonitorApp
 
 MID_RUN = 36  # events: the teacher ladder done and its stop fired, the student in its rung 1
 

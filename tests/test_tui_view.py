@@ -1,12 +1,13 @@
 """The monitor's display data, read off the summary: rows, plot series, entropy, progress, log lines."""
 from __future__ import annotations
 
+from tui_support import RECORDED
+
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import read_events
 from dsd_tui.record.summary import SummaryBuilder
 from dsd_tui.tui import view
 from dsd_tui.tui.widgets.canvas import BRAILLE, Canvas, Trace, nice_range
-from tui_support import RECORDED
 
 
 def built(lines: int | None = None) -> SummaryBuilder:

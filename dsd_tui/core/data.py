@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dsd_tui.errors import UsageError
 from dsd_tui.core.cifar_files import md5, read_batch
+from dsd_tui.errors import UsageError
 
 CIFAR_MEAN = (0.485, 0.456, 0.406)  # the reference recipe's normalisation (design.md §2)
 CIFAR_STD = (0.229, 0.224, 0.225)

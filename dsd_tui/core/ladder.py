@@ -11,12 +11,9 @@ computes the same numbers as an uninterrupted one (docs/reliability.md).
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-import os
 import platform
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,21 +22,30 @@ from typing import Callable
 import torch
 from torch import nn
 
-from dsd_tui.errors import RunFailed, UsageError
-from dsd_tui.profile import Profile
-from dsd_tui.record import events as ev
-from dsd_tui.stops import criteria, regime, verdicts
 from dsd_tui.core.data import Batcher, DataBundle, load_data
 from dsd_tui.core.entropy import mean_entropy
 from dsd_tui.core.models import build_model
 from dsd_tui.core.pruning import Masks
-from dsd_tui.record.rundir import STATE, RunDir, safe_torch_load
-from dsd_tui.speed.modes import Speed
-from dsd_tui.stops.outcome import Plan, firing_details
-from dsd_tui.record.resume_state import StateWriter, detached_copy
 from dsd_tui.core.teacher import load_teacher_model
+from dsd_tui.core.training import (
+    Interrupted,
+    evaluate,
+    kd_loss,
+    make_optimizer,
+    make_scheduler,
+    measure_train,
+    predict_logits,
+    train_epoch,
+)
+from dsd_tui.errors import RunFailed, UsageError
+from dsd_tui.profile import Profile
+from dsd_tui.record import events as ev
+from dsd_tui.record.resume_state import StateWriter, detached_copy
+from dsd_tui.record.rundir import STATE, RunDir, safe_torch_load
 from dsd_tui.record.summary import best_rung
-from dsd_tui.core.training import Interrupted, evaluate, kd_loss, make_optimizer, make_scheduler, measure_train, predict_logits, train_epoch
+from dsd_tui.speed.modes import Speed
+from dsd_tui.stops import criteria, regime, verdicts
+from dsd_tui.stops.outcome import Plan, firing_details
 
 PHASE_SEED = {"teacher": 1, "student": 2}
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from torch import nn
 
-from dsd_tui.errors import UsageError
 from dsd_tui.core.models import build_model
+from dsd_tui.errors import UsageError
 from dsd_tui.record.rundir import RunDirError, safe_torch_load
 
 

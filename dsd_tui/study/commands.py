@@ -104,8 +104,8 @@ def compare(paths, metric, tui):
 @click.option("-o", "output", required=True, metavar="FILE", help="The figure: a .png, .svg or .pdf path.")
 def plot(paths, output):
     """Figures: accuracy and per-layer entropy vs sparsity (seed bands), accuracy vs cost per stop criterion."""
-    from dsd_tui.study import sweep_index as idx
     from dsd_tui.study import figures as plot_mod
+    from dsd_tui.study import sweep_index as idx
     try:
         plot_mod.plot(idx.group(idx.collect(paths)), Path(output))
     except UsageError as e:

@@ -13,8 +13,8 @@ import io
 import math
 from pathlib import Path
 
-from dsd_tui.record.rundir import atomic_write_bytes
 from dsd_tui.errors import UsageError
+from dsd_tui.record.rundir import atomic_write_bytes
 from dsd_tui.study import sweep_index as idx
 from dsd_tui.study.aggregate import aggregate_phase, stats
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from dsd_tui.record.rundir import PROFILE, STATE, atomic_write_text, is_run_dir, rebuild_summary
 from dsd_tui.errors import UsageError
+from dsd_tui.record.rundir import PROFILE, STATE, atomic_write_text, is_run_dir, rebuild_summary
 from dsd_tui.study import sweep_index as idx
 from dsd_tui.study import sweep_table
 from dsd_tui.study.grid import LadderPlan

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsd_tui.record.rundir import atomic_write_text, is_run_dir, rebuild_summary
 from dsd_tui.errors import UsageError
+from dsd_tui.record.rundir import atomic_write_text, is_run_dir, rebuild_summary
 from dsd_tui.study.grid import LadderPlan, setting_key, value_text
 
 SWEEP = "sweep.json"

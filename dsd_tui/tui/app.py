@@ -35,13 +35,13 @@ from dsd_tui.tui import view
 from dsd_tui.tui.feed import EventFollower, EventInbox
 from dsd_tui.tui.messages import EventsArrived
 from dsd_tui.tui.screens.help import HelpScreen
-from dsd_tui.tui.widgets.stop_banner import StopBanner
 from dsd_tui.tui.widgets.entropy_pane import EntropyPane
-from dsd_tui.tui.widgets.run_header import RunHeader
-from dsd_tui.tui.widgets.ladder_table import LadderTable
 from dsd_tui.tui.widgets.event_log import EventLog
 from dsd_tui.tui.widgets.ladder_plot import LadderPlot
+from dsd_tui.tui.widgets.ladder_table import LadderTable
+from dsd_tui.tui.widgets.run_header import RunHeader
 from dsd_tui.tui.widgets.run_progress import RunProgress
+from dsd_tui.tui.widgets.stop_banner import StopBanner
 
 REDRAW_HZ = 2  # at most this many redraws a second, however fast events arrive (the clock ticks with it)
 LIVE_HZ = 1  # the same, while the run is live in this process: every wake-up of the UI takes the GIL

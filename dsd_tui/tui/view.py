@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 
 from dsd_tui.record import events as ev
-from dsd_tui.speed.modes import modes_note
 from dsd_tui.record.summary import SummaryBuilder
+from dsd_tui.speed.modes import modes_note
 
 PHASE_MODES = ("both", "teacher", "student")
 METRICS = ("test+val", "test", "val", "train", "entropy")
