@@ -86,3 +86,13 @@ def test_profile_docs_are_generated_from_the_declarations():
     script = Path(__file__).resolve().parents[1] / "scripts" / "gen_profile_docs.py"
     result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_profile_docs_table_rows_are_one_line_each():
+    """A list default once rendered over several lines and broke the markdown table."""
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "profiles.md").read_text()
+    table = [line for line in doc.splitlines() if line.startswith("| `")]
+    assert len(table) == len(P.describe_keys())
+    assert all(line.endswith(" |") and line.count(" | ") >= 2 for line in table)
+    assert "| `stop.criteria` | `[\"early-stop\"," in doc

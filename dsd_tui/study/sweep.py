@@ -71,7 +71,8 @@ def run_ladder(run_dir: str, profile, resume: bool) -> dict:
 
 
 def next_step(path: Path) -> str:
-    """skip (finished) | resume (has resume state) | start (no run yet, or one that died before its first epoch)."""
+    """start (no run yet) | skip (finished) | resume (has resume state) | restart (a run that died before its
+    first epoch ended: nothing to resume, so its folder is cleared and the ladder starts again)."""
     if not is_run_dir(path):
         return "start"
     status = rebuild_summary(path).status
