@@ -54,7 +54,7 @@ class Masks:
 
         Not weight · mask, which leaves -0.0 where a negative weight was pruned: from -0.0 a plain SGD step
         can give +0.0 while the compact step (which never writes a pruned entry) keeps -0.0, equal values
-        but not equal bits. From +0.0 every path keeps +0.0. (masked_fill is ~20× slower than the
+        but not equal bits. From +0.0 every path keeps +0.0. (masked_fill is much slower than the
         multiplication on the CPU, so the per-step path keeps the multiplication.)"""
         for p, pruned in zip(self._plist, self._pruned):
             p.masked_fill_(pruned, 0.0)

@@ -1,9 +1,9 @@
 """The per-epoch resume state: a cheap snapshot on the training thread, the write in the background.
 
-Writing the whole state synchronously at every epoch end (serialise ~4 MB, write, fsync) costs
-about 15 ms on this machine, a third of a quickstart epoch. Instead the training thread only copies
-the tensors (`snapshot`, well under a millisecond for the quickstart MLP) and hands the copy to one
-writer thread, which serialises it and writes it atomically (temporary file, fsync, rename).
+Writing the whole state synchronously at every epoch end (serialise, write, fsync) costs a sizeable part
+of a short epoch (bench/state_overhead.py; figures in docs/benchmarks.md). Instead the training thread only
+copies the tensors (`snapshot`) and hands the copy to one writer thread, which serialises it and writes it
+atomically (temporary file, fsync, rename).
 
 The writer keeps to a duty cycle (`duty`, default 1%): after a write that took w seconds it waits
 w·(1/duty − 1) before the next, then writes the newest snapshot (latest wins; older ones are

@@ -32,10 +32,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-# When a Linear layer takes the CSR kernels (measured by bench/sparse_kernels.py, one CPU thread, batch
-# 128; docs/benchmarks.md): forward + backward of a 512×512 layer break even at ≈ 25% of the weights
-# kept (1.29× quicker at 20%, 2.1× at 10%), and MKL's sparse products carry a fixed cost of tens of µs
-# each, which makes a small layer (the 10×512 classifier: 2× slower at any density) lose outright.
+# When a Linear layer takes the CSR kernels. Both thresholds come from bench/sparse_kernels.py (the table and
+# its command are in docs/benchmarks.md): a large layer wins only well below its break-even density, and MKL's
+# sparse products carry a fixed cost per call that makes a small layer (the classifier) lose at any density.
 MAX_DENSITY = 0.2  # at most this fraction of the layer's weights kept
 MIN_WEIGHTS = 32_768  # and at least this many weights in the layer (512×64, the MLP's first layer)
 
