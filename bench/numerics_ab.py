@@ -79,7 +79,8 @@ def report(base: dict[int, dict], mode: dict[int, dict], mode_label: str) -> Non
     print(f"\nmean |Δ test accuracy| per rung, points ({mode_label} vs base)")
     for i, phase in enumerate(names):
         same = [mean_abs_diff(base[s], mode[s], i) for s in seeds]
-        line = f"{phase:8s} same seed, mode vs base: {' '.join(f'{x:.1f}' for x in same)} (mean {statistics.mean(same):.2f})"
+        shown = " ".join(f"{x:.1f}" for x in same)
+        line = f"{phase:8s} same seed, mode vs base: {shown} (mean {statistics.mean(same):.2f})"
         if len(seeds) > 1:
             cross = [mean_abs_diff(base[a], base[b], i) for a, b in itertools.combinations(seeds, 2)]
             cross_m = [mean_abs_diff(mode[a], mode[b], i) for a, b in itertools.combinations(seeds, 2)]

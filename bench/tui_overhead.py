@@ -10,7 +10,8 @@ the process around the run itself (for the TUI: app start, the run in its worker
 plus measurement), i.e. how much the UI slows the training itself, without the app's start-up;
 "cpu s" is the process's CPU time over the same span (all threads; less sensitive than wall time to
 other jobs on a shared machine); for the tui side the main thread's CPU time (the UI alone: app
-import, start-up, redraws; the session's set-up, which both sides do, left out) is printed too; "process s" adds interpreter start and imports. The TUI side is
+import, start-up, redraws; the session's set-up, which both sides do, left out) is printed too;
+"process s" adds interpreter start and imports. The TUI side is
 `run_app(session, headless=True, exit_when_done=True)`: the real app, worker, inbox and redraws,
 with no terminal to write to; the headless side is the --no-tui path (the run in the main thread,
 the headless printer writing to a file).
@@ -86,7 +87,8 @@ def main() -> None:
             assert pair[mode]["status"] == "completed", pair[mode]
             runs[mode].append(pair[mode])
             print(f"pair {i + 1} {mode:<8} run {pair[mode]['run_seconds']:7.2f} s   "
-                  f"train {pair[mode]['train_seconds']:7.2f} s   cpu {pair[mode]['cpu_seconds']:7.2f} s   process {pair[mode]['process_seconds']:7.2f} s", flush=True)
+                  f"train {pair[mode]['train_seconds']:7.2f} s   cpu {pair[mode]['cpu_seconds']:7.2f} s   "
+                  f"process {pair[mode]['process_seconds']:7.2f} s", flush=True)
         ratios.append(pair["tui"]["run_seconds"] / pair["headless"]["run_seconds"])
         ui = pair["tui"]["main_thread_cpu_seconds"]
         print(f"pair {i + 1} tui main thread (the UI): {ui:.2f} s CPU = "

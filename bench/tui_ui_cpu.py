@@ -88,7 +88,8 @@ def redraw_cost(size: tuple[int, int]) -> None:
                     costs.append(time.thread_time() - t)
             return costs
         costs = asyncio.run(main())
-    print(f"{size[0]}x{size[1]}: pane redraw {1e3 * statistics.median(costs):.1f} ms CPU (median of {len(costs)} rungs; "
+    print(f"{size[0]}x{size[1]}: pane redraw {1e3 * statistics.median(costs):.1f} ms CPU "
+          f"(median of {len(costs)} rungs; "
           f"last 10: {1e3 * statistics.median(costs[-10:]):.1f} ms)")
 
 

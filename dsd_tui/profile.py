@@ -57,7 +57,9 @@ def between(lo=None, hi=None, lo_open=False, hi_open=False):
 
 
 def run_name(v):
-    return None if NAME_RE.match(v) else "must be 1-64 letters, digits, '.', '_' or '-', not starting with '.', '_' or '-'"
+    if NAME_RE.match(v):
+        return None
+    return "must be 1-64 letters, digits, '.', '_' or '-', not starting with '.', '_' or '-'"
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,10 @@ class RunSection:
     name: str = opt("quickstart", "run name; the run directory is named from it and the start time", run_name)
     seed: int = opt(0, "seed for data split, label noise, initialisation and batch order", between(0, 2**31 - 1))
     device: str = opt("auto", "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N",
-                      lambda v: None if re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", v) else "must be auto, cpu, cuda or cuda:N")
-    threads: int = opt(1, "torch CPU threads (one is right on a busy 2-core machine; 0 = torch's default)", between(0, 1024))
+                      lambda v: None if re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", v)
+                      else "must be auto, cpu, cuda or cuda:N")
+    threads: int = opt(1, "torch CPU threads (one is right on a busy 2-core machine; 0 = torch's default)",
+                       between(0, 1024))
     out: str = opt("runs", "parent folder of run directories (each run gets a new folder inside it)")
     state_every: float = opt(0.0, "least seconds between resume-state saves at epoch ends (0 = as often as the "
                                   "background writer's 1% duty cycle allows; rung ends always)", between(0))
@@ -76,9 +80,11 @@ class RunSection:
 class DataSection:
     dataset: str = opt("digits", "digits | cifar10 | cifar100 | cifar100n | synthetic",
                        choice("digits", "cifar10", "cifar100", "cifar100n", "synthetic"))
-    path: str = opt("", "data directory (required for CIFAR: the folder holding cifar-10-batches-py / cifar-100-python)")
+    path: str = opt("", "data directory (required for CIFAR: the folder holding cifar-10-batches-py / "
+                        "cifar-100-python)")
     noisy_labels: str = opt("", "CIFAR-100N: path to the human noisy labels file (CIFAR-100_human.pt)")
-    noise: float = opt(0.4, "fraction of train/val labels moved to a different class, in [0, 1)", between(0.0, 1.0, hi_open=True))
+    noise: float = opt(0.4, "fraction of train/val labels moved to a different class, in [0, 1)",
+                       between(0.0, 1.0, hi_open=True))
     val_size: int = opt(200, "validation samples held out from the training set (same label noise)", between(1))
     train_size: int = opt(1000, "training samples kept after the validation split (0 = all the rest)", between(0))
     batch_size: int = opt(128, "samples per training step", between(1, 1 << 20))
@@ -123,7 +129,8 @@ class PruneSection:
     retrain: str = opt("lr-rewind", "lr-rewind | finetune | weight-rewind | reinit",
                        choice("lr-rewind", "finetune", "weight-rewind", "reinit"))
     rewind_epoch: int = opt(0, "weight-rewind: the dense-rung epoch whose weights each rung restarts from", between(0))
-    finetune_lr: float = opt(1e-4, "finetune: the constant learning rate of every pruned rung", between(0.0, lo_open=True))
+    finetune_lr: float = opt(1e-4, "finetune: the constant learning rate of every pruned rung",
+                             between(0.0, lo_open=True))
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,8 @@ class DistillSection:
     enabled: bool = opt(True, "run the DSD² student phase after the teacher ladder")
     teacher: str = opt("best", "best (best-validation teacher rung) | dense | PATH to a checkpoint .pt")
     temperature: float = opt(10.0, "KD temperature T", between(0.0, lo_open=True))
-    alpha: float = opt(0.8, "weight of the KD term; 1-alpha weighs the CE on noisy labels, in [0, 1]", between(0.0, 1.0))
+    alpha: float = opt(0.8, "weight of the KD term; 1-alpha weighs the CE on noisy labels, in [0, 1]",
+                       between(0.0, 1.0))
     arch: str = opt("", "student architecture ('' = same as model.arch)", choice("", "mlp", "resnet18", "vgg"))
 
 
@@ -203,7 +211,8 @@ class Profile:
 # ---------------------------------------------------------------- loading and validation
 
 def _type_name(tp) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list"}.get(tp, str(tp))
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list"}
+    return names.get(tp, str(tp))
 
 
 def _coerce(tp, value, where: str):
@@ -303,7 +312,8 @@ def _cross_checks(p: Profile, source: str) -> None:
     for key in ("active", "active_student"):
         name = getattr(p.stop, key)
         if name and name not in p.stop.criteria:
-            raise ProfileError(f"{source}: stop.{key} = {name!r} is not in stop.criteria {p.stop.criteria}; add it there")
+            raise ProfileError(f"{source}: stop.{key} = {name!r} is not in stop.criteria {p.stop.criteria}; "
+                               f"add it there")
 
 
 def from_dict(raw: dict, source: str = "profile") -> Profile:

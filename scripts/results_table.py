@@ -92,7 +92,8 @@ def comparison(runs: list[dict]) -> list[str]:
         fr = [r["fired_rung"] for r in fired if r["fired_rung"] is not None]
         out.append(f"| {ph} | {crit} | {statistics.mean(fr):.1f} | " if fr else f"| {ph} | {crit} | - | ")
         out[-1] += (f"{statistics.mean(r['selected_rung'] for r in fired):.1f} | "
-                    f"{pct(statistics.mean(r['sparsity'] for r in fired))} | {mean_sd([r['test_acc'] for r in fired])} | "
+                    f"{pct(statistics.mean(r['sparsity'] for r in fired))} | "
+                    f"{mean_sd([r['test_acc'] for r in fired])} | "
                     f"{statistics.mean(r['gap'] for r in fired):.1f} | "
                     f"{statistics.mean(r['trainings'] for r in fired):.1f} of {fired[0]['trainings_full']} | {seeds} |")
     return out

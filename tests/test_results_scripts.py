@@ -29,5 +29,5 @@ def test_results_table_rebuilds_the_comparison_in_the_docs():
 
 def test_stop_sweep_replays_the_defaults_on_the_saved_runs():
     out = script("stop_sweep.py")
-    line = next(l for l in out.splitlines() if l.startswith("teacher  entropy-gated   smooth=5"))
+    line = next(x for x in out.splitlines() if x.startswith("teacher  entropy-gated   smooth=5"))
     assert "25/22/1.8 22/19/1.2 26/23/1.7" in line

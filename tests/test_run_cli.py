@@ -58,7 +58,7 @@ def test_shared_contract_checker_accepts_the_run(finished_run):
 def test_headless_output_is_one_line_per_rung_without_control_codes(finished_run):
     _, output = finished_run
     assert "\x1b" not in output and "\r" not in output
-    rows = [l for l in output.splitlines() if l.startswith(("teacher ", "student "))]
+    rows = [x for x in output.splitlines() if x.startswith(("teacher ", "student "))]
     assert len(rows) == 6
     assert "36.00%" in rows[2]
 

@@ -257,7 +257,8 @@ def test_a_revived_pruned_weight_under_the_compact_step_still_fails_the_epoch_ch
     opt = make_optimizer(model.parameters(), "adam", 1e-2, 0.9, 0.0, masks=masks)
     with torch.no_grad():
         w = model.features[0].weight
-        w[~masks.masks["features.0.weight"]] = 1.0  # a bug elsewhere wrote pruned entries; the compact step never clears them
+        # a bug elsewhere wrote pruned entries; the compact step never clears them
+        w[~masks.masks["features.0.weight"]] = 1.0
     with pytest.raises(MasksBroken, match="pruned weights are not zero after an epoch"):
         train_epoch(model, masks, batcher, bundle.train, 64, torch.Generator().manual_seed(0), opt)
 

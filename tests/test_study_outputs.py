@@ -87,7 +87,8 @@ def test_the_runs_own_verdicts_are_aggregated(sweep_dir):
     if not numeric:
         pytest.skip("this engine writes no numeric verdict fields")
     for key in numeric:
-        assert g["phases"]["teacher"]["verdict"][key]["mean"] == pytest.approx(statistics.mean(v[key] for v in verdicts))
+        expected = statistics.mean(v[key] for v in verdicts)
+        assert g["phases"]["teacher"]["verdict"][key]["mean"] == pytest.approx(expected)
 
 
 def test_verdict_fields_are_aggregated_whatever_they_are():
@@ -107,7 +108,8 @@ def test_aggregate_command_writes_json_and_csv_that_agree(sweep_dir, tmp_path):
     assert len(rows) == 2 * 2 * 5  # settings × phases × rungs (dense + 4)
     row = next(r for r in rows if r["label"] == "noise=0.2" and r["phase"] == "student" and r["rung"] == "3")
     g = next(g for g in data["groups"] if g["label"] == "noise=0.2")
-    assert float(row["test_acc_mean"]) == pytest.approx(g["phases"]["student"]["rungs"][3]["metrics"]["test_acc"]["mean"])
+    expected = g["phases"]["student"]["rungs"][3]["metrics"]["test_acc"]["mean"]
+    assert float(row["test_acc_mean"]) == pytest.approx(expected)
     phases = list(csv.DictReader(io.StringIO((tmp_path / "aggregate-phases.csv").read_text())))
     assert {(r["label"], r["phase"]) for r in phases} == {(f"noise={n}", p) for n in (0.2, 0.4)
                                                            for p in ("teacher", "student")}

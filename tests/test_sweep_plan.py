@@ -57,7 +57,8 @@ def test_expand_is_the_cartesian_product_with_one_folder_per_ladder():
 def test_identity_ignores_order_and_seed_but_not_settings():
     base = profile_mod.load(None, TINY)
     a = grid_mod.identity(base, grid_mod.parse_grid(["data.noise=0.1,0.2", "prune.rate=0.2,0.3"]))
-    b = grid_mod.identity(base.replace("run", seed=5), grid_mod.parse_grid(["prune.rate=0.3,0.2", "data.noise=0.2,0.1"]))
+    b = grid_mod.identity(base.replace("run", seed=5),
+                          grid_mod.parse_grid(["prune.rate=0.3,0.2", "data.noise=0.2,0.1"]))
     c = grid_mod.identity(base, grid_mod.parse_grid(["data.noise=0.1,0.3", "prune.rate=0.2,0.3"]))
     assert a == b != c
 

@@ -106,6 +106,7 @@ def test_a_student_drifting_towards_the_noise_is_not_collapsing():
 
 def test_the_student_line_says_whether_there_was_anything_to_dodge():
     teacher = verdicts.phase_verdict(sdd_present(), N_TEST)
-    assert "dodged by the student: yes" in verdicts.describe("student", verdicts.phase_verdict(sdd_absent(), N_TEST, teacher))
+    text = verdicts.describe("student", verdicts.phase_verdict(sdd_absent(), N_TEST, teacher))
+    assert "dodged by the student: yes" in text
     none = verdicts.phase_verdict(sdd_absent(), N_TEST, verdicts.phase_verdict(sdd_absent(), N_TEST))
     assert none["dodged"] is False and "n/a (the teacher shows none)" in verdicts.describe("student", none)

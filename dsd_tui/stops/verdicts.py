@@ -85,7 +85,8 @@ def describe(phase: str, v: dict) -> str:
     if not v:
         return f"  {phase}: no verdict (no rung finished)"
     pct = lambda s: f"{100.0 * s:.2f}%"  # noqa: E731
-    text = (f"  {phase} verdict: dense {v['dense_test_acc']:.3f}; dip {v['dip_test_acc']:.3f} at {pct(v['dip_sparsity'])} "
+    text = (f"  {phase} verdict: dense {v['dense_test_acc']:.3f}; "
+            f"dip {v['dip_test_acc']:.3f} at {pct(v['dip_sparsity'])} "
             f"(-{v['dip_points']:.1f} pts); peak {v['peak_test_acc']:.3f} at {pct(v['peak_sparsity'])} "
             f"(+{v['recovery_points']:.1f} pts from the dip); collapse -{v['collapse_points']:.1f} pts by rung "
             f"{v['last_rung']}\n    sparse double descent: {'present' if v['sdd'] else 'absent'} "
