@@ -1,7 +1,8 @@
-"""The `dsd-tui` command: run, resume, watch, export, profiles.
+"""The `dsd-tui` command: run, resume, watch, export, profiles (and the study commands, from study/).
 
-Errors a user can fix (bad profile, bad path, not a run directory) end as one line on stderr and
-exit code 2; a run that fails exits 1; an interrupted one exits 130 and can be resumed.
+Each command returns its exit code and raises what the user can fix; `exits.py` holds the codes and
+turns those errors into one line on stderr (bad profile, bad path, not a run directory: exit 2; a run
+that fails: 1; an interrupted one: 130, resumable). `run` and `resume` share `run_session`.
 """
 from __future__ import annotations
 
@@ -10,27 +11,15 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import Callable
 
 import click
 
 from dsd_tui import profile as profile_mod
-from dsd_tui.errors import UsageError
-
-EPILOG = "Exit codes: 0 done, 1 the run failed, 2 bad usage/profile/input, 130 interrupted."
+from dsd_tui.exits import EPILOG, ExitGroup, Interrupted, fail, say, status_code
 
 
-def fail(message: str, code: int = 2):
-    say(f"dsd-tui: {message}", err=True)
-    sys.exit(code)
-
-
-def say(text: str, err: bool = False) -> None:
-    """One line to stdout/stderr that cannot crash the command when the terminal or pipe is gone."""
-    from dsd_tui.headless import safe_write
-    safe_write(sys.stderr if err else sys.stdout, text + "\n")
-
-
-@click.group(epilog=EPILOG)
+@click.group(cls=ExitGroup, epilog=EPILOG)
 @click.version_option(package_name="dsd-tui")
 def main():
     """Run and watch DSD² pruning ladders (sparse double descent, distillation, activation entropy)."""
@@ -39,30 +28,21 @@ def main():
 @main.command()
 @click.argument("profile", required=False)
 @click.option("--no-tui", is_flag=True, help="Run headless: one printed line per rung (batch jobs, SSH, nohup).")
-@click.option("--out", "out", metavar="DIR", help="Parent folder for the run directory (default: the profile's run.out).")
+@click.option("--out", "out", metavar="DIR",
+              help="Parent folder for the run directory (default: the profile's run.out).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override a profile key, e.g. --set train.epochs=5 (repeatable).")
 def run(profile, no_tui, out, overrides):
     """Run PROFILE (a .toml path or a bundled name; default: the embedded quickstart)."""
-    from dsd_tui.runner import EXIT, RunSession
-    try:
+    from dsd_tui.runner import RunSession
+
+    def start(sinks):
         prof = profile_mod.load(profile, overrides)
         _check_device(prof)
-        if no_tui:
-            from dsd_tui.headless import HeadlessPrinter
-            session = RunSession.new(prof, out, sinks=[HeadlessPrinter()])
-            say(str(session.path))
-            status = _run_headless(session)
-        else:
-            session = RunSession.new(prof, out)
-            say(str(session.path))
-            status = _run_tui(session)
-    except UsageError as e:
-        fail(str(e))
-    except KeyboardInterrupt:  # Ctrl-C while the data loads, before the run's own handlers are installed
-        fail("interrupted before the run started", 130)
-    _finish(status, session)
-    sys.exit(EXIT.get(status, 1))
+        session = RunSession.new(prof, out, sinks=sinks)
+        say(str(session.path))
+        return session
+    return run_session(start, no_tui)
 
 
 @main.command()
@@ -70,21 +50,26 @@ def run(profile, no_tui, out, overrides):
 @click.option("--no-tui", is_flag=True, help="Resume headless.")
 def resume(run_dir, no_tui):
     """Continue an interrupted run from its last saved epoch."""
-    from dsd_tui.runner import EXIT, RunSession
+    from dsd_tui.runner import RunSession
+    return run_session(lambda sinks: RunSession.resume_from(run_dir, sinks=sinks), no_tui)
+
+
+def run_session(start: Callable[[list], object], no_tui: bool) -> int:
+    """The body of `run` and `resume`: `start(sinks)` makes the RunSession (new or resumed; a problem
+    with the input raises UsageError before anything runs), which then runs headless or under the
+    monitor. Returns the exit code of its final status, after one line on stderr if it did not finish."""
     try:
         if no_tui:
             from dsd_tui.headless import HeadlessPrinter
-            session = RunSession.resume_from(run_dir, sinks=[HeadlessPrinter()])
+            session = start([HeadlessPrinter()])
             status = _run_headless(session)
         else:
-            session = RunSession.resume_from(run_dir)
+            session = start([])
             status = _run_tui(session)
-    except UsageError as e:
-        fail(str(e))
     except KeyboardInterrupt:  # Ctrl-C while the data loads, before the run's own handlers are installed
-        fail("interrupted before the run started", 130)
+        raise Interrupted("interrupted before the run started") from None
     _finish(status, session)
-    sys.exit(EXIT.get(status, 1))
+    return status_code(status)
 
 
 def _check_device(prof) -> None:
@@ -93,9 +78,9 @@ def _check_device(prof) -> None:
 
 
 def _run_headless(session) -> str:
-    from dsd_tui.runner import install_signal_handlers
-    install_signal_handlers(session)
-    return session.run()
+    from dsd_tui.signals import stop_on_signals
+    with stop_on_signals(session):
+        return session.run()
 
 
 def _is_terminal() -> bool:
@@ -131,16 +116,14 @@ def watch(run_dir):
     from dsd_tui.record.rundir import require_run_dir
     from dsd_tui.study.sweep_index import is_sweep_dir
     if is_sweep_dir(Path(run_dir)):
+        from dsd_tui.signals import hangup_ends_process
         from dsd_tui.tui.screens.sweep import watch_sweep
-        try:
-            return watch_sweep(Path(run_dir))
-        except UsageError as e:
-            fail(str(e))
+        with hangup_ends_process():
+            watch_sweep(Path(run_dir))
+        return
+    path = require_run_dir(Path(run_dir), "watch")
     try:
-        path = require_run_dir(Path(run_dir), "watch")
         from dsd_tui.tui.app import watch_app
-    except UsageError as e:
-        fail(str(e))
     except ImportError:
         fail("the TUI is not available in this installation")
     if not _is_terminal():
@@ -155,10 +138,7 @@ def watch(run_dir):
 def export(run_dir, output, fmt):
     """Print the run summary (JSON, or CSV with one row per phase and rung)."""
     from dsd_tui.record.rundir import atomic_write_text, rebuild_summary, require_run_dir
-    try:
-        path = require_run_dir(Path(run_dir), "export")
-    except UsageError as e:
-        fail(str(e))
+    path = require_run_dir(Path(run_dir), "export")
     summary = rebuild_summary(path).summary()
     text = json.dumps(summary, indent=2) + "\n" if fmt == "json" else summary_csv(summary)
     if output:

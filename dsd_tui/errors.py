@@ -1,10 +1,9 @@
-"""Errors a user can act on. The CLI prints their message as one line and exits with `exit_code`."""
+"""Errors a user can act on. The CLI prints their message as one line and exits with the code that
+`exits.exit_for` gives their class (the one exit-code table)."""
 
 
 class UsageError(Exception):
     """Bad usage, profile or input: one line for the user, exit code 2, no traceback."""
-
-    exit_code = 2
 
     def __init__(self, message: str = ""):
         super().__init__(one_line(str(message)))
@@ -19,5 +18,3 @@ def one_line(text: str) -> str:
 
 class RunFailed(Exception):
     """The run started but could not finish (divergence, a failed write): exit code 1."""
-
-    exit_code = 1

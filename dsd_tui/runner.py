@@ -1,4 +1,4 @@
-"""Starting and resuming a run: the run directory, the sinks, the signals and the final status.
+"""Starting and resuming a run: the run directory, the sinks, the stop flags and the final status.
 
 Shared by the headless command and the TUI's worker thread, so both behave the same: the inputs
 (data, a teacher checkpoint, the resume state) are checked before anything is written, the run
@@ -8,7 +8,6 @@ with one of run_finished, run_failed or run_interrupted in events.jsonl.
 from __future__ import annotations
 
 import shutil
-import signal
 import threading
 import time
 from pathlib import Path
@@ -30,8 +29,6 @@ from dsd_tui.record.rundir import (
     require_run_dir,
     safe_torch_load,
 )
-
-EXIT = {"completed": 0, "stopped": 0, "failed": 1, "interrupted": 130}
 
 
 class RunSession:
@@ -130,16 +127,6 @@ class RunSession:
             self.sink(ev.RunFailed(error=message))
         except Exception:  # noqa: BLE001 - the disk may be what failed; the message still reaches the user
             pass
-
-
-def install_signal_handlers(session: RunSession) -> None:
-    """SIGINT/SIGTERM: finish the batch, save, mark interrupted. SIGHUP: keep running (see README)."""
-    def stop(_signum, _frame):
-        session.stop_now.set()
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 def preflight(prof: profile_mod.Profile) -> DataBundle:

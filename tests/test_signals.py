@@ -178,10 +178,10 @@ def test_after_a_hangup_a_stuck_exit_still_ends_the_process_with_the_runs_code()
 
     code = """
 import threading, time
-from dsd_tui.tui import app
-app.HANGUP_GRACE_S = 0.5
+from dsd_tui import signals
+signals.HANGUP_GRACE_S = 0.5
 over = threading.Event()
-app.exit_if_stuck(over, lambda: 130)
+signals.exit_if_stuck(over, lambda: 130)
 time.sleep(2.0)
 print("still running while the run goes on", flush=True)
 over.set()

@@ -1,7 +1,8 @@
 """The study commands (`sweep`, `aggregate`, `compare`, `plot`) as thin Click commands.
 
-They only parse options and call the study modules; cli.py adds them to the `dsd-tui` group.
-Like every command, a problem the user can fix is one line on stderr and exit code 2.
+They only parse options and call the study modules; cli.py adds them to the `dsd-tui` group. They end
+like every command, through `exits.py` (a problem the user can fix is one line on stderr and exit code
+2), and do not import cli.py, which imports them.
 """
 from __future__ import annotations
 
@@ -11,11 +12,7 @@ from pathlib import Path
 import click
 
 from dsd_tui.errors import UsageError
-
-
-def fail(message: str, code: int = 2):
-    from dsd_tui.cli import fail as cli_fail
-    cli_fail(message, code)
+from dsd_tui.exits import DONE, FAILED, Interrupted, fail
 
 
 @click.command()
@@ -23,12 +20,18 @@ def fail(message: str, code: int = 2):
 @click.option("--grid", "grid", multiple=True, metavar="SECTION.KEY=V1,V2,...",
               help="A profile key and its values; the sweep runs every combination (repeatable).")
 @click.option("--seeds", metavar="S1,S2,...", help="Seeds per setting (default: the profile's run.seed).")
-@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a key of the base profile.")
-@click.option("--address", metavar="ADDR", help="Join this Ray cluster (e.g. 10.0.0.1:6379 or auto); none starts a local one.")
-@click.option("--out", metavar="DIR", help="The sweep directory (default: <run.out>/sweep-<name>-<hash of profile and grid>).")
-@click.option("--gpus-per-task", type=float, metavar="F", help="GPUs per ladder (default 1 where the cluster has GPUs, else 0; a fraction packs ladders).")
-@click.option("--num-cpus", type=int, metavar="N", help="CPUs a local cluster may use (default: all); ignored with --address.")
-@click.option("--table-every", type=float, default=60.0, show_default=True, metavar="SEC", help="Seconds between status tables.")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override a key of the base profile.")
+@click.option("--address", metavar="ADDR",
+              help="Join this Ray cluster (e.g. 10.0.0.1:6379 or auto); none starts a local one.")
+@click.option("--out", metavar="DIR",
+              help="The sweep directory (default: <run.out>/sweep-<name>-<hash of profile and grid>).")
+@click.option("--gpus-per-task", type=float, metavar="F",
+              help="GPUs per ladder (default 1 where the cluster has GPUs, else 0; a fraction packs ladders).")
+@click.option("--num-cpus", type=int, metavar="N",
+              help="CPUs a local cluster may use (default: all); ignored with --address.")
+@click.option("--table-every", type=float, default=60.0, show_default=True, metavar="SEC",
+              help="Seconds between status tables.")
 def sweep(profile, grid, seeds, overrides, address, out, gpus_per_task, num_cpus, table_every):
     """Run PROFILE for every combination of --grid values and --seeds, one Ray task per ladder.
 
@@ -42,14 +45,12 @@ def sweep(profile, grid, seeds, overrides, address, out, gpus_per_task, num_cpus
         click.echo(str(sweep_dir))
         opts = sweep_mod.SweepOptions(address, gpus_per_task, 1.0, num_cpus, table_every)
         result = sweep_mod.run_sweep(sweep_dir, base, grid_values, ident, plans, opts)
-    except UsageError as e:
-        fail(str(e))
     except KeyboardInterrupt:
-        fail(f"interrupted; run the same command again to resume the sweep{f' in {sweep_dir}' if sweep_dir else ''}",
-             130)
+        raise Interrupted("interrupted; run the same command again to resume the sweep"
+                          f"{f' in {sweep_dir}' if sweep_dir else ''}") from None
     if not result.ok:
         click.echo(f"dsd-tui: {len(result.failed)} ladder(s) did not finish: {', '.join(result.failed)}", err=True)
-    sys.exit(0 if result.ok else 1)
+    return DONE if result.ok else FAILED
 
 
 @click.command()
@@ -63,8 +64,6 @@ def aggregate(sweep_dir, out):
         idx.read_index(Path(sweep_dir))
         result = agg_mod.aggregate(idx.group(idx.collect([sweep_dir])))
         written = agg_mod.write(result, Path(out or sweep_dir))
-    except UsageError as e:
-        fail(str(e))
     except OSError as e:
         fail(f"--out {out or sweep_dir}: cannot write ({e.strerror}); choose a writable folder")
     for path in written:
@@ -82,10 +81,7 @@ def compare(paths, metric, tui):
 
     from dsd_tui.study import compare_runs as compare_mod
     from dsd_tui.study import sweep_index as idx
-    try:
-        groups = idx.group(idx.collect(paths))
-    except UsageError as e:
-        fail(str(e))
+    groups = idx.group(idx.collect(paths))
     table, data = compare_mod.table(groups, metric)
     if not any(ph.get(k, {}).get("mean") is not None for c in data.values() for ph in c.values() for k in ph):
         fail(f"--metric {metric}: no run has this rung metric; try test_acc, val_acc, train_acc or entropy_mean")
@@ -108,8 +104,6 @@ def plot(paths, output):
     from dsd_tui.study import sweep_index as idx
     try:
         plot_mod.plot(idx.group(idx.collect(paths)), Path(output))
-    except UsageError as e:
-        fail(str(e))
     except OSError as e:
         fail(f"-o {output}: cannot write ({e.strerror}); choose a writable path")
     click.echo(output)

@@ -10,11 +10,7 @@ CPU (and the GIL) the training runs on.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -27,10 +23,11 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from dsd_tui.exits import status_code
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import EVENTS, atomic_write_text, read_events
 from dsd_tui.record.summary import SummaryBuilder
-from dsd_tui.runner import EXIT
+from dsd_tui.signals import leave_on_hangup
 from dsd_tui.tui import view
 from dsd_tui.tui.feed import EventFollower, EventInbox
 from dsd_tui.tui.messages import EventsArrived
@@ -302,8 +299,12 @@ def run_app(session, *, headless: bool = False, exit_when_done: bool = False) ->
     # A kill or a closed terminal: the run stops at its next batch (resumable), and the app leaves
     # once the worker has returned, also when the run had already ended and the app was only
     # waiting for q (with the terminal gone, nobody would ever press it).
-    with leave_on_hangup(app, session.stop_now.set, run_over=session.done,
-                         exit_code=lambda: EXIT.get(session.status or "interrupted", 1)):
+    def leave() -> None:
+        session.stop_now.set()
+        app.leave_when_stopped = True
+
+    with leave_on_hangup(leave, run_over=session.done,
+                         exit_code=lambda: status_code(session.status or "interrupted")):
         app.run(headless=headless)
     if app.error is not None:
         raise app.error
@@ -320,76 +321,9 @@ def watch_monitor(path) -> MonitorApp:
 def watch_app(path) -> None:
     """Follow the run in `path` (a run directory) until the user quits, or its terminal hangs up."""
     app = watch_monitor(path)
-    with leave_on_hangup(app, lambda: None):
-        app.run()
 
-
-def detach_from_terminal() -> None:
-    """Point stdin, stdout and stderr at /dev/null: the terminal is gone.
-
-    Textual writes the screen from a writer thread through a bounded queue; a write to a hung-up
-    terminal fails (EIO), that thread dies, and the app's own exit, which writes to restore the
-    terminal, then waits forever on the full queue (seen under `tmux kill-server`, whose SIGHUP comes
-    with a SIGCONT that makes Textual restart its output). On /dev/null every write succeeds and a
-    read sees the end of input."""
-    null = os.open(os.devnull, os.O_RDWR)
-    try:
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-    finally:
-        os.close(null)
-
-
-HANGUP_GRACE_S = 5.0  # after a hangup (and the run's end), how long Textual may take to exit by itself
-
-
-def exit_if_stuck(run_over: threading.Event | None, exit_code: Callable[[], int]) -> None:
-    """After a hangup: once the run is over (its files written and closed), give the app
-    HANGUP_GRACE_S to exit by itself, then end the process with the run's exit code.
-
-    Why: the terminal's writes fail with EIO as soon as it is gone, which can be before the SIGHUP
-    handler has pointed the fds at /dev/null; Textual's writer thread then dies, its bounded queue
-    fills, and the app's shutdown (which writes to restore the terminal) blocks on that queue forever
-    (caught by tests/test_signals.py under load, about 1 hangup in 40). With the terminal gone there
-    is nothing left to restore, and the run's files are complete, so leaving without the rest of the
-    shutdown loses nothing."""
-    def watchdog() -> None:
-        if run_over is not None:
-            run_over.wait()
-        time.sleep(HANGUP_GRACE_S)
-        os._exit(exit_code())
-
-    threading.Thread(target=watchdog, name="hangup-exit", daemon=True).start()
-
-
-@contextlib.contextmanager
-def leave_on_hangup(app: MonitorApp, stop: Callable[[], None], run_over: threading.Event | None = None,
-                    exit_code: Callable[[], int] = lambda: 0):
-    """While the app runs, SIGTERM and SIGHUP call `stop` and make the app leave on its next tick;
-    after a SIGHUP the process ends at the latest HANGUP_GRACE_S after the run is over (`run_over`),
-    with `exit_code()`, should Textual's exit hang on the lost terminal.
-
-    Explicit rather than left to the default action: a SIGHUP ignored by a parent (nohup, a test
-    runner) is ignored by its children too, and a monitor that outlives its terminal spins in
-    Textual's input thread at 100% of a core."""
-    watched = []
-
-    def handler(signum, _frame):
-        if signum == getattr(signal, "SIGHUP", None):
-            detach_from_terminal()
-            if not watched:
-                watched.append(True)
-                exit_if_stuck(run_over, exit_code)
-        stop()
+    def leave() -> None:
         app.leave_when_stopped = True
 
-    previous = {}
-    for name in ("SIGTERM", "SIGHUP"):
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            previous[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, h in previous.items():
-            signal.signal(sig, h)
+    with leave_on_hangup(leave):
+        app.run()

@@ -7,7 +7,6 @@ ladder's own monitor and comes back to the table when it is closed.
 """
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -78,8 +77,6 @@ class SweepApp(App):
 
 def watch_sweep(sweep_dir: Path) -> None:
     """The sweep table; a chosen ladder opens in the run monitor, and quitting it returns here."""
-    if hasattr(signal, "SIGHUP"):  # read-only: a hangup may end it outright, even if a parent ignored SIGHUP
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
     while True:
         chosen = SweepApp(sweep_dir).run()
         if chosen is None:

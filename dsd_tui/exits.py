@@ -1,0 +1,71 @@
+"""How every `dsd-tui` command ends: the exit-code table, and the one place that turns an exception
+into one line on stderr and its exit code.
+
+Why a module of its own: the run commands (`cli.py`) and the study commands (`study/commands.py`)
+all end through it, and the study commands must not import `cli.py` (which adds them to its group).
+The codes: 0 done (completed or stopped), 1 the run failed, 2 bad usage/profile/input, 130 interrupted.
+A command returns its exit code (or None for 0) and raises what went wrong; `ExitGroup` maps it.
+Bugs are not mapped: they keep their traceback, so that they get reported.
+"""
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from dsd_tui.errors import RunFailed, UsageError
+
+DONE, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
+STATUS_CODES = {"completed": DONE, "stopped": DONE, "failed": FAILED, "interrupted": INTERRUPTED}  # a run's end
+EPILOG = (f"Exit codes: {DONE} done, {FAILED} the run failed, {USAGE} bad usage/profile/input, "
+          f"{INTERRUPTED} interrupted.")
+
+
+class Interrupted(Exception):
+    """Ctrl-C, with what the user can do about it in the message (e.g. how to resume): exit code 130."""
+
+
+def status_code(status: str | None) -> int:
+    """The exit code for a run's final status (`RunSession.run()`); anything unknown counts as failed."""
+    return STATUS_CODES.get(status, FAILED)
+
+
+def exit_for(error: BaseException) -> tuple[int, str] | None:
+    """(exit code, the line for stderr) for an error a user can act on; None for anything else (a bug)."""
+    if isinstance(error, UsageError):  # ProfileError, RunDirError, DataError ...
+        return USAGE, str(error)
+    if isinstance(error, RunFailed):
+        return FAILED, f"the run failed: {error}"
+    if isinstance(error, Interrupted):
+        return INTERRUPTED, str(error)
+    if isinstance(error, KeyboardInterrupt):
+        return INTERRUPTED, "interrupted"
+    return None
+
+
+def say(text: str, err: bool = False) -> None:
+    """One line to stdout/stderr that cannot crash the command when the terminal or pipe is gone."""
+    from dsd_tui.headless import safe_write
+    safe_write(sys.stderr if err else sys.stdout, text + "\n")
+
+
+def fail(message: str, code: int = USAGE) -> NoReturn:
+    """End the command now: `dsd-tui: message` on stderr, and `code`."""
+    say(f"dsd-tui: {message}", err=True)
+    sys.exit(code)
+
+
+class ExitGroup(click.Group):
+    """The `dsd-tui` group: each command's return value is its exit code, and what it raises is mapped by
+    `exit_for`. Click's own exceptions (bad option, --help) and SystemExit pass through unchanged."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            code = super().invoke(ctx)
+        except (UsageError, RunFailed, Interrupted, KeyboardInterrupt) as e:
+            code, message = exit_for(e)
+            fail(message, code)
+        if code:
+            sys.exit(code)
+        return code
