@@ -28,18 +28,15 @@ RECORDED = Path(__file__).resolve().parent.parent / "screenshots" / "quickstart-
 def ui_cpu_of_a_run(variant: str, overrides: list[str]) -> None:
     from dsd_tui import profile as profile_mod
     from dsd_tui.runner import RunSession
-    from dsd_tui.tui import app as app_mod
+    from dsd_tui.tui.app import DsdApp
+    from dsd_tui.tui.screens.monitor import MonitorScreen
 
-    class Probe(app_mod.MonitorApp):
-        marks: dict = {}
+    marks: dict = {}
 
+    class Probe(MonitorScreen):
         def on_mount(self) -> None:
             super().on_mount()
-            self.marks["mounted"] = (time.thread_time(), time.perf_counter())
-
-        def exit(self, *a, **k):
-            self.marks.setdefault("done", (time.thread_time(), time.perf_counter(), self.redraws))
-            return super().exit(*a, **k)
+            marks["mounted"] = (time.thread_time(), time.perf_counter())
 
         def _tick(self) -> None:
             if variant == "normal":
@@ -49,19 +46,25 @@ def ui_cpu_of_a_run(variant: str, overrides: list[str]) -> None:
             if variant != "nothing":
                 super()._draw()
 
+    class ProbeApp(DsdApp):
+        def exit(self, *a, **k):
+            marks.setdefault("done", (time.thread_time(), time.perf_counter(), self.start.redraws))
+            return super().exit(*a, **k)
+
     prof = profile_mod.load(None, overrides)
     with tempfile.TemporaryDirectory() as tmp:
         session = RunSession.new(prof, tmp)
-        app = Probe(session=session, exit_when_done=True)
+        app = ProbeApp(Probe(session=session, exit_when_done=True))
         app.run(headless=True)
-        (c0, w0), (c1, w1, redraws) = Probe.marks["mounted"], Probe.marks["done"]
+        (c0, w0), (c1, w1, redraws) = marks["mounted"], marks["done"]
         print(f"{variant}: UI thread {c1 - c0:.3f} s CPU over {w1 - w0:.1f} s of the run "
               f"({100 * (c1 - c0) / (w1 - w0):.2f}%), {redraws} pane redraws")
 
 
 def redraw_cost(size: tuple[int, int]) -> None:
     from dsd_tui.record import events as ev
-    from dsd_tui.tui.app import MonitorApp
+    from dsd_tui.tui.app import DsdApp
+    from dsd_tui.tui.screens.monitor import MonitorScreen
 
     lines = gzip.open(RECORDED, "rt").read().splitlines(keepends=True)
     events = [ev.from_dict(json.loads(line)) for line in lines[1:]]
@@ -73,7 +76,8 @@ def redraw_cost(size: tuple[int, int]) -> None:
             current = []
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "events.jsonl").write_text(lines[0])
-        app = MonitorApp(events_path=Path(tmp) / "events.jsonl", clock=lambda: events[-1].time)
+        monitor = MonitorScreen(events_path=Path(tmp) / "events.jsonl", clock=lambda: events[-1].time)
+        app = DsdApp(monitor)
 
         async def main() -> list[float]:
             costs = []
@@ -81,8 +85,8 @@ def redraw_cost(size: tuple[int, int]) -> None:
                 await pilot.pause(0.2)
                 for group in rungs:
                     t = time.thread_time()
-                    app.consume(group)
-                    app.redraw()
+                    monitor.consume(group)
+                    monitor.redraw()
                     await pilot.pause()
                     await pilot.pause()
                     costs.append(time.thread_time() - t)

@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from dsd_tui import profile as profile_mod  # noqa: E402
 from dsd_tui.runner import RunSession  # noqa: E402
-from dsd_tui.tui.app import MonitorApp  # noqa: E402
+from dsd_tui.tui.app import DsdApp  # noqa: E402
+from dsd_tui.tui.screens.monitor import MonitorScreen  # noqa: E402
 
 OUT = ROOT / "screenshots"
 RECORDED = OUT / "quickstart-events.jsonl.gz"
@@ -58,7 +59,7 @@ def cut_during(lines: list[bytes]) -> int:
 
 
 async def shoot(events: Path, last_time: float, size: tuple[int, int], target: Path) -> None:
-    app = MonitorApp(events_path=events, clock=lambda: last_time)
+    app = DsdApp(MonitorScreen(events_path=events, clock=lambda: last_time))
     async with app.run_test(size=size, notifications=True) as pilot:
         await pilot.pause(0.5)
         app.save_screenshot(target.name, str(target.parent))

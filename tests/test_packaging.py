@@ -1,4 +1,4 @@
-"""The built wheel: the package, the bundled profiles and the monitor's styles, usable outside the checkout.
+"""The built wheel: the package, the bundled profiles and the TUI's styles (app.tcss), usable outside the checkout.
 
 The checkout keeps the profiles in a top-level `profiles/` folder; pyproject.toml ships them inside the
 wheel as `dsd_tui/profiles/`. These tests build the real wheel from a copy of the sources, install it into a
@@ -42,7 +42,7 @@ def test_wheel_holds_every_module_the_profiles_and_the_styles(wheel):
     profiles = {f"dsd_tui/profiles/{p.name}" for p in (ROOT / "profiles").glob("*.toml")}
     assert "dsd_tui/profiles/quickstart.toml" in profiles
     assert profiles <= names
-    assert "dsd_tui/tui/monitor.tcss" in names
+    assert "dsd_tui/tui/app.tcss" in names
     assert not any(n.startswith(("profiles/", "tests/")) for n in names), "only the package goes in the wheel"
 
 

@@ -176,23 +176,21 @@ def test_spread_axis_puts_90_99_and_99_9_percent_equally_far_apart():
     assert spread(0.99) - spread(0.9) == pytest.approx(spread(0.999) - spread(0.99)) == pytest.approx(1.0)
 
 
-def test_sweep_screen_lists_every_ladder_and_enter_opens_the_chosen_one(sweep_dir):
-    """watch SWEEP_DIR: one row per ladder with its own numbers; Enter leaves with that run directory."""
+def test_sweep_screen_lists_every_ladder_with_its_own_numbers(sweep_dir):
+    """watch SWEEP_DIR: one row per ladder with its settings, seed, status and best test accuracies."""
     import asyncio
 
     from textual.widgets import DataTable
 
-    from dsd_tui.tui.screens.sweep import SweepApp
+    from dsd_tui.tui.app import DsdApp
+    from dsd_tui.tui.screens.sweep import SweepScreen
     index = json.loads((sweep_dir / "sweep.json").read_text())
-    app = SweepApp(sweep_dir)
+    app = DsdApp(SweepScreen(sweep_dir))
 
     async def main():
-        async with app.run_test(size=(120, 30)) as pilot:
+        async with app.run_test(size=(120, 30)):
             table = app.query_one(DataTable)
-            rows = [table.get_row_at(i) for i in range(table.row_count)]
-            await pilot.press("down", "enter")
-            await pilot.pause()
-        return rows
+            return [table.get_row_at(i) for i in range(table.row_count)]
 
     rows = asyncio.run(main())
     assert [(r[0], r[1], r[2]) for r in rows] == [(f"noise={lad['settings']['data.noise']}", str(lad["seed"]),
@@ -200,23 +198,72 @@ def test_sweep_screen_lists_every_ladder_and_enter_opens_the_chosen_one(sweep_di
     second = json.loads((sweep_dir / index["ladders"][1]["name"] / "summary.json").read_text())
     teacher = next(p for p in second["phases"] if p["name"] == "teacher")
     assert rows[1][5] == f"{rung(second, 'teacher', teacher['best_rung'])['test_acc']:.3f}"
-    assert app.return_value == sweep_dir / index["ladders"][1]["name"]
+
+
+def test_enter_on_a_sweep_row_opens_that_ladders_monitor_and_escape_returns_to_the_same_row(sweep_dir):
+    """One app: Enter pushes the monitor of the ladder under the cursor (watching its run directory);
+    Escape, and q after it, pop back to the sweep table with the cursor still on that row."""
+    import asyncio
+
+    from textual.widgets import DataTable
+
+    from dsd_tui.tui.app import DsdApp
+    from dsd_tui.tui.screens.monitor import MonitorScreen
+    from dsd_tui.tui.screens.sweep import SweepScreen
+    index = json.loads((sweep_dir / "sweep.json").read_text())
+    names = [lad["name"] for lad in index["ladders"]]
+    sweep = SweepScreen(sweep_dir)
+    app = DsdApp(sweep)
+    seen = {}
+
+    def monitor_rows():
+        table = app.screen.query_one("#table")
+        return [(str(table.get_row_at(i)[0]), str(table.get_row_at(i)[1]).rstrip("* "))
+                for i in range(table.row_count)]
+
+    async def main():
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.press("down", "enter")
+            await pilot.pause(0.2)
+            seen["screen"] = app.screen
+            seen["rows"] = monitor_rows()
+            await pilot.press("escape")
+            await pilot.pause()
+            seen["back"] = (app.screen, app.screen.query_one(DataTable).cursor_row, len(app.screen_stack))
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            seen["again"] = app.screen
+            await pilot.press("q")  # q on a ladder opened from the table goes back too (as before)
+            await pilot.pause()
+            seen["after_q"] = (app.screen, app.screen.query_one(DataTable).cursor_row, app.is_running)
+
+    asyncio.run(main())
+    monitor = seen["screen"]
+    assert isinstance(monitor, MonitorScreen) and monitor.mode == "watch"
+    assert monitor.run_dir == sweep_dir / names[1] and sweep.opened == sweep_dir / names[1]
+    second = json.loads((sweep_dir / names[1] / "summary.json").read_text())
+    assert seen["rows"] == [(p["name"], str(r["rung"])) for p in second["phases"] for r in p["rungs"]]
+    assert seen["back"] == (sweep, 1, 1)
+    assert isinstance(seen["again"], MonitorScreen) and seen["again"] is not monitor
+    assert seen["again"].run_dir == sweep_dir / names[1]
+    assert seen["after_q"] == (sweep, 1, True)
 
 
 def test_compare_screen_shows_the_table_and_m_switches_the_metric(sweep_dir):
     """compare --tui: the same curves as the terminal table; 'm' moves from test to validation accuracy."""
     import asyncio
 
-    from dsd_tui.tui.screens.compare import CompareApp
+    from dsd_tui.tui.screens.compare import compare_app
     groups = idx.group(idx.collect([sweep_dir]))
-    app = CompareApp(groups)
+    app = compare_app(groups)
 
     async def main():
         async with app.run_test(size=(120, 50)) as pilot:
-            first = (app.metric, app.shown)
+            screen = app.screen
+            first = (screen.metric, screen.shown)
             await pilot.press("m")
             await pilot.pause()
-            return first, (app.metric, app.shown)
+            return first, (screen.metric, screen.shown)
 
     (m1, shown1), (m2, shown2) = asyncio.run(main())
     runs = summaries(sweep_dir, 0.2)

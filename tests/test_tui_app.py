@@ -11,11 +11,18 @@ from textual.widgets._toast import Toast
 from tui_support import RECORDED, SIZE, recorded_clock, recorded_copy, screen_text, summary_of, wait_for
 
 from dsd_tui.record.rundir import read_events
-from dsd_tui.tui.app import EXPORT_NAME, REDRAW_HZ, MonitorApp
+from dsd_tui.tui.app import DsdApp
 from dsd_tui.tui.screens.help import HelpScreen
+from dsd_tui.tui.screens.monitor import EXPORT_NAME, REDRAW_HZ, MonitorScreen
 
 
-class BellCounting(MonitorApp):
+def monitor_app(app_class=DsdApp, **kwargs):
+    """The app started on a monitor screen made with `kwargs`; returns both."""
+    screen = MonitorScreen(**kwargs)
+    return app_class(screen), screen
+
+
+class BellCounting(DsdApp):
     """The real app; only the terminal bell is counted instead of written to a terminal."""
 
     bells = 0
@@ -56,7 +63,7 @@ def summary_cells(summary: dict) -> list[list[str]]:
 def test_table_sparklines_and_plot_show_the_recorded_run(tmp_path):
     path = recorded_copy(tmp_path)
     summary = summary_of(path)
-    app = MonitorApp(events_path=path, clock=recorded_clock())
+    app, mon = monitor_app(events_path=path, clock=recorded_clock())
 
     async def check(pilot):
         table = app.query_one("#table")
@@ -80,7 +87,7 @@ def test_an_active_stop_raises_a_banner_that_stays_a_notification_and_the_bell(t
     path = tmp_path / "run" / "events.jsonl"
     full = path.read_text().splitlines(keepends=True)
     path.write_text("".join(full[:lines]))  # watching from before the stop
-    app = BellCounting(events_path=path, clock=recorded_clock(lines))
+    app, _ = monitor_app(BellCounting, events_path=path, clock=recorded_clock(lines))
 
     async def check(pilot):
         banner = app.query_one("#banner")
@@ -100,7 +107,7 @@ def test_an_active_stop_raises_a_banner_that_stays_a_notification_and_the_bell(t
 
 def test_keys_toggle_the_plot_export_show_help_and_quit(tmp_path):
     path = recorded_copy(tmp_path)
-    app = MonitorApp(events_path=path, clock=recorded_clock())
+    app, mon = monitor_app(events_path=path, clock=recorded_clock())
 
     async def check(pilot):
         plot = app.query_one("#plot")
@@ -135,7 +142,7 @@ def test_an_export_that_cannot_be_written_says_so_and_leaves_nothing_behind(tmp_
     path = recorded_copy(tmp_path)
     (path.parent / EXPORT_NAME).mkdir()  # a folder in the way: the write fails (even as root)
     before = sorted(p.name for p in path.parent.iterdir())
-    app = MonitorApp(events_path=path, clock=recorded_clock())
+    app, mon = monitor_app(events_path=path, clock=recorded_clock())
 
     async def check(pilot):
         await pilot.press("e")
@@ -146,7 +153,7 @@ def test_an_export_that_cannot_be_written_says_so_and_leaves_nothing_behind(tmp_
 
 def test_watch_follows_events_appended_to_the_file(tmp_path):
     path = recorded_copy(tmp_path, lines=3)
-    app = MonitorApp(events_path=path, clock=recorded_clock(3))
+    app, mon = monitor_app(events_path=path, clock=recorded_clock(3))
 
     async def check(pilot):
         table = app.query_one("#table")
@@ -159,30 +166,30 @@ def test_watch_follows_events_appended_to_the_file(tmp_path):
 
 def test_a_burst_of_events_from_the_training_thread_redraws_a_few_times_a_second_at_most(tmp_path):
     path = recorded_copy(tmp_path, lines=3)
-    app = MonitorApp(events_path=path, clock=recorded_clock(3))
+    app, mon = monitor_app(events_path=path, clock=recorded_clock(3))
     events = read_events(RECORDED)[3:]
 
     def train():  # the worker's side: the same sink a live run appends to session.sink.sinks
         for e in events * 4:
-            app.inbox(e)
+            mon.inbox(e)
             time.sleep(0.004)
 
     async def check(pilot):
-        start, redraws = time.monotonic(), app.redraws
+        start, redraws = time.monotonic(), mon.redraws
         thread = threading.Thread(target=train)
         thread.start()
         while thread.is_alive():
             await pilot.pause(0.05)
         assert await wait_for(pilot, lambda: app.query_one("#table").row_count == 10, 5)
         seconds = time.monotonic() - start
-        assert app.redraws - redraws <= seconds * REDRAW_HZ + 1, (app.redraws - redraws, seconds)
+        assert mon.redraws - redraws <= seconds * REDRAW_HZ + 1, (mon.redraws - redraws, seconds)
     run(check, app)
 
 
 def test_no_color_keeps_the_alert_and_series_apart_without_colour(tmp_path, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     path = recorded_copy(tmp_path)
-    app = MonitorApp(events_path=path, clock=recorded_clock())
+    app, mon = monitor_app(events_path=path, clock=recorded_clock())
     assert app.no_color
 
     async def check(pilot):
@@ -198,34 +205,34 @@ def test_live_panes_redraw_at_most_every_few_seconds_but_a_stop_shows_at_once(tm
     from tui_support import short_profile
 
     from dsd_tui.runner import RunSession
-    from dsd_tui.tui.app import PANE_SECONDS
+    from dsd_tui.tui.screens.monitor import PANE_SECONDS
 
     now = [1000.0]
     session = RunSession.new(short_profile(), str(tmp_path))
-    app = MonitorApp(session=session, clock=lambda: now[0])
-    monkeypatch.setattr(app, "run_worker", lambda *a, **k: None)  # no ladder: the test is the training thread
+    app, mon = monitor_app(session=session, clock=lambda: now[0])
+    monkeypatch.setattr(mon, "run_worker", lambda *a, **k: None)  # no ladder: the test is the training thread
     recorded = [e for e in read_events(RECORDED)]
     rungs = [e for e in recorded if e.type == "rung_finished"]
     stop = next(e for e in recorded if e.type == "stop_fired" and e.active)
 
     async def scenario(pilot):
         await pilot.pause()
-        start = app.redraws
+        start = mon.redraws
         for i, e in enumerate(rungs[:6]):  # six rungs finishing 1 s apart
             now[0] += 1.0
-            app.inbox(e)
-            app._on_timer()
-        assert app.redraws - start <= 6 // PANE_SECONDS + 1
-        assert app.builder.records("teacher")  # the data is folded in at once, only the drawing waits
-        before = app.redraws
+            mon.inbox(e)
+            mon._on_timer()
+        assert mon.redraws - start <= 6 // PANE_SECONDS + 1
+        assert mon.builder.records("teacher")  # the data is folded in at once, only the drawing waits
+        before = mon.redraws
         now[0] += 0.5
-        app.inbox(stop)
-        app._on_timer()
-        assert app.redraws == before + 1  # a stop is drawn on the next tick, whatever the pane budget
+        mon.inbox(stop)
+        mon._on_timer()
+        assert mon.redraws == before + 1  # a stop is drawn on the next tick, whatever the pane budget
         now[0] += PANE_SECONDS
-        app.inbox(rungs[6])
-        app._on_timer()
-        assert app.redraws == before + 2
+        mon.inbox(rungs[6])
+        mon._on_timer()
+        assert mon.redraws == before + 2
         await pilot.press("q")
 
     async def main():
@@ -240,16 +247,16 @@ def test_the_table_grown_one_rung_at_a_time_equals_the_table_drawn_at_once(tmp_p
     path = recorded_copy(tmp_path, lines=3)
     (tmp_path / "all").mkdir()
     summary = summary_of(recorded_copy(tmp_path / "all"))
-    app = MonitorApp(events_path=path, clock=recorded_clock(3))
+    app, mon = monitor_app(events_path=path, clock=recorded_clock(3))
     events = read_events(RECORDED)[3:]
 
     async def check(pilot):
         table = app.query_one("#table")
         moved = 0
         for e in events:  # one event, one redraw: the table changes as a live run changes it
-            app.consume([e])
+            mon.consume([e])
             stars = [r.key for r in table.rows_shown if r.best]
-            app.redraw()
+            mon.redraw()
             moved += stars != [r.key for r in table.rows_shown if r.best]
         await pilot.pause()
         assert table_cells(table) == summary_cells(summary)

@@ -13,7 +13,8 @@ from tui_support import SIZE, screen_text, short_profile, wait_for
 
 from dsd_tui.record.rundir import STATE, rebuild_summary
 from dsd_tui.runner import RunSession
-from dsd_tui.tui.app import MonitorApp, run_app, watch_monitor
+from dsd_tui.tui.app import DsdApp, run_app, watch_monitor
+from dsd_tui.tui.screens.monitor import MonitorScreen
 
 torch.set_num_threads(1)
 
@@ -37,12 +38,13 @@ def drive(app, scenario):
 
 def test_a_run_in_the_worker_fills_the_table_then_waits_for_quit(tmp_path):
     session = RunSession.new(short_profile(), str(tmp_path))
-    app = MonitorApp(session=session)
+    mon = MonitorScreen(session=session)
+    app = DsdApp(mon)
 
     async def scenario(pilot):
-        assert await wait_for(pilot, lambda: app.status is not None, 120)
+        assert await wait_for(pilot, lambda: mon.status is not None, 120)
         await pilot.pause(0.3)
-        assert app.is_running and app.status == "completed"  # the finished run stays on screen
+        assert app.is_running and mon.status == "completed"  # the finished run stays on screen
         summary = summary_file(session)
         assert table_cells(app) == [(p["name"], str(r["rung"])) for p in summary["phases"] for r in p["rungs"]]
         assert "completed" in screen_text(app) and "Stop after rung" not in screen_text(app).splitlines()[-1]
@@ -66,16 +68,17 @@ def test_a_run_in_the_worker_fills_the_table_then_waits_for_quit(tmp_path):
 def test_stop_after_rung_finishes_the_rung_and_leaves_a_resumable_run(tmp_path):
     # a dense rung long enough (~5 s) that the key lands in it: epoch ticks reach the UI at its 1 Hz live timer
     session = RunSession.new(short_profile("train.dense_epochs=200"), str(tmp_path))
-    app = MonitorApp(session=session)
+    mon = MonitorScreen(session=session)
+    app = DsdApp(mon)
 
     async def scenario(pilot):
-        assert await wait_for(pilot, lambda: app.builder.current.get("epoch", 0) >= 1, 120)
+        assert await wait_for(pilot, lambda: mon.builder.current.get("epoch", 0) >= 1, 120)
         assert "s Stop after rung" in screen_text(app).splitlines()[-1]
         await pilot.press("s")
         assert session.stop_after_rung.is_set()
-        assert await wait_for(pilot, lambda: app.status is not None, 120)
+        assert await wait_for(pilot, lambda: mon.status is not None, 120)
     drive(app, scenario)
-    assert app.status == "interrupted"
+    assert mon.status == "interrupted"
     summary = summary_file(session)
     assert summary["status"] == "interrupted"
     assert [r["rung"] for r in summary["phases"][0]["rungs"]] == [0]  # rung 0 ended, rung 1 never began
@@ -84,27 +87,29 @@ def test_stop_after_rung_finishes_the_rung_and_leaves_a_resumable_run(tmp_path):
 
 def test_quit_mid_rung_exits_promptly_and_the_run_resumes_under_the_monitor(tmp_path):
     session = RunSession.new(short_profile(), str(tmp_path))
-    app = MonitorApp(session=session)
+    mon = MonitorScreen(session=session)
+    app = DsdApp(mon)
     pressed = {}
 
     async def scenario(pilot):  # quit in rung 1, so the resumed monitor must catch rung 0 up from the file
-        assert await wait_for(pilot, lambda: app.builder.current.get("rung", 0) >= 1
-                               and app.builder.current.get("epoch", 0) >= 1, 120)
+        assert await wait_for(pilot, lambda: mon.builder.current.get("rung", 0) >= 1
+                               and mon.builder.current.get("epoch", 0) >= 1, 120)
         pressed["at"] = time.monotonic()
         await pilot.press("q")
         assert await wait_for(pilot, lambda: not app.is_running, 10)
         pressed["exit_seconds"] = time.monotonic() - pressed["at"]
     drive(app, scenario)
     assert pressed["exit_seconds"] < 5.0
-    assert app.status == "interrupted" and session.stop_now.is_set()
+    assert mon.status == "interrupted" and session.stop_now.is_set()
     assert (session.path / STATE).is_file()
     assert summary_file(session)["status"] == "interrupted"
 
     resumed = RunSession.resume_from(str(session.path))
-    app2 = MonitorApp(session=resumed)
+    mon2 = MonitorScreen(session=resumed)
+    app2 = DsdApp(mon2)
 
     async def finish(pilot):
-        assert await wait_for(pilot, lambda: app2.status is not None, 120)
+        assert await wait_for(pilot, lambda: mon2.status is not None, 120)
         await pilot.pause(0.3)
         summary = rebuild_summary(session.path).summary()
         assert summary["status"] == "completed"

@@ -7,24 +7,25 @@ from __future__ import annotations
 
 from tui_support import SIZE, recorded_clock, recorded_copy
 
-from dsd_tui.tui.app import MonitorApp
+from dsd_tui.tui.app import DsdApp
+from dsd_tui.tui.screens.monitor import MonitorScreen
 
 MID_RUN = 36  # events: the teacher ladder done and its stop fired, the student in its rung 1
 
 
 def test_finished_run_shows_both_ladders_the_best_rungs_and_the_stop_banner(snap_compare, tmp_path):
     """The end of a run: all rungs in the table, both phases on the plot, the banner still up."""
-    app = MonitorApp(events_path=recorded_copy(tmp_path), clock=recorded_clock())
+    app = DsdApp(MonitorScreen(events_path=recorded_copy(tmp_path), clock=recorded_clock()))
     assert snap_compare(app, terminal_size=SIZE)
 
 
 def test_mid_run_shows_progress_and_time_left(snap_compare, tmp_path):
     """During a run: rung and ladder progress, the estimate of time left, the student phase starting."""
-    app = MonitorApp(events_path=recorded_copy(tmp_path, MID_RUN), clock=recorded_clock(MID_RUN))
+    app = DsdApp(MonitorScreen(events_path=recorded_copy(tmp_path, MID_RUN), clock=recorded_clock(MID_RUN)))
     assert snap_compare(app, terminal_size=SIZE)
 
 
 def test_help_screen_lists_the_keys(snap_compare, tmp_path):
     """The help screen over the monitor."""
-    app = MonitorApp(events_path=recorded_copy(tmp_path), clock=recorded_clock())
+    app = DsdApp(MonitorScreen(events_path=recorded_copy(tmp_path), clock=recorded_clock()))
     assert snap_compare(app, terminal_size=SIZE, press=["question_mark"])

@@ -86,8 +86,8 @@ def compare(paths, metric, tui):
     if not any(ph.get(k, {}).get("mean") is not None for c in data.values() for ph in c.values() for k in ph):
         fail(f"--metric {metric}: no run has this rung metric; try test_acc, val_acc, train_acc or entropy_mean")
     if tui:
-        from dsd_tui.tui.screens.compare import CompareApp
-        CompareApp(groups, metric).run()
+        from dsd_tui.tui.screens.compare import compare_app
+        compare_app(groups, metric).run()
         return
     console = Console(width=None if sys.stdout.isatty() else 8 + 22 * len(groups) + 20)
     console.print(table)

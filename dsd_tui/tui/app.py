@@ -1,287 +1,64 @@
-"""The monitor app: a live run (`run_app`) or a run followed from its events.jsonl (`watch_app`).
+"""The one Textual app of dsd-tui, `DsdApp`, and the entry points the CLI calls to start it.
 
-Data flows one way: events → `SummaryBuilder` (the same fold that writes summary.json) →
-`view` functions → widgets. In a live run a thread worker runs `session.run()`; its events reach
-the app through an `EventInbox` (the training thread never waits for the UI), and the screen is
-redrawn at most `REDRAW_HZ` times a second however fast events come (a timer redraws when
-events have arrived since the last redraw; keys redraw at once). While the run is live in this
-process, the panes are redrawn at most every `PANE_SECONDS`, so that the UI takes little of the
-CPU (and the GIL) the training runs on.
+Why one app: the monitor, the sweep table and the run comparison are screens of it
+(tui/screens/), so that a ladder opened from the sweep table is a screen pushed over the table
+and Escape pops back to the same row. The app holds what is common to every screen: the styles
+(app.tcss), the global keys (quit, help) and the screen it starts on.
+
+Entry points: `run_app(session)` runs a ladder under the monitor (live, in a worker thread);
+`watch_app(path)` follows a run directory from its events.jsonl. `watch_sweep` (screens/sweep.py)
+and `compare_app` (screens/compare.py) start it on the other screens. Here too: the handling of
+SIGTERM and SIGHUP while the app runs (`leave_on_hangup`).
 """
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
-from typing import Callable
 
-from textual import on
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.css.query import NoMatches
-from textual.widgets import Footer
-from textual.worker import Worker, WorkerState
+from textual.screen import Screen
 
 from dsd_tui.exits import status_code
-from dsd_tui.record import events as ev
-from dsd_tui.record.rundir import EVENTS, atomic_write_text, read_events
-from dsd_tui.record.summary import SummaryBuilder
+from dsd_tui.record.rundir import EVENTS
 from dsd_tui.signals import leave_on_hangup
-from dsd_tui.tui import view
-from dsd_tui.tui.feed import EventFollower, EventInbox
-from dsd_tui.tui.messages import EventsArrived
 from dsd_tui.tui.screens.help import HelpScreen
-from dsd_tui.tui.widgets.entropy_pane import EntropyPane
-from dsd_tui.tui.widgets.event_log import EventLog
-from dsd_tui.tui.widgets.ladder_plot import LadderPlot
-from dsd_tui.tui.widgets.ladder_table import LadderTable
-from dsd_tui.tui.widgets.run_header import RunHeader
-from dsd_tui.tui.widgets.run_progress import RunProgress
-from dsd_tui.tui.widgets.stop_banner import StopBanner
-
-REDRAW_HZ = 2  # at most this many redraws a second, however fast events arrive (the clock ticks with it)
-LIVE_HZ = 1  # the same, while the run is live in this process: every wake-up of the UI takes the GIL
-FOLLOW_SECONDS = 0.5  # watch mode: how often events.jsonl is read for new lines
-EXPORT_NAME = "export-summary.json"
-COMPACT_BELOW = 30  # terminal rows: below this the stop banner gives each stop one line
+from dsd_tui.tui.screens.monitor import MonitorScreen
 
 
-PROGRESS_ONLY = frozenset({"epoch_finished"})
-# A pane redraw costs 15-30 ms of CPU (80x24 to 160x50) in the process, and under the GIL, the training
-# shares (docs/benchmarks.md), so while a run is live the panes are redrawn at most every PANE_SECONDS;
-# a stop, the end of a phase or run, and every key still redraw at once. Rungs of a real ladder last
-# minutes, so this only ever batches the short rungs of small demos. (A CPU budget in place of the
-# fixed period was tried and measured: Textual's own idle work, ~0.7% of a core, already spends any
-# budget small enough to matter; docs/benchmarks.md.)
-PANE_SECONDS = 5.0
-URGENT = frozenset({"stop_fired", "phase_finished", "run_finished", "run_failed", "run_interrupted"})
+class DsdApp(App):
+    """dsd-tui's terminal UI, started on `start` (a MonitorScreen, SweepScreen or CompareScreen)."""
 
-
-class MonitorApp(App):
-    """The monitor. Give it a `session` (live run) or an `events_path` (watch, read-only)."""
-
-    CSS_PATH = Path(__file__).with_name("monitor.tcss")
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "dsd-tui"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        Binding("s", "stop_after_rung", "Stop after rung"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("e", "export", "Export"),
-        Binding("p", "cycle_phase", "Plot phase"),
-        Binding("m", "cycle_metric", "Plot metric"),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        # hidden: the monitor shows it in its footer; the help screen is about the monitor's keys
+        Binding("question_mark,f1", "help", "Help", key_display="?", show=False),
     ]
 
-    def __init__(self, session=None, events_path: Path | None = None, clock: Callable[[], float] = time.time,
-                 exit_when_done: bool = False):
+    def __init__(self, start: Screen):
         super().__init__()
-        self.exit_when_done = exit_when_done  # leave as soon as the run ends (benchmarks, scripts)
-        if (session is None) == (events_path is None):
-            raise ValueError("MonitorApp needs exactly one of session or events_path")
-        self.session = session
-        self.mode = "live" if session is not None else "watch"
-        self.events_path = Path(events_path) if events_path else Path(session.path) / EVENTS
-        self.run_dir = self.events_path.parent
-        self.clock = clock  # wall time as shown (elapsed, ETA); tests freeze it
-        self.builder = SummaryBuilder()
-        self.inbox = EventInbox(lambda: self.post_message(EventsArrived()))
-        self.follower = EventFollower(self.events_path) if self.mode == "watch" else None
-        self.phase_mode, self.metric = view.PHASE_MODES[0], view.METRICS[0]
-        self.status: str | None = None  # the worker's final status (live mode)
-        self.error: BaseException | None = None  # raised by the worker; run_app re-raises it
-        self.quitting = False
-        self.leave_when_stopped = False  # SIGTERM/SIGHUP: leave once the worker has stopped (run_app sets it)
-        self.redraws = 0
-        self._stale = False
-        self._urgent = False
-        self._last_panes = 0.0
-        self._log_pending: list[tuple[str, str]] = []  # log lines written with the next pane redraw
-        self._catching_up = False
+        self.start = start
+        if start.TITLE:  # the terminal's title as well as the header's
+            self.title = start.TITLE
+        self.leave_when_stopped = False  # SIGTERM/SIGHUP: leave once the run has stopped (leave_on_hangup sets it)
 
-    # ------------------------------------------------------------------ layout
-    def compose(self) -> ComposeResult:
-        yield RunHeader(id="header")
-        yield RunProgress(id="progress")
-        yield StopBanner(id="banner")
-        with Horizontal(id="top"):
-            yield LadderTable(id="table")
-            yield EntropyPane(id="entropy")
-        with Horizontal(id="bottom"):
-            yield LadderPlot(id="plot")
-            yield EventLog(id="log")
-        yield Footer()
+    def get_default_screen(self) -> Screen:
+        return self.start
 
-    def on_mount(self) -> None:
-        self.query_one("#log").border_title = "log" if self.mode == "live" else "log · watch (read-only)"
-        self.query_one("#table").border_title = "ladder"
-        self.query_one("#banner", StopBanner).display = False
-        self.set_interval(1.0 / (LIVE_HZ if self.mode == "live" else REDRAW_HZ), self._on_timer)
-        # Catch up from the file first: a resumed run's earlier rungs, or a watched run's history.
-        self._catching_up = True
-        if self.mode == "watch":
-            self.consume(self.follower.poll())
-            self.set_interval(FOLLOW_SECONDS, self._follow)
-        else:
-            self.consume(read_events(self.events_path))
-        self._catching_up = False
-        self.redraw()
-        if self.mode == "live":
-            self.run_worker(self._run_ladder, name="ladder", thread=True, exit_on_error=False)
-
-    # ------------------------------------------------------------------ events in
-    def _run_ladder(self) -> str:
-        self.session.sink.sinks.append(self.inbox)
-        return self.session.run()
-
-    def on_events_arrived(self, _message: EventsArrived) -> None:
-        self.consume(self.inbox.take())
-
-    def _follow(self) -> None:
-        self.consume(self.follower.poll())
-
-    def consume(self, events: list[ev.Event]) -> None:
-        """Fold events into the summary, log them, raise alerts; the redraw follows (throttled)."""
-        if not events:
-            return
-        for e in events:
-            self.builder.consume(e)
-            line = view.log_line(e)
-            if line is not None:
-                self._log_pending.append(line)
-            if isinstance(e, ev.StopFired) and e.active:
-                self.alert(e)
-        if any(e.type not in PROGRESS_ONLY for e in events):
-            self.schedule_redraw()  # the panes change; epoch ticks only move the header and progress bars
-        if any(e.type in URGENT for e in events):
-            self._urgent = True
-
-    def alert(self, e: ev.StopFired) -> None:
-        self.notify(f"{e.criterion} fired at {e.phase} rung {e.rung}: keep rung {e.selected_rung}",
-                    title="Stop criterion", severity="warning", timeout=15)
-        if not self._catching_up:
-            self.bell()
-
-    # ------------------------------------------------------------------ drawing
-    def schedule_redraw(self) -> None:
-        """Mark the screen stale; `_on_timer` (every 1/REDRAW_HZ s; 1/LIVE_HZ s live) redraws it once."""
-        self._stale = True
-
-    def _on_timer(self) -> None:
-        """One timer for everything periodic: a stale screen is redrawn, else only the clock moves."""
-        if self.leave_when_stopped and not self.worker_running():
-            self.exit(self.status or "interrupted")  # a hangup, and no run (left) to wait for: nobody will press q
-            return
-        if self.mode == "live":
-            self.consume(self.inbox.take())
-        due = self._urgent or self.mode == "watch" or self.clock() - self._last_panes >= PANE_SECONDS
-        if self._stale and due:
-            self.redraw()
-        else:
-            self._tick()
-
-    def redraw(self) -> None:
-        self._stale = self._urgent = False
-        self._last_panes = self.clock()
-        try:
-            self._draw()
-        except NoMatches:  # a timer that fired while the app was closing: nothing left to draw on
-            pass
-
-    def _draw(self) -> None:
-        self.redraws += 1
-        b = self.builder
-        self._tick()
-        if self._log_pending:
-            self.query_one("#log", EventLog).add_all(self._log_pending)
-            self._log_pending = []
-        self.query_one("#banner", StopBanner).show(view.active_stops(b), compact=self.size.height < COMPACT_BELOW)
-        self.query_one("#table", LadderTable).show(view.table_rows(b))
-        self.query_one("#plot", LadderPlot).show(view.plot_series(b, self.phase_mode, self.metric),
-                                                 b.planned_rungs, view.rung_ticks(b),
-                                                 view.plot_title(self.phase_mode, self.metric))
-        phase = view.entropy_phase(b, self.phase_mode)
-        self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_layer(b, phase))
-
-    def on_resize(self) -> None:
-        self.schedule_redraw()
-
-    def _tick(self) -> None:
-        p = view.progress(self.builder, self.clock())
-        try:
-            self.query_one("#header", RunHeader).show(p)
-            self.query_one("#progress", RunProgress).show(p)
-        except NoMatches:  # the app is closing
-            pass
-
-    # ------------------------------------------------------------------ the worker's end
-    @on(Worker.StateChanged)
-    def worker_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.name != "ladder":
-            return
-        if event.state == WorkerState.SUCCESS:
-            self.status = event.worker.result
-        elif event.state == WorkerState.ERROR:
-            self.error = event.worker.error
-            self.status = "failed"
-        else:
-            return
-        self.consume(self.inbox.take())
-        self.redraw()
-        if self.quitting or self.exit_when_done or self.error is not None or self.session.stop_now.is_set():
-            self.exit(self.status)
-        else:
-            self.notify(f"run {self.status}; q quits", title="Run finished", timeout=30,
-                        severity="error" if self.status == "failed" else "information")
-            self.refresh_bindings()
-
-    def worker_running(self) -> bool:
-        return any(w.name == "ladder" and not w.is_finished for w in self.workers)
-
-    # ------------------------------------------------------------------ keys
-    def check_action(self, action: str, parameters) -> bool | None:
-        if action == "stop_after_rung":
-            return self.mode == "live" and self.status is None
-        return True
-
-    def action_stop_after_rung(self) -> None:
-        if self.session is None or self.status is not None:
-            return
-        self.session.stop_after_rung.set()
-        cur = self.builder.current
-        self.notify(f"stopping after {cur.get('phase', 'the')} rung {cur.get('rung', '')} finishes; "
-                    f"resume later with dsd-tui resume", title="Stop after rung")
+    def live_monitor(self) -> MonitorScreen | None:
+        """The monitor running a ladder in this process, if any (only ever the first screen)."""
+        return next((s for s in self.screen_stack if isinstance(s, MonitorScreen) and s.mode == "live"), None)
 
     async def action_quit(self) -> None:
-        if self.mode == "watch" or not self.worker_running():
-            self.exit(self.status)
-            return
-        if self.quitting:  # asked twice: leave now; the worker still stops at its next batch
-            self.exit("interrupted")
-            return
-        self.quitting = True
-        self.session.stop_now.set()
-        self.notify("stopping at the next batch; the run will be resumable", title="Quitting", timeout=30)
-
-    def action_export(self) -> None:
-        path = self.run_dir / EXPORT_NAME
-        try:
-            atomic_write_text(path, json.dumps(self.builder.summary(), indent=2) + "\n")
-        except OSError as e:
-            self.notify(f"cannot write {path} ({e.strerror})", title="Export failed", severity="error")
-            return
-        self.notify(str(path), title="Summary exported")
-
-    def action_cycle_phase(self) -> None:
-        modes = view.PHASE_MODES
-        self.phase_mode = modes[(modes.index(self.phase_mode) + 1) % len(modes)]
-        self.redraw()
-
-    def action_cycle_metric(self) -> None:
-        metrics = view.METRICS
-        self.metric = metrics[(metrics.index(self.metric) + 1) % len(metrics)]
-        self.redraw()
+        """q anywhere, ctrl+c: a live run is stopped first (resumable), as its monitor's q does."""
+        live = self.live_monitor()
+        if live is not None:
+            await live.action_quit()
+        else:
+            self.exit()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -294,7 +71,8 @@ def run_app(session, *, headless: bool = False, exit_when_done: bool = False) ->
     The app stays open when the run ends, to be read, until the user quits; `exit_when_done` leaves
     at once instead. `headless` draws nothing (benchmarks, tests).
     """
-    app = MonitorApp(session=session, exit_when_done=exit_when_done)
+    monitor = MonitorScreen(session=session, exit_when_done=exit_when_done)
+    app = DsdApp(monitor)
 
     # A kill or a closed terminal: the run stops at its next batch (resumable), and the app leaves
     # once the worker has returned, also when the run had already ended and the app was only
@@ -306,16 +84,16 @@ def run_app(session, *, headless: bool = False, exit_when_done: bool = False) ->
     with leave_on_hangup(leave, run_over=session.done,
                          exit_code=lambda: status_code(session.status or "interrupted")):
         app.run(headless=headless)
-    if app.error is not None:
-        raise app.error
-    if app.status is None:  # left before the worker ended (second quit): it stops at its next batch
+    if monitor.error is not None:
+        raise monitor.error
+    if monitor.status is None:  # left before the worker ended (second quit): it stops at its next batch
         return "interrupted"
-    return app.status
+    return monitor.status
 
 
-def watch_monitor(path) -> MonitorApp:
-    """The read-only monitor of the run directory `path`."""
-    return MonitorApp(events_path=Path(path) / EVENTS)
+def watch_monitor(path) -> DsdApp:
+    """The app on the read-only monitor of the run directory `path`."""
+    return DsdApp(MonitorScreen(events_path=Path(path) / EVENTS))
 
 
 def watch_app(path) -> None:
@@ -327,3 +105,4 @@ def watch_app(path) -> None:
 
     with leave_on_hangup(leave):
         app.run()
+

@@ -1,13 +1,15 @@
 """`dsd-tui compare --tui`: the comparison table in a scrollable screen, metric switched with a key.
 
-It renders `study.compare.table` (the same table the terminal command prints) and recomputes
-nothing itself; `m` cycles the rung metric shown.
+A screen of `DsdApp` (styles and global keys shared with the monitor); `compare_app` starts the
+app on it. It renders `study.compare_runs.table` (the same table the terminal command prints) and
+recomputes nothing itself; `m` cycles the rung metric shown.
 """
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from dsd_tui.study import compare_runs as compare_mod
@@ -16,12 +18,11 @@ from dsd_tui.study import sweep_index as idx
 METRICS = ("test_acc", "val_acc", "train_acc", "entropy_mean", "test_loss")
 
 
-class CompareApp(App):
+class CompareScreen(Screen):
     """Teacher and student curves of several runs or sweeps, one row per rung."""
 
     TITLE = "dsd-tui compare"
-    ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [Binding("m", "next_metric", "Metric"), Binding("q", "quit", "Quit")]
+    BINDINGS = [Binding("m", "next_metric", "Metric"), Binding("q", "app.quit", "Quit")]
 
     def __init__(self, groups: list[idx.Group], metric: str = "test_acc"):
         super().__init__()
@@ -49,3 +50,10 @@ class CompareApp(App):
         i = METRICS.index(self.metric) if self.metric in METRICS else -1
         self.metric = METRICS[(i + 1) % len(METRICS)]
         self.show()
+
+
+def compare_app(groups: list[idx.Group], metric: str = "test_acc"):
+    """The app on the comparison screen (run it to show it)."""
+    from dsd_tui.tui.app import DsdApp  # app.py imports the screens; the app is only needed here
+
+    return DsdApp(CompareScreen(groups, metric))

@@ -1,37 +1,41 @@
 """`dsd-tui watch SWEEP_DIR`: every ladder of a sweep in one table, from which a ladder is opened.
 
-The table is `study.status.ladder_state` for each ladder of sweep.json, re-read every
+A screen of `DsdApp` so that a ladder opens as a `MonitorScreen` pushed over the table (watching
+its run directory), and Escape (or q) on that monitor pops back to the table with the cursor on
+the same row: one app for the whole visit, no app re-created per ladder.
+
+The table is `study.sweep_table.ladder_state` for each ladder of sweep.json, re-read every
 `REFRESH_SECONDS` (it only reads files, so it works beside a running sweep or on a finished one).
-Enter on a row leaves this app with that ladder's run directory; `watch_sweep` then opens the
-ladder's own monitor and comes back to the table when it is closed.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
-from dsd_tui.record.rundir import is_run_dir
+from dsd_tui.record.rundir import EVENTS, is_run_dir
 from dsd_tui.study import sweep_index as idx
 from dsd_tui.study import sweep_table
+from dsd_tui.tui.screens.monitor import MonitorScreen
 
 REFRESH_SECONDS = 2.0
 COLUMNS = ("settings", "seed", "status", "phase", "rung", "T test", "S test", "seconds")
 
 
-class SweepApp(App):
-    """The sweep's ladders; returns the run directory chosen with Enter, or None on quit."""
+class SweepScreen(Screen):
+    """The sweep's ladders, one row each; Enter opens the ladder's monitor over the table."""
 
     TITLE = "dsd-tui sweep"
-    ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [Binding("q", "quit_sweep", "Quit"), Binding("enter", "open", "Open ladder")]
+    BINDINGS = [Binding("q", "app.quit", "Quit"), Binding("enter", "open", "Open ladder")]
 
     def __init__(self, sweep_dir: Path):
         super().__init__()
         self.sweep_dir = Path(sweep_dir)
         self.names: list[str] = []
+        self.opened: Path | None = None  # the run directory last opened with Enter
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -65,25 +69,18 @@ class SweepApp(App):
         self.open_row(self.query_one(DataTable).cursor_row)
 
     def open_row(self, i: int) -> None:
+        if not 0 <= i < len(self.names) or self.app.screen is not self:
+            return
         path = self.sweep_dir / self.names[i]
         if not is_run_dir(path):
             self.notify(f"{self.names[i]} has not started yet", severity="warning")
             return
-        self.exit(path)
-
-    def action_quit_sweep(self) -> None:
-        self.exit(None)
+        self.opened = path
+        self.app.push_screen(MonitorScreen(events_path=path / EVENTS))
 
 
 def watch_sweep(sweep_dir: Path) -> None:
-    """The sweep table; a chosen ladder opens in the run monitor, and quitting it returns here."""
-    while True:
-        chosen = SweepApp(sweep_dir).run()
-        if chosen is None:
-            return
-        try:
-            from dsd_tui.tui.app import watch_app
-        except ImportError:  # the run monitor is not part of this installation
-            print(chosen)
-            return
-        watch_app(chosen)
+    """The sweep table; a chosen ladder opens in the run monitor, and leaving it returns here."""
+    from dsd_tui.tui.app import DsdApp  # app.py imports the screens; the app is only needed here
+
+    DsdApp(SweepScreen(sweep_dir)).run()

@@ -28,5 +28,5 @@ class StopBanner(Static):
             t = Text(" STOP ", style="bold reverse")
             t.append(" " + stop_text(s))
             lines.append(t)
-        self.set_class(compact, "-compact")  # monitor.tcss: one line per stop, cut with an ellipsis
+        self.set_class(compact, "-compact")  # app.tcss: one line per stop, cut with an ellipsis
         self.update(Text("\n").join(lines))

@@ -1,0 +1,296 @@
+"""The monitor screen: one run's panes, fed live by a worker thread or by following its events.jsonl.
+
+A screen of `DsdApp` (tui/app.py) rather than an app of its own, so that the sweep table can push
+it over itself for one ladder and pop back to the same row; `run_app` and `watch_app` start the
+app on it.
+
+Data flows one way: events → `SummaryBuilder` (the same fold that writes summary.json) →
+`view` functions → widgets. In a live run a thread worker runs `session.run()`; its events reach
+the screen through an `EventInbox` (the training thread never waits for the UI), and the screen is
+redrawn at most `REDRAW_HZ` times a second however fast events come (a timer redraws when
+events have arrived since the last redraw; keys redraw at once). While the run is live in this
+process, the panes are redrawn at most every `PANE_SECONDS`, so that the UI takes little of the
+CPU (and the GIL) the training runs on.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from dsd_tui.record import events as ev
+from dsd_tui.record.rundir import EVENTS, atomic_write_text, read_events
+from dsd_tui.record.summary import SummaryBuilder
+from dsd_tui.tui import view
+from dsd_tui.tui.feed import EventFollower, EventInbox
+from dsd_tui.tui.messages import EventsArrived
+from dsd_tui.tui.widgets.entropy_pane import EntropyPane
+from dsd_tui.tui.widgets.event_log import EventLog
+from dsd_tui.tui.widgets.ladder_plot import LadderPlot
+from dsd_tui.tui.widgets.ladder_table import LadderTable
+from dsd_tui.tui.widgets.run_header import RunHeader
+from dsd_tui.tui.widgets.run_progress import RunProgress
+from dsd_tui.tui.widgets.stop_banner import StopBanner
+
+REDRAW_HZ = 2  # at most this many redraws a second, however fast events arrive (the clock ticks with it)
+LIVE_HZ = 1  # the same, while the run is live in this process: every wake-up of the UI takes the GIL
+FOLLOW_SECONDS = 0.5  # watch mode: how often events.jsonl is read for new lines
+EXPORT_NAME = "export-summary.json"
+COMPACT_BELOW = 30  # terminal rows: below this the stop banner gives each stop one line
+
+
+PROGRESS_ONLY = frozenset({"epoch_finished"})
+# A pane redraw costs 15-30 ms of CPU (80x24 to 160x50) in the process, and under the GIL, the training
+# shares (docs/benchmarks.md), so while a run is live the panes are redrawn at most every PANE_SECONDS;
+# a stop, the end of a phase or run, and every key still redraw at once. Rungs of a real ladder last
+# minutes, so this only ever batches the short rungs of small demos. (A CPU budget in place of the
+# fixed period was tried and measured: Textual's own idle work, ~0.7% of a core, already spends any
+# budget small enough to matter; docs/benchmarks.md.)
+PANE_SECONDS = 5.0
+URGENT = frozenset({"stop_fired", "phase_finished", "run_finished", "run_failed", "run_interrupted"})
+
+
+class MonitorScreen(Screen):
+    """One run's monitor. Give it a `session` (live run) or an `events_path` (watch, read-only)."""
+
+    # q and ? are global (DsdApp) too; they are repeated here so the footer keeps this order.
+    BINDINGS = [
+        Binding("s", "stop_after_rung", "Stop after rung"),
+        Binding("q", "quit", "Quit"),
+        Binding("e", "export", "Export"),
+        Binding("p", "cycle_phase", "Plot phase"),
+        Binding("m", "cycle_metric", "Plot metric"),
+        Binding("question_mark,f1", "app.help", "Help", key_display="?"),
+        Binding("escape", "back", "Back", show=False),
+    ]
+
+    def __init__(self, session=None, events_path: Path | None = None, clock: Callable[[], float] = time.time,
+                 exit_when_done: bool = False):
+        super().__init__()
+        self.exit_when_done = exit_when_done  # leave as soon as the run ends (benchmarks, scripts)
+        if (session is None) == (events_path is None):
+            raise ValueError("MonitorScreen needs exactly one of session or events_path")
+        self.session = session
+        self.mode = "live" if session is not None else "watch"
+        self.events_path = Path(events_path) if events_path else Path(session.path) / EVENTS
+        self.run_dir = self.events_path.parent
+        self.clock = clock  # wall time as shown (elapsed, ETA); tests freeze it
+        self.builder = SummaryBuilder()
+        self.inbox = EventInbox(lambda: self.post_message(EventsArrived()))
+        self.follower = EventFollower(self.events_path) if self.mode == "watch" else None
+        self.phase_mode, self.metric = view.PHASE_MODES[0], view.METRICS[0]
+        self.status: str | None = None  # the worker's final status (live mode)
+        self.error: BaseException | None = None  # raised by the worker; run_app re-raises it
+        self.quitting = False
+        self.redraws = 0
+        self._stale = False
+        self._urgent = False
+        self._last_panes = 0.0
+        self._log_pending: list[tuple[str, str]] = []  # log lines written with the next pane redraw
+        self._catching_up = False
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        yield RunProgress(id="progress")
+        yield StopBanner(id="banner")
+        with Horizontal(id="top"):
+            yield LadderTable(id="table")
+            yield EntropyPane(id="entropy")
+        with Horizontal(id="bottom"):
+            yield LadderPlot(id="plot")
+            yield EventLog(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#log").border_title = "log" if self.mode == "live" else "log · watch (read-only)"
+        self.query_one("#table").border_title = "ladder"
+        self.query_one("#banner", StopBanner).display = False
+        self.set_interval(1.0 / (LIVE_HZ if self.mode == "live" else REDRAW_HZ), self._on_timer)
+        # Catch up from the file first: a resumed run's earlier rungs, or a watched run's history.
+        self._catching_up = True
+        if self.mode == "watch":
+            self.consume(self.follower.poll())
+            self.set_interval(FOLLOW_SECONDS, self._follow)
+        else:
+            self.consume(read_events(self.events_path))
+        self._catching_up = False
+        self.redraw()
+        if self.mode == "live":
+            self.run_worker(self._run_ladder, name="ladder", thread=True, exit_on_error=False)
+
+    # ------------------------------------------------------------------ events in
+    def _run_ladder(self) -> str:
+        self.session.sink.sinks.append(self.inbox)
+        return self.session.run()
+
+    def on_events_arrived(self, _message: EventsArrived) -> None:
+        self.consume(self.inbox.take())
+
+    def _follow(self) -> None:
+        self.consume(self.follower.poll())
+
+    def consume(self, events: list[ev.Event]) -> None:
+        """Fold events into the summary, log them, raise alerts; the redraw follows (throttled)."""
+        if not events:
+            return
+        for e in events:
+            self.builder.consume(e)
+            line = view.log_line(e)
+            if line is not None:
+                self._log_pending.append(line)
+            if isinstance(e, ev.StopFired) and e.active:
+                self.alert(e)
+        if any(e.type not in PROGRESS_ONLY for e in events):
+            self.schedule_redraw()  # the panes change; epoch ticks only move the header and progress bars
+        if any(e.type in URGENT for e in events):
+            self._urgent = True
+
+    def alert(self, e: ev.StopFired) -> None:
+        self.notify(f"{e.criterion} fired at {e.phase} rung {e.rung}: keep rung {e.selected_rung}",
+                    title="Stop criterion", severity="warning", timeout=15)
+        if not self._catching_up:
+            self.app.bell()
+
+    # ------------------------------------------------------------------ drawing
+    def schedule_redraw(self) -> None:
+        """Mark the screen stale; `_on_timer` (every 1/REDRAW_HZ s; 1/LIVE_HZ s live) redraws it once."""
+        self._stale = True
+
+    def _on_timer(self) -> None:
+        """One timer for everything periodic: a stale screen is redrawn, else only the clock moves."""
+        if getattr(self.app, "leave_when_stopped", False) and not self.worker_running():
+            self.app.exit(self.status or "interrupted")  # a hangup, and no run (left) to wait for: nobody presses q
+            return
+        if self.mode == "live":
+            self.consume(self.inbox.take())
+        due = self._urgent or self.mode == "watch" or self.clock() - self._last_panes >= PANE_SECONDS
+        if self._stale and due:
+            self.redraw()
+        else:
+            self._tick()
+
+    def redraw(self) -> None:
+        self._stale = self._urgent = False
+        self._last_panes = self.clock()
+        try:
+            self._draw()
+        except NoMatches:  # a timer that fired while the app was closing: nothing left to draw on
+            pass
+
+    def _draw(self) -> None:
+        self.redraws += 1
+        b = self.builder
+        self._tick()
+        if self._log_pending:
+            self.query_one("#log", EventLog).add_all(self._log_pending)
+            self._log_pending = []
+        self.query_one("#banner", StopBanner).show(view.active_stops(b), compact=self.size.height < COMPACT_BELOW)
+        self.query_one("#table", LadderTable).show(view.table_rows(b))
+        self.query_one("#plot", LadderPlot).show(view.plot_series(b, self.phase_mode, self.metric),
+                                                 b.planned_rungs, view.rung_ticks(b),
+                                                 view.plot_title(self.phase_mode, self.metric))
+        phase = view.entropy_phase(b, self.phase_mode)
+        self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_layer(b, phase))
+
+    def on_resize(self) -> None:
+        self.schedule_redraw()
+
+    def _tick(self) -> None:
+        p = view.progress(self.builder, self.clock())
+        try:
+            self.query_one("#header", RunHeader).show(p)
+            self.query_one("#progress", RunProgress).show(p)
+        except NoMatches:  # the app is closing
+            pass
+
+    # ------------------------------------------------------------------ the worker's end
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name != "ladder":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.status = event.worker.result
+        elif event.state == WorkerState.ERROR:
+            self.error = event.worker.error
+            self.status = "failed"
+        else:
+            return
+        self.consume(self.inbox.take())
+        self.redraw()
+        if self.quitting or self.exit_when_done or self.error is not None or self.session.stop_now.is_set():
+            self.app.exit(self.status)
+        else:
+            self.notify(f"run {self.status}; q quits", title="Run finished", timeout=30,
+                        severity="error" if self.status == "failed" else "information")
+            self.refresh_bindings()
+
+    def worker_running(self) -> bool:
+        return any(w.name == "ladder" and not w.is_finished for w in self.workers)
+
+    # ------------------------------------------------------------------ keys
+    def pushed(self) -> bool:
+        """Opened over another screen (a ladder of the sweep table): leaving goes back to it."""
+        return self.app.screen_stack.index(self) > 0 if self in self.app.screen_stack else False
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "stop_after_rung":
+            return self.mode == "live" and self.status is None
+        if action == "back":
+            return self.pushed()
+        return True
+
+    def action_stop_after_rung(self) -> None:
+        if self.session is None or self.status is not None:
+            return
+        self.session.stop_after_rung.set()
+        cur = self.builder.current
+        self.notify(f"stopping after {cur.get('phase', 'the')} rung {cur.get('rung', '')} finishes; "
+                    f"resume later with dsd-tui resume", title="Stop after rung")
+
+    def action_back(self) -> None:
+        if self.pushed():
+            self.app.pop_screen()
+
+    async def action_quit(self) -> None:
+        if self.mode == "watch" and self.pushed():  # a ladder opened from the sweep table: back to the table
+            self.app.pop_screen()
+            return
+        if self.mode == "watch" or not self.worker_running():
+            self.app.exit(self.status)
+            return
+        if self.quitting:  # asked twice: leave now; the worker still stops at its next batch
+            self.app.exit("interrupted")
+            return
+        self.quitting = True
+        self.session.stop_now.set()
+        self.notify("stopping at the next batch; the run will be resumable", title="Quitting", timeout=30)
+
+    def action_export(self) -> None:
+        path = self.run_dir / EXPORT_NAME
+        try:
+            atomic_write_text(path, json.dumps(self.builder.summary(), indent=2) + "\n")
+        except OSError as e:
+            self.notify(f"cannot write {path} ({e.strerror})", title="Export failed", severity="error")
+            return
+        self.notify(str(path), title="Summary exported")
+
+    def action_cycle_phase(self) -> None:
+        modes = view.PHASE_MODES
+        self.phase_mode = modes[(modes.index(self.phase_mode) + 1) % len(modes)]
+        self.redraw()
+
+    def action_cycle_metric(self) -> None:
+        metrics = view.METRICS
+        self.metric = metrics[(metrics.index(self.metric) + 1) % len(metrics)]
+        self.redraw()
