@@ -6,8 +6,9 @@ rung; `--rungs` pruning rungs, default 5: 250 epochs) in this process, alternati
   rung-ends   : run.state_every = 1e9 (state only at rung ends, as checkpoints are)
   sync-every  : every epoch written synchronously (snapshot, then wait for the write: what a
                 plain torch.save per epoch costs; the design this replaced)
-and reports the wall time of each, plus the time the training thread itself spent in `save_state`
-(snapshot + hand-off; the file is written by a background thread) as a share of the run.
+and reports the wall time of each, plus the time the training thread itself spent in
+`StateSaver.save` (snapshot + hand-off; the file is written by a background thread) as a share of
+the run.
 
     PYTHONPATH=src python bench/state_overhead.py [--rungs 5] [--repeats 3]
 """
@@ -23,22 +24,30 @@ import torch
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.core.ladder import Ladder
+from dsd_tui.core.ladder_resume import StateSaver
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import RunDir, new_run_dir
 
 
-class TimedLadder(Ladder):
-    save_seconds = 0.0
-    saves = 0
+class TimedSaver(StateSaver):
     sync = False
 
-    def save_state(self, *args, **kw):
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.save_seconds = 0.0
+        self.saves = 0
+
+    def save(self, *args, **kw):
         t0 = time.perf_counter()
         if self.sync:
             kw["force"] = True
-        super().save_state(*args, **kw)
+        super().save(*args, **kw)
         self.save_seconds += time.perf_counter() - t0
         self.saves += 1
+
+
+class SyncSaver(TimedSaver):
+    sync = True
 
 
 def one_run(rungs: int, state_every: float, out: Path, sync: bool = False) -> dict:
@@ -48,16 +57,17 @@ def one_run(rungs: int, state_every: float, out: Path, sync: bool = False) -> di
     (path / "profile.toml").write_text(prof.to_toml())
     rundir = RunDir(path)
     epochs = []
-    ladder = TimedLadder(prof, rundir, ev.Fanout(rundir, lambda e: epochs.append(e.seconds)
-                                                 if e.type == "epoch_finished" else None))
-    ladder.sync = sync
+    ladder = Ladder(prof, rundir, ev.Fanout(rundir, lambda e: epochs.append(e.seconds)
+                                            if e.type == "epoch_finished" else None))
+    ladder.Saver = SyncSaver if sync else TimedSaver
     t0 = time.perf_counter()
     assert ladder.run() == "completed"
     wall = time.perf_counter() - t0
     rundir.close()
-    return {"wall": wall, "save": ladder.save_seconds, "saves": ladder.saves, "epochs": len(epochs),
-            "epoch_mean_ms": 1e3 * statistics.mean(epochs), "writer": ladder.state_writer.seconds_writing,
-            "writes": ladder.state_writer.writes}
+    saver = ladder.saver
+    return {"wall": wall, "save": saver.save_seconds, "saves": saver.saves, "epochs": len(epochs),
+            "epoch_mean_ms": 1e3 * statistics.mean(epochs), "writer": saver.writer.seconds_writing,
+            "writes": saver.writer.writes}
 
 
 def main():

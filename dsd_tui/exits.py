@@ -15,9 +15,11 @@ from typing import NoReturn
 import click
 
 from dsd_tui.errors import RunFailed, UsageError
+from dsd_tui.record.events import RunStatus
 
 DONE, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
-STATUS_CODES = {"completed": DONE, "stopped": DONE, "failed": FAILED, "interrupted": INTERRUPTED}  # a run's end
+# a run's end (RunSession.run())
+STATUS_CODES: dict[RunStatus, int] = {"completed": DONE, "stopped": DONE, "failed": FAILED, "interrupted": INTERRUPTED}
 EPILOG = (f"Exit codes: {DONE} done, {FAILED} the run failed, {USAGE} bad usage/profile/input, "
           f"{INTERRUPTED} interrupted.")
 

@@ -14,19 +14,21 @@ from typing import TextIO
 
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import EVENTS, rebuild_summary
+from dsd_tui.record.rung import RungRecord
 from dsd_tui.record.summary import SummaryBuilder
 from dsd_tui.speed.modes import modes_note
 from dsd_tui.stops.criteria_table import comparison_rows, format_table
 from dsd_tui.stops.verdicts import describe
 
-HEADER = f"{'phase':<8} {'rung':>4} {'sparsity':>9} {'train':>6} {'val':>6} {'test':>6} {'H mean':>6} {'regime':<11} {'sec':>6}"
+HEADER = (f"{'phase':<8} {'rung':>4} {'sparsity':>9} {'train':>6} {'val':>6} {'test':>6} {'H mean':>6} "
+          f"{'regime':<11} {'sec':>6}")
 
 
 def fmt_acc(v) -> str:
     return "   n/a" if v is None else f"{v:6.3f}"
 
 
-def rung_row(phase: str, r: dict, best: bool = False) -> str:
+def rung_row(phase: str, r: RungRecord, best: bool = False) -> str:
     mark = "*" if best else " "
     return (f"{phase:<8} {r['rung']:>4} {r['sparsity'] * 100:8.2f}% {fmt_acc(r.get('train_acc'))} "
             f"{fmt_acc(r.get('val_acc'))} {fmt_acc(r.get('test_acc'))} {fmt_acc(r.get('entropy_mean'))} "
@@ -114,7 +116,8 @@ class HeadlessPrinter:
 
     def _on_stop_fired(self, e: ev.StopFired) -> None:
         tag = "STOP" if e.active else "shadow"
-        self._line(f"  [{tag}] {e.criterion} fired at {e.phase} rung {e.rung} -> keep rung {e.selected_rung}: {e.reason}")
+        self._line(f"  [{tag}] {e.criterion} fired at {e.phase} rung {e.rung} -> keep rung {e.selected_rung}: "
+                   f"{e.reason}")
         d = e.details
         if d.get("selected_test_acc") is not None and "rungs_trained" in d:
             self._line(f"         keeps test {d['selected_test_acc']:.3f} at {100 * d['selected_sparsity']:.2f}% "
@@ -124,7 +127,8 @@ class HeadlessPrinter:
 
     def _on_phase_finished(self, e: ev.PhaseFinished) -> None:
         note = " (stopped early)" if e.stopped_early else ""
-        self._line(f"-- {e.phase} phase done: best validation rung {e.best_rung}, {e.rungs_trained} rungs trained{note}")
+        self._line(f"-- {e.phase} phase done: best validation rung {e.best_rung}, {e.rungs_trained} rungs "
+                   f"trained{note}")
         if e.verdict:
             self._line(describe(e.phase, e.verdict))
 

@@ -45,7 +45,7 @@ class RunSession:
         self.rundir = RunDir(self.path, builder)
         self.sink = ev.Fanout(self.rundir, *sinks)
         self.error: str | None = None
-        self.status: str | None = None  # run()'s result once it has returned ("failed" if it raised)
+        self.status: ev.RunStatus | None = None  # run()'s result once it has returned ("failed" if it raised)
         self.done = threading.Event()  # set when run() has returned or raised, its files closed
 
     @classmethod
@@ -77,7 +77,7 @@ class RunSession:
         path = require_run_dir(Path(run_dir), "resume")
         prof = profile_mod.load(str(path / PROFILE))
         builder = rebuild_summary(path)
-        if builder.status in ("completed", "stopped"):
+        if builder.status in ev.FINISHED:
             raise UsageError(f"{path}: this run already finished ({builder.status}); nothing to resume. "
                              f"`dsd-tui export {path}` prints its summary")
         if (path / STATE).is_file():  # without one (killed in the first epoch) the run starts over, same seeds
@@ -85,7 +85,7 @@ class RunSession:
         data = preflight(prof)
         return cls(prof, path, resume=True, sinks=sinks, data=data)
 
-    def run(self) -> str:
+    def run(self) -> ev.RunStatus:
         try:
             self.status = self._run()
             return self.status
@@ -93,7 +93,7 @@ class RunSession:
             self.status = self.status or "failed"
             self.done.set()
 
-    def _run(self) -> str:
+    def _run(self) -> ev.RunStatus:
         ladder = Ladder(self.profile, self.rundir, self.sink, should_stop=self.stop_now.is_set,
                         stop_after_rung=self.stop_after_rung.is_set, resume=self.resume, data=self.data)
         self.data = None

@@ -29,7 +29,7 @@ def cut_events_before(run, event_type: str) -> None:
 def test_resume_after_an_active_stop_does_not_train_past_it(tmp_path):
     prof = profile_mod.load(None, STOPPING)
     session = RunSession.new(prof, str(tmp_path))
-    assert session.run() == "completed"
+    assert session.run() == "stopped"
     expected = load_summary(session.path)
     stopped_at = len(expected["phases"][0]["rungs"]) - 1
     assert expected["phases"][0]["stopped_early"] and stopped_at < 6, "the criterion must fire for this test"
@@ -41,12 +41,34 @@ def test_resume_after_an_active_stop_does_not_train_past_it(tmp_path):
     got = load_summary(session.path)
     assert metrics(got) == metrics(expected)
     assert not (session.path / "checkpoints" / f"teacher-rung{stopped_at + 1:02d}.pt").exists()
+    assert got["status"] == "stopped"  # the resumed run knows the phase was stopped before the kill
+    again = CliRunner().invoke(main, ["resume", str(session.path), "--no-tui"])
+    assert again.exit_code == 2 and "already finished (stopped)" in again.stderr
+
+
+def test_a_run_interrupted_after_a_stopped_phase_still_ends_stopped(tmp_path):
+    """The teacher phase was stopped early before the interruption: the resumed run (which skips that
+    phase) still ends "stopped", with the same numbers as an uninterrupted run."""
+    prof = profile_mod.load(None, [s for s in STOPPING if not s.startswith("distill.")])
+    ref = RunSession.new(prof, str(tmp_path / "ref"))
+    assert ref.run() == "stopped"
+
+    def after_teacher(event):
+        if event.type == "phase_finished" and event.phase == "teacher":
+            session.stop_after_rung.set()  # ends the run after the student's first rung
+    session = RunSession.new(prof, str(tmp_path / "run"), sinks=[after_teacher])
+    assert session.run() == "interrupted"
+    result = CliRunner().invoke(main, ["resume", str(session.path), "--no-tui"])
+    assert result.exit_code == 0, result.stderr
+    got = load_summary(session.path)
+    assert got["status"] == "stopped" and [p["stopped_early"] for p in got["phases"]] == [True, False]
+    assert metrics(got) == metrics(load_summary(ref.path))
 
 
 def test_resume_before_the_first_epoch_ended_starts_over(tmp_path):
     prof = profile_mod.load(None, STOPPING)
     ref = RunSession.new(prof, str(tmp_path / "ref"))
-    assert ref.run() == "completed"
+    assert ref.run() == "stopped"
     session = RunSession.new(prof, str(tmp_path / "run"))
     session.rundir.close()  # as if killed while loading data: a run directory with no state yet
     assert not (session.path / STATE).exists()

@@ -29,6 +29,15 @@ def stopped(tmp_path_factory):
     return run(tmp_path_factory.mktemp("stop"), "--set", 'stop.action="stop"')
 
 
+def test_a_run_whose_active_stop_fired_ends_stopped_with_exit_0(stopped):
+    """action = "stop" ending a phase early is a finished run: status "stopped" (run() asserted exit 0)."""
+    out, summary, run_dir = stopped
+    assert summary["status"] == "stopped"
+    finished = [e for e in read_events(run_dir / "events.jsonl") if e.type == "run_finished"]
+    assert [e.status for e in finished] == ["stopped"]
+    assert out.rstrip().splitlines()[-1].startswith("run stopped in ")
+
+
 def test_action_stop_ends_each_phase_at_the_firing_rung(stopped):
     _out, summary, run_dir = stopped
     for phase in summary["phases"]:
@@ -73,6 +82,7 @@ def test_action_alert_records_the_firing_and_keeps_going(tmp_path):
     _out, summary, _ = run(tmp_path, "--set", "distill.enabled=false")
     teacher = summary["phases"][0]
     assert len(teacher["rungs"]) == 6 and teacher["stopped_early"] is False
+    assert summary["status"] == "completed"  # an alert does not make the run "stopped"
     entry = next(s for s in summary["stops"] if s["criterion"] == "early-stop")
     assert (entry["rung"], entry["action"], entry["rungs_trained"]) == (2, "alert", 3)
 

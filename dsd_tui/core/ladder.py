@@ -1,13 +1,11 @@
-"""Phases and rungs: the DSD² run, told as events.
+"""The DSD² method, one rung at a time, told as events.
 
 A run is the teacher ladder (train dense, then prune `rate` of the remaining weights and retrain,
 `rungs` times) and, with distillation on, the student ladder (a fresh dense student trained by KD
-from the frozen best-validation teacher, pruned the same way with the same KD loss).
-
-Resume state is saved at every epoch end (`state/latest.pt`, written in the background by
-`resume_state.StateWriter`), so `Ladder(resume=True)` continues at the last saved epoch; because every
-source of randomness is a saved generator or re-seeded from (seed, phase, rung), a resumed run
-computes the same numbers as an uninterrupted one (docs/reliability.md).
+from the frozen best-validation teacher, pruned the same way with the same KD loss). Every rung is
+`Ladder.run_rung`: prune → retrain → measure → stop checks → save; this module holds the method and
+its pieces, ladder_resume.py the resume bookkeeping (what is saved at every epoch end and how a
+resumed run finds its place again, exactly: docs/reliability.md).
 """
 from __future__ import annotations
 
@@ -15,15 +13,17 @@ import copy
 import math
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
+from dsd_tui.core import ladder_resume
 from dsd_tui.core.data import Batcher, DataBundle, load_data
 from dsd_tui.core.entropy import mean_entropy
+from dsd_tui.core.ladder_resume import Cursor, StartPoint, StateSaver
 from dsd_tui.core.models import build_model
 from dsd_tui.core.pruning import Masks
 from dsd_tui.core.teacher import load_teacher_model
@@ -40,8 +40,8 @@ from dsd_tui.core.training import (
 from dsd_tui.errors import RunFailed, UsageError
 from dsd_tui.profile import Profile
 from dsd_tui.record import events as ev
-from dsd_tui.record.resume_state import StateWriter, detached_copy
-from dsd_tui.record.rundir import STATE, RunDir, safe_torch_load
+from dsd_tui.record.rundir import RunDir, safe_torch_load
+from dsd_tui.record.rung import RungRecord, diverged_record, measured_record, trained
 from dsd_tui.record.summary import best_rung
 from dsd_tui.speed.modes import Speed
 from dsd_tui.stops import criteria, regime, verdicts
@@ -66,22 +66,6 @@ def environment(device: torch.device, threads: int) -> dict:
     return env
 
 
-@dataclass
-class Cursor:
-    """Where the ladder stands: the last thing that finished."""
-
-    phase: str = "teacher"
-    rung: int = 0
-    epoch: int = 0  # epochs finished in this rung
-    rung_done: bool = False
-    phases_done: tuple = ()
-    stopped_early: bool = False  # an active criterion with action "stop" ended the phase at this rung
-
-    def to_dict(self) -> dict:
-        return {"phase": self.phase, "rung": self.rung, "epoch": self.epoch, "rung_done": self.rung_done,
-                "phases_done": list(self.phases_done), "stopped_early": self.stopped_early}
-
-
 class Diverged(Exception):
     """The training loss (or the measured loss) of a rung is NaN/Inf."""
 
@@ -90,8 +74,28 @@ class Diverged(Exception):
         self.epoch = epoch
 
 
+@dataclass
+class PhaseRun:
+    """The live objects of one phase: the network, its masks, its training generator, its records."""
+
+    name: str
+    arch: str
+    model: nn.Module
+    masks: Masks
+    gen: torch.Generator
+    rewind_state: dict | None  # the weights each rung restarts from (weight-rewind), once known
+    phases_done: tuple
+    loss_fn: Callable | None = None  # None: cross-entropy; the student phase: the KD loss
+    records: list[RungRecord] = field(default_factory=list)
+
+    def cursor(self, rung: int, epoch: int = 0, rung_done: bool = True, stopped_early: bool = False) -> Cursor:
+        return Cursor(self.name, rung, epoch, rung_done, self.phases_done, stopped_early=stopped_early)
+
+
 class Ladder:
     """Runs one DSD² job into an open RunDir, emitting events to `sink`."""
+
+    Saver = StateSaver  # what takes the resume-state snapshots (bench/state_overhead.py times it)
 
     def __init__(self, profile: Profile, rundir: RunDir, sink: ev.Sink, *,
                  should_stop: Callable[[], bool] | None = None,
@@ -105,21 +109,18 @@ class Ladder:
         self.stop_after_rung = stop_after_rung or (lambda: False)
         self.resume = resume
         self.state: dict | None = None
-        self._last_state_save = 0.0
-        self._snapshot_seconds = 0.0  # what the last state snapshot cost the training thread
 
     # ------------------------------------------------------------------ the run
-    def run(self) -> str:
-        """Returns the final status: completed | stopped | interrupted. Raises RunFailed/UsageError."""
+    def run(self) -> ev.RunStatus:
+        """Returns the final status: completed | stopped (an active criterion with action "stop" ended a
+        phase early) | interrupted. Raises RunFailed/UsageError."""
         start = time.time()
         p = self.p
         if p.run.threads:
             torch.set_num_threads(p.run.threads)
         self.device = pick_device(p.run.device)
-        if self.resume and (self.rundir.path / STATE).is_file():  # no state: killed before an epoch ended
-            self.state = safe_torch_load(self.rundir.path / STATE, "resume state")
-        cursor = Cursor(**self.state["cursor"]) if self.state else Cursor()
-        cursor.phases_done = tuple(cursor.phases_done)
+        self.state = ladder_resume.load_state(self.rundir.path, self.resume)
+        cursor = ladder_resume.first_cursor(self.state)
         self.data = (self.preloaded or load_data(p.data, p.run.seed)).to(self.device)
         self.preloaded = None
         self.speed = Speed.from_profile(p.train, self.device, self.data.images)
@@ -141,31 +142,55 @@ class Ladder:
             if self.data.noise.get("checksums_verified") is False:
                 self.emit(ev.Warning(message=f"the {self.data.name} files in {p.data.path} do not match the official "
                                              f"checksums; they are used as found (structure and labels checked)"))
-        self.state_writer = StateWriter(lambda snapshot: self.rundir.save_torch(STATE, snapshot))
+        self.saver = self.Saver(self.rundir, p)
+        stopped = False
         try:
             for phase in phases:
-                if phase in cursor.phases_done:
+                if phase in cursor.phases_done:  # finished before a resume
+                    stopped |= self.rundir.builder.stopped_early(phase)
                     continue
                 resume_here = self.state is not None and cursor.phase == phase
                 outcome = self.run_phase(phase, cursor if resume_here else None, cursor.phases_done)
                 cursor = Cursor(phase=phase, phases_done=cursor.phases_done + (phase,))
                 if outcome == "interrupted":
                     return self._interrupted("stopped by request after the rung finished")
+                stopped |= outcome == "stopped"
         except Interrupted:
-            self.state_writer.flush()  # the last epoch end is on disk before we say "resumable"
+            self.saver.flush()  # the last epoch end is on disk before we say "resumable"
             return self._interrupted("interrupted; resume with `dsd-tui resume`")
         finally:
-            self.state_writer.close()
-        status = "completed"
+            self.saver.close()
+        status: ev.RunStatus = "stopped" if stopped else "completed"
         self.emit(ev.RunFinished(status=status, seconds=time.time() - start))
         return status
 
-    def _interrupted(self, reason: str) -> str:
+    def _interrupted(self, reason: str) -> ev.RunStatus:
         self.emit(ev.RunInterrupted(reason=reason))
         return "interrupted"
 
     # ------------------------------------------------------------------ one phase
     def run_phase(self, phase: str, cursor: Cursor | None, phases_done: tuple) -> str:
+        """Returns "done", "stopped" (an active criterion with action "stop" ended it early) or
+        "interrupted" (stop_after_rung)."""
+        ph, teacher_info = self.start_phase(phase, cursor, phases_done)
+        start = self.resume_phase(ph, cursor) if cursor is not None else StartPoint()
+        self.emit(ev.PhaseStarted(phase=phase, arch=ph.arch, rungs=self.p.prune.rungs,
+                                  prunable_weights=ph.masks.total(), teacher=teacher_info))
+        stopped = start.stopped_early
+        for rung in range(start.rung, self.p.prune.rungs + 1):
+            outcome = self.run_rung(ph, rung, start if start.mid_rung(rung) else None)
+            if outcome == "stop":
+                stopped = True
+                break
+            if outcome == "next" and self.stop_after_rung() and rung < self.p.prune.rungs:
+                return "interrupted"
+        self.emit(ev.PhaseFinished(phase=phase, best_rung=best_rung(ph.records), rungs_trained=len(ph.records),
+                                   stopped_early=stopped, verdict=self.verdict(phase, trained(ph.records))))
+        return "stopped" if stopped else "done"
+
+    def start_phase(self, phase: str, cursor: Cursor | None, phases_done: tuple) -> tuple[PhaseRun, dict | None]:
+        """Build the phase's network (seeded from the run seed and the phase) and, for the student, its
+        teacher and KD loss."""
         p = self.p
         arch = (p.distill.arch or p.model.arch) if phase == "student" else p.model.arch
         torch.manual_seed(p.run.seed * 1000 + PHASE_SEED[phase])
@@ -174,173 +199,149 @@ class Ladder:
         masks = Masks(model)
         self.train_forward = self.speed.forward_of(model)  # masks and state dict stay on `model`
         gen = torch.Generator(device=self.device).manual_seed(p.run.seed * 7919 + PHASE_SEED[phase])
-        init_state = copy.deepcopy(model.state_dict())
-        rewind_state = init_state if (p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch == 0) else None
-
-        teacher_info, loss_fn = None, None
+        rewind_state = None
+        if p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch == 0:
+            rewind_state = copy.deepcopy(model.state_dict())  # the initial weights
+        ph = PhaseRun(phase, arch, model, masks, gen, rewind_state, phases_done)
+        teacher_info = None
         if phase == "student":
             teacher, teacher_info = self.load_teacher(cursor)
-            loss_fn = self.kd_loss_fn(teacher)
+            ph.loss_fn = self.kd_loss_fn(teacher)
+        return ph, teacher_info
 
-        records = self.rundir.builder.records(phase) if cursor else []
-        start_rung, start_epoch, opt_state = 0, 0, None
-        if cursor is not None:
-            st = self.state
-            model.load_state_dict(st["model"])
-            masks = Masks(model, {k: v.bool() for k, v in st["masks"].items()})
-            gen.set_state(st["generator"].to(gen.get_state().device) if hasattr(st["generator"], "to")
-                          else st["generator"])
-            if st.get("rewind") is not None:
-                rewind_state = st["rewind"]
-            records = [r for r in records if r["rung"] < cursor.rung + (1 if cursor.rung_done else 0)]
-            if cursor.stopped_early:  # the phase ended at this rung; only its closing events are replayed
-                start_rung, start_epoch = p.prune.rungs + 1, 0
-            elif cursor.rung_done:
-                start_rung, start_epoch = cursor.rung + 1, 0
-            else:
-                start_rung, start_epoch, opt_state = cursor.rung, cursor.epoch, st
-        self.emit(ev.PhaseStarted(phase=phase, arch=arch, rungs=p.prune.rungs, prunable_weights=masks.total(),
-                                  teacher=teacher_info))
+    def resume_phase(self, ph: PhaseRun, cursor: Cursor) -> StartPoint:
+        """Put the saved state back into the freshly built phase; returns where its rung loop continues."""
+        ph.masks, rewind = ladder_resume.restore(self.state, ph.model, ph.gen)
+        if rewind is not None:
+            ph.rewind_state = rewind
+        ph.records = ladder_resume.records_before(self.rundir.builder.records(ph.name), cursor)
+        return ladder_resume.start_point(cursor, self.state, self.p.prune.rungs)
 
-        stopped_early = bool(cursor is not None and cursor.stopped_early)
-        for rung in range(start_rung, p.prune.rungs + 1):
-            resuming_mid_rung = opt_state is not None and rung == start_rung
-            if rung > 0 and not resuming_mid_rung:
-                self.prepare_rung(model, masks, rung, init_state, rewind_state, phase)
-            try:
-                record, rewind_state = self.train_rung(phase, rung, model, masks, gen, loss_fn, phases_done,
-                                                       start_epoch if resuming_mid_rung else 0,
-                                                       opt_state if resuming_mid_rung else None, rewind_state)
-            except Diverged as d:
-                records.append(self.diverged(phase, rung, d.epoch, model, masks, records))
-                self.save_state(model, masks, gen, None, None, Cursor(phase, rung, 0, True, phases_done),
-                                rewind_state, force=True)
-                continue
-            trained = [r for r in records if not r.get("diverged")]
-            record["regime"] = regime.label(trained + [record], self.data.noise["train_rate"])
-            records.append(record)
-            self.rundir.save_torch(f"checkpoints/{phase}-rung{rung:02d}.pt", {
-                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                "masks": masks.state(), "phase": phase, "rung": rung, "arch": arch,
-                "num_classes": self.data.num_classes, "entropy_counts": self.entropy_counts})
-            self.emit(ev.RungFinished(phase=phase, rung=rung, record=record))
-            fired_active = self.check_stops(phase, [r for r in records if not r.get("diverged")])
-            stop_here = fired_active and p.stop.action == "stop"
-            self.save_state(model, masks, gen, None, None,
-                            Cursor(phase, rung, 0, True, phases_done, stopped_early=stop_here), rewind_state,
-                            force=True)
-            if stop_here:
-                stopped_early = True
-                break
-            if self.stop_after_rung() and rung < p.prune.rungs:
-                return "interrupted"
-        self.emit(ev.PhaseFinished(phase=phase, best_rung=best_rung(records), rungs_trained=len(records),
-                                   stopped_early=stopped_early,
-                                   verdict=self.verdict(phase, [r for r in records if not r.get("diverged")])))
-        return "done"
+    # ------------------------------------------------------------------ one rung
+    def run_rung(self, ph: PhaseRun, rung: int, resume: StartPoint | None) -> str:
+        """One rung of the method: prune, retrain, measure, check the stop criteria, save. `resume`:
+        the rung continues from a saved epoch end (already pruned). Returns "next", "stop" (the active
+        criterion fired with action "stop") or "diverged"."""
+        if rung > 0 and resume is None:
+            self.prune(ph, rung)
+        try:
+            seconds = self.retrain(ph, rung, resume)
+            record = self.measure(ph, rung, seconds)
+        except Diverged as d:
+            ph.records.append(self.diverged(ph, rung, d.epoch))
+            self.save_rung_end(ph, rung)
+            return "diverged"
+        self.keep(ph, rung, record)
+        stop_here = self.check_stops(ph.name, trained(ph.records)) and self.p.stop.action == "stop"
+        self.save_rung_end(ph, rung, stopped_early=stop_here)
+        return "stop" if stop_here else "next"
 
-    # ------------------------------------------------------------------ pieces
-    def prepare_rung(self, model, masks: Masks, rung: int, init_state, rewind_state, phase: str) -> None:
+    def prune(self, ph: PhaseRun, rung: int) -> None:
         """Prune, then set the weights the rung retrains from (per the retraining mode)."""
-        masks.prune_global(self.p.prune.rate)
+        ph.masks.prune_global(self.p.prune.rate)
         mode = self.p.prune.retrain
-        if mode == "weight-rewind" and rewind_state is not None:
-            model.load_state_dict(rewind_state)
+        if mode == "weight-rewind" and ph.rewind_state is not None:
+            ph.model.load_state_dict(ph.rewind_state)
         elif mode == "reinit":
-            torch.manual_seed(self.p.run.seed * 1000 + PHASE_SEED[phase] * 100 + rung)
-            for m in model.modules():
-                if m is not model and hasattr(m, "reset_parameters"):
+            torch.manual_seed(self.p.run.seed * 1000 + PHASE_SEED[ph.name] * 100 + rung)
+            for m in ph.model.modules():
+                if m is not ph.model and hasattr(m, "reset_parameters"):
                     m.reset_parameters()
-        masks.zero_pruned()
+        ph.masks.zero_pruned()
 
-    def train_rung(self, phase, rung, model, masks, gen, loss_fn, phases_done, start_epoch, opt_state,
-                   rewind_state):
+    def rung_epochs(self, rung: int) -> int:
+        return self.p.train.dense_epochs if rung == 0 else self.p.train.epochs
+
+    def retrain(self, ph: PhaseRun, rung: int, resume: StartPoint | None) -> float:
+        """Train the rung's epochs (from a saved epoch end when resuming); returns the training seconds."""
         p = self.p
-        epochs = p.train.dense_epochs if rung == 0 else p.train.epochs
+        epochs = self.rung_epochs(rung)
         finetune = p.prune.retrain == "finetune" and rung > 0
         lr = p.prune.finetune_lr if finetune else p.train.lr
-        # Built after prepare_rung set this rung's weights and mask: it steps the kept weights only.
-        opt = make_optimizer(model.parameters(), p.train.optimizer, lr, p.train.momentum, p.train.weight_decay,
-                             masks=masks)
+        # Built after `prune` set this rung's weights and mask: it steps the kept weights only.
+        opt = make_optimizer(ph.model.parameters(), p.train.optimizer, lr, p.train.momentum, p.train.weight_decay,
+                             masks=ph.masks)
         sched = make_scheduler(opt, [] if finetune else p.train.milestones, p.train.lr_gamma)
-        seconds = 0.0
-        if opt_state is not None:
-            opt.load_state_dict(opt_state["optimizer"])
-            sched.load_state_dict(opt_state["scheduler"])
-            seconds = float(opt_state.get("rung_seconds", 0.0))
-        self.emit(ev.RungStarted(phase=phase, rung=rung, sparsity=masks.sparsity(), epochs=epochs))
+        seconds, first_epoch = 0.0, 1
+        if resume is not None:
+            opt.load_state_dict(resume.saved["optimizer"])
+            sched.load_state_dict(resume.saved["scheduler"])
+            seconds = float(resume.saved.get("rung_seconds", 0.0))
+            first_epoch = resume.epoch + 1
+        self.emit(ev.RungStarted(phase=ph.name, rung=rung, sparsity=ph.masks.sparsity(), epochs=epochs))
         autocast = self.autocast()
-        with self.speed.rung_kernels(model, opt):  # train.sparse_kernels: CSR for the sparsest Linear layers
-            for epoch in range(start_epoch + 1, epochs + 1):
+        with self.speed.rung_kernels(ph.model, opt):  # train.sparse_kernels: CSR for the sparsest Linear layers
+            for epoch in range(first_epoch, epochs + 1):
                 t0 = time.time()
                 lr_now = opt.param_groups[0]["lr"]
-                res = train_epoch(self.train_forward, masks, self.batcher, self.data.train, p.data.batch_size, gen,
-                                  opt, loss_fn or _ce, autocast, self.should_stop)
+                res = train_epoch(self.train_forward, ph.masks, self.batcher, self.data.train, p.data.batch_size,
+                                  ph.gen, opt, ph.loss_fn or _ce, autocast, self.should_stop)
                 sched.step()
                 if not res.finite:
                     raise Diverged(epoch)
                 if rung == 0 and p.prune.retrain == "weight-rewind" and epoch == p.prune.rewind_epoch:
-                    rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    ph.rewind_state = {k: v.detach().clone() for k, v in ph.model.state_dict().items()}
                 dt = time.time() - t0
                 seconds += dt
-                self.save_state(model, masks, gen, opt, sched, Cursor(phase, rung, epoch, False, phases_done),
-                                rewind_state, rung_seconds=seconds, force=epoch == epochs, epoch_seconds=dt)
-                self.emit(ev.EpochFinished(phase=phase, rung=rung, epoch=epoch, epochs=epochs,
+                self.saver.save(ph.model, ph.masks, ph.gen, opt, sched, ph.cursor(rung, epoch, rung_done=False),
+                                ph.rewind_state, rung_seconds=seconds, force=epoch == epochs, epoch_seconds=dt)
+                self.emit(ev.EpochFinished(phase=ph.name, rung=rung, epoch=epoch, epochs=epochs,
                                            train_loss=res.loss, train_acc=res.acc, lr=lr_now, seconds=dt))
+        return seconds
+
+    def measure(self, ph: PhaseRun, rung: int, train_seconds: float) -> RungRecord:
+        """The rung's record: accuracies and losses on train/val/test, and the layer entropies."""
         t0 = time.time()
-        record = self.measure(model, masks, rung, epochs)
-        if not math.isfinite(record["train_loss"]):  # the last step left non-finite weights
-            raise Diverged(epochs)
-        record["seconds"] = seconds + (time.time() - t0)
-        return record, rewind_state
-
-    def diverged(self, phase: str, rung: int, epoch: int, model, masks: Masks, records: list[dict]) -> dict:
-        """Record a rung whose loss became NaN/Inf, raise the alert, then fail or (train.on_divergence =
-        "next-rung") restore the last good rung's weights under this rung's mask and go on."""
-        record = {"rung": rung, "sparsity": 1.0 - masks.kept() / masks.total(), "remaining_weights": masks.kept(),
-                  "diverged": True, "diverged_epoch": epoch, "epochs": epoch, "entropy": {}, "entropy_mean": None,
-                  **{k: None for k in ("train_acc", "train_acc_clean", "train_loss", "val_acc", "val_acc_clean",
-                                       "val_loss", "test_acc", "test_loss")}}
-        self.emit(ev.Warning(message=f"{phase} rung {rung} diverged at epoch {epoch}: the loss is NaN/Inf"))
-        self.emit(ev.RungFinished(phase=phase, rung=rung, record=record))
-        good = [r["rung"] for r in records if not r.get("diverged")]
-        if self.p.train.on_divergence == "fail" or not good:
-            why = "" if good else " (no earlier rung to go on from)"
-            raise RunFailed(f"{phase} rung {rung} diverged at epoch {epoch} (loss is NaN/Inf){why}; lower "
-                            f"train.lr (or prune.finetune_lr) or set train.on_divergence = \"next-rung\"")
-        ck = safe_torch_load(self.rundir.checkpoint_path(phase, good[-1]), "checkpoint")
-        model.load_state_dict(ck["state_dict"])
-        masks.zero_pruned()
-        self.emit(ev.Log(message=f"{phase} rung {rung}: restored the weights of rung {good[-1]} under this "
-                                 f"rung's mask; going on with the next rung"))
-        return record
-
-    def measure(self, model, masks: Masks, rung: int, epochs: int) -> dict:
         autocast = self.autocast()
+        model = ph.model
         train, meter = measure_train(model, self.batcher, self.data.train, self.p.entropy.enabled, autocast)
         val = evaluate(model, self.batcher, self.data.val, autocast)
         test = evaluate(model, self.batcher, self.data.test, autocast)
         entropy = meter.layer_entropy() if meter is not None else {}
         self.entropy_counts = meter.raw() if meter is not None else None  # kept in the rung checkpoint
-        kept = masks.kept()
-        return {
-            "rung": rung,
-            "sparsity": 1.0 - kept / masks.total(),
-            "remaining_weights": kept,
-            "train_acc": train["acc"],
-            "train_acc_clean": train["acc_clean"],
-            "train_loss": train["loss"],
-            "val_acc": val["acc"],
-            "val_acc_clean": val["acc_clean"],
-            "val_loss": val["loss"],
-            "test_acc": test["acc"],
-            "test_loss": test["loss"],
-            "entropy": entropy,
-            "entropy_mean": mean_entropy(entropy),
-            "epochs": epochs,
-        }
+        record = measured_record(rung, ph.masks.kept(), ph.masks.total(), train, val, test, entropy,
+                                 mean_entropy(entropy), self.rung_epochs(rung))
+        if not math.isfinite(record["train_loss"]):  # the last step left non-finite weights
+            raise Diverged(record["epochs"])
+        record["seconds"] = train_seconds + (time.time() - t0)
+        return record
 
-    def check_stops(self, phase: str, records: list[dict]) -> bool:
+    def keep(self, ph: PhaseRun, rung: int, record: RungRecord) -> None:
+        """Label the rung's regime, add its record, write its checkpoint, then announce it."""
+        record["regime"] = regime.label(trained(ph.records) + [record], self.data.noise["train_rate"])
+        ph.records.append(record)
+        self.rundir.save_checkpoint(ph.name, rung, {
+            "state_dict": {k: v.detach().cpu() for k, v in ph.model.state_dict().items()},
+            "masks": ph.masks.state(), "phase": ph.name, "rung": rung, "arch": ph.arch,
+            "num_classes": self.data.num_classes, "entropy_counts": self.entropy_counts})
+        self.emit(ev.RungFinished(phase=ph.name, rung=rung, record=record))
+
+    def save_rung_end(self, ph: PhaseRun, rung: int, stopped_early: bool = False) -> None:
+        """The resume state at a finished rung, on disk before the next rung starts."""
+        self.saver.save(ph.model, ph.masks, ph.gen, None, None, ph.cursor(rung, stopped_early=stopped_early),
+                        ph.rewind_state, force=True)
+
+    def diverged(self, ph: PhaseRun, rung: int, epoch: int) -> RungRecord:
+        """Record a rung whose loss became NaN/Inf, raise the alert, then fail or (train.on_divergence =
+        "next-rung") restore the last good rung's weights under this rung's mask and go on."""
+        phase, masks = ph.name, ph.masks
+        record = diverged_record(rung, masks.kept(), masks.total(), epoch)
+        self.emit(ev.Warning(message=f"{phase} rung {rung} diverged at epoch {epoch}: the loss is NaN/Inf"))
+        self.emit(ev.RungFinished(phase=phase, rung=rung, record=record))
+        good = [r["rung"] for r in trained(ph.records)]
+        if self.p.train.on_divergence == "fail" or not good:
+            why = "" if good else " (no earlier rung to go on from)"
+            raise RunFailed(f"{phase} rung {rung} diverged at epoch {epoch} (loss is NaN/Inf){why}; lower "
+                            f"train.lr (or prune.finetune_lr) or set train.on_divergence = \"next-rung\"")
+        ck = safe_torch_load(self.rundir.checkpoint_path(phase, good[-1]), "checkpoint")
+        ph.model.load_state_dict(ck["state_dict"])
+        masks.zero_pruned()
+        self.emit(ev.Log(message=f"{phase} rung {rung}: restored the weights of rung {good[-1]} under this "
+                                 f"rung's mask; going on with the next rung"))
+        return record
+
+    def check_stops(self, phase: str, records: list[RungRecord]) -> bool:
+        """Report every criterion that fires at this rung; True when the phase's active one did."""
         cfg = self.p.stop
         active_name = cfg.active if phase == "teacher" else cfg.active_student
         plan = Plan.from_profile(self.p.prune, self.p.train)
@@ -354,7 +355,8 @@ class Ladder:
                                    details=firing_details(records, f.rung, f.selected_rung, plan)))
         return fired_active
 
-    def verdict(self, phase: str, records: list[dict]) -> dict:
+    # ------------------------------------------------------------------ pieces
+    def verdict(self, phase: str, records: list[RungRecord]) -> dict:
         teacher = None
         if phase == "student":
             teacher = verdicts.phase_verdict(self.rundir.builder.records("teacher"), len(self.data.test))
@@ -378,7 +380,7 @@ class Ladder:
         model = self.speed.place(model, self.device).eval()
         for q in model.parameters():
             q.requires_grad_(False)
-        self.teacher_path = str(path)
+        self.saver.teacher_path = str(path)  # saved with the state: a resume reloads this teacher
         info = {"source": choice if choice in ("best", "dense") else "path", "path": str(path),
                 "rung": ck.get("rung"), "arch": arch}
         rec = next((r for r in self.rundir.builder.records("teacher") if r["rung"] == ck.get("rung")), None)
@@ -408,37 +410,6 @@ class Ladder:
 
     def autocast(self):
         return self.speed.autocast()
-
-    def save_state(self, model, masks, gen, opt, sched, cursor: Cursor, rewind_state, rung_seconds=0.0,
-                   force=False, epoch_seconds=0.0) -> None:
-        """Snapshot the resume state (tensor copies) and hand it to the writer thread; `force` (rung ends)
-        waits until it is on disk. The writer keeps to a 1% duty cycle (statefile.py); an epoch-end
-        snapshot it could not write before the next one arrives is still taken when the copy costs under
-        0.5% of the epoch (GPU runs: so SIGINT/SIGTERM write the very last epoch end), else skipped."""
-        now = time.time()
-        if not force and self.p.run.state_every and now - self._last_state_save < self.p.run.state_every:
-            return
-        cheap = self._snapshot_seconds < 0.005 * epoch_seconds
-        if not force and not cheap and not self.state_writer.due(epoch_seconds):
-            return
-        self._last_state_save = now
-        t0 = time.perf_counter()
-        spare = self.state_writer.take_spare() or {}
-        state = {
-            "cursor": cursor.to_dict(),
-            "model": detached_copy(model.state_dict(), spare.get("model")),
-            "masks": detached_copy(masks.masks, spare.get("masks")),
-            "generator": gen.get_state(),
-            "optimizer": detached_copy(opt.state_dict(), spare.get("optimizer")) if opt is not None else None,
-            "scheduler": detached_copy(sched.state_dict()) if sched is not None else None,
-            "rung_seconds": rung_seconds,
-            "rewind": rewind_state if self.p.prune.retrain == "weight-rewind" else None,
-            "teacher_path": getattr(self, "teacher_path", "") if cursor.phase == "student" else "",
-        }
-        self._snapshot_seconds = time.perf_counter() - t0
-        self.state_writer.submit(state)
-        if force:
-            self.state_writer.flush()
 
 
 def _ce(logits, _x, _idx, y):

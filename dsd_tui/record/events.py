@@ -9,7 +9,14 @@ from __future__ import annotations
 import dataclasses
 import time as _time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Literal
+
+from dsd_tui.record.rung import RungRecord
+
+# A run's status (summary.json "status"): running until one of the four ends. "stopped" is a
+# completed run in which an active stop criterion (stop.action = "stop") ended a phase early.
+RunStatus = Literal["running", "completed", "stopped", "failed", "interrupted"]
+FINISHED: tuple[RunStatus, ...] = ("completed", "stopped")  # ran to its end: nothing to resume, counted in studies
 
 REGISTRY: dict[str, type["Event"]] = {}
 
@@ -90,7 +97,7 @@ class RungFinished(Event):
     type: ClassVar[str] = "rung_finished"
     phase: str
     rung: int
-    record: dict  # the summary's rung record (see summary.py)
+    record: RungRecord  # the summary's rung record (record/rung.py)
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,7 @@ class PhaseFinished(Event):
 @dataclass(frozen=True)
 class RunFinished(Event):
     type: ClassVar[str] = "run_finished"
-    status: str  # completed | stopped
+    status: RunStatus  # completed | stopped (an active stop criterion ended a phase early)
     seconds: float
 
 

@@ -31,6 +31,11 @@ PROFILE = "profile.toml"
 STATE = "state/latest.pt"
 
 
+def checkpoint_name(phase: str, rung: int) -> str:
+    """A rung's checkpoint, relative to the run directory: the one place its name is made."""
+    return f"checkpoints/{phase}-rung{rung:02d}.pt"
+
+
 class RunDirError(UsageError):
     """A folder that is not (or cannot become) a run directory."""
 
@@ -233,7 +238,10 @@ class RunDir:
         self.write_file(rel, buf.getvalue())
 
     def checkpoint_path(self, phase: str, rung: int) -> Path:
-        return self.path / "checkpoints" / f"{phase}-rung{rung:02d}.pt"
+        return self.path / checkpoint_name(phase, rung)
+
+    def save_checkpoint(self, phase: str, rung: int, obj) -> None:
+        self.save_torch(checkpoint_name(phase, rung), obj)
 
 
 def _lock(f, path: Path) -> None:

@@ -8,11 +8,12 @@ replaces its twin instead of duplicating it.
 from __future__ import annotations
 
 from dsd_tui.record import events as ev
+from dsd_tui.record.rung import RungRecord
 
 SCHEMA = "dsd_tui.summary/1"
 
 
-def best_rung(records: list[dict]) -> int | None:
+def best_rung(records: list[RungRecord]) -> int | None:
     """The rung with the best validation accuracy; ties go to the sparser rung."""
     valid = [r for r in records if r.get("val_acc") is not None and not r.get("diverged")]
     if not valid:
@@ -22,7 +23,7 @@ def best_rung(records: list[dict]) -> int | None:
 
 class SummaryBuilder:
     def __init__(self):
-        self.status = "running"
+        self.status: ev.RunStatus = "running"
         self.name = ""
         self.run_dir = ""
         self.profile: dict = {}
@@ -114,8 +115,12 @@ class SummaryBuilder:
         self.finished = e.time
 
     # ------------------------------------------------------------ reading
-    def records(self, phase: str) -> list[dict]:
+    def records(self, phase: str) -> list[RungRecord]:
         return list(self.phases.get(phase, {}).get("rungs", []))
+
+    def stopped_early(self, phase: str) -> bool:
+        """Did an active criterion with action "stop" end this phase (as far as the events say)?"""
+        return bool(self.phases.get(phase, {}).get("stopped_early"))
 
     def summary(self) -> dict:
         phases = []

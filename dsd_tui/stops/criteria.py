@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from dsd_tui.record.rung import RungRecord
+
 
 @dataclass(frozen=True)
 class Firing:
@@ -31,7 +33,7 @@ class Firing:
     reason: str
 
 
-def smoothed_val(records: list[dict], window: int) -> list[float]:
+def smoothed_val(records: list[RungRecord], window: int) -> list[float]:
     """Trailing mean of validation accuracy over `window` rungs (only past rungs: usable live)."""
     vals = [r["val_acc"] if r.get("val_acc") is not None else 0.0 for r in records]
     out = []
@@ -45,7 +47,7 @@ def _smooth_note(cfg) -> str:
     return f" (mean of the last {cfg.smooth} rungs)" if cfg.smooth > 1 else ""
 
 
-def early_stop(records: list[dict], cfg, start: int = 0, name: str = "early-stop") -> Firing | None:
+def early_stop(records: list[RungRecord], cfg, start: int = 0, name: str = "early-stop") -> Firing | None:
     sv = smoothed_val(records, cfg.smooth)
     if len(sv) - start <= cfg.patience:
         return None
@@ -62,7 +64,7 @@ def early_stop(records: list[dict], cfg, start: int = 0, name: str = "early-stop
                   f"for {waited} rungs")
 
 
-def tolerance_drop(records: list[dict], cfg, start: int = 0, name: str = "tolerance-drop") -> Firing | None:
+def tolerance_drop(records: list[RungRecord], cfg, start: int = 0, name: str = "tolerance-drop") -> Firing | None:
     sv = smoothed_val(records, cfg.smooth)
     i = len(sv) - 1
     if i <= start:
@@ -78,7 +80,7 @@ def tolerance_drop(records: list[dict], cfg, start: int = 0, name: str = "tolera
                   f"the {cfg.reference} reference {ref:.3f}; rung {sel} is the sparsest within it")
 
 
-def entropy_armed_at(records: list[dict], gate_drop: float) -> int | None:
+def entropy_armed_at(records: list[RungRecord], gate_drop: float) -> int | None:
     """Index of the first rung whose mean entropy is gate_drop below its running maximum."""
     running = None
     for i, r in enumerate(records):
@@ -94,7 +96,7 @@ def entropy_armed_at(records: list[dict], gate_drop: float) -> int | None:
 GATED = {"early-stop": early_stop, "tolerance-drop": tolerance_drop}
 
 
-def entropy_gated(records: list[dict], cfg) -> Firing | None:
+def entropy_gated(records: list[RungRecord], cfg) -> Firing | None:
     armed = entropy_armed_at(records, cfg.gate_drop)
     if armed is None:
         return None
@@ -113,11 +115,11 @@ REGISTRY: dict[str, Callable] = {
 }
 
 
-def evaluate(name: str, records: list[dict], cfg) -> Firing | None:
+def evaluate(name: str, records: list[RungRecord], cfg) -> Firing | None:
     return REGISTRY[name](records, cfg)
 
 
-def first_firing(records: list[dict], name: str, cfg) -> Firing | None:
+def first_firing(records: list[RungRecord], name: str, cfg) -> Firing | None:
     """Where the criterion first fires when the records arrive one rung at a time (None: never)."""
     for k in range(1, len(records) + 1):
         f = evaluate(name, records[:k], cfg)
@@ -126,7 +128,7 @@ def first_firing(records: list[dict], name: str, cfg) -> Firing | None:
     return None
 
 
-def newly_fired(records: list[dict], cfg) -> list[Firing]:
+def newly_fired(records: list[RungRecord], cfg) -> list[Firing]:
     """The configured criteria that fire at the last record and did not fire on any earlier prefix."""
     out = []
     for name in cfg.criteria:

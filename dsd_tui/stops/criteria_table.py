@@ -10,10 +10,11 @@ docs script and `export` users all get the same table without recomputing anythi
 """
 from __future__ import annotations
 
+from dsd_tui.record.rung import RungRecord
 from dsd_tui.record.summary import best_rung
 
 
-def _record(phase: dict, rung) -> dict:
+def _record(phase: dict, rung) -> RungRecord | dict:  # {}: no record for that rung
     return next((r for r in phase.get("rungs", []) if r["rung"] == rung), {})
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dsd_tui.record.rung import RungRecord
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -45,7 +47,7 @@ class Plan:
         return sum(self.epochs_of(k) * self.density_of(k) for k in range(self.rungs + 1))
 
 
-def firing_details(records: list[dict], fired_rung: int, selected_rung: int, plan: Plan) -> dict:
+def firing_details(records: list[RungRecord], fired_rung: int, selected_rung: int, plan: Plan) -> dict:
     """The fields a stop_fired event carries (and summary.json's `stops` entry with it)."""
     trained = [r for r in records if r["rung"] <= fired_rung]
     sel = next((r for r in records if r["rung"] == selected_rung), records[-1])

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import math
 
+from dsd_tui.record.rung import RungRecord
+
 MIN_MARGIN_POINTS = 1.0
 SDD_RULE = "dip at a pruned rung and recovery >= noise margin (2*sqrt(2) binomial s.e. of one rung's test acc)"
 
@@ -34,7 +36,7 @@ def noise_margin_points(acc: float, n_test: int | None) -> float:
     return max(MIN_MARGIN_POINTS, 100.0 * 2.0 * math.sqrt(2.0) * se)
 
 
-def _pick(records: list[dict], better) -> dict:
+def _pick(records: list[RungRecord], better) -> RungRecord:
     best = records[0]
     for r in records[1:]:
         if better(r["test_acc"], best["test_acc"]) or r["test_acc"] == best["test_acc"]:
@@ -42,7 +44,7 @@ def _pick(records: list[dict], better) -> dict:
     return best
 
 
-def phase_verdict(records: list[dict], n_test: int | None = None, teacher: dict | None = None) -> dict:
+def phase_verdict(records: list[RungRecord], n_test: int | None = None, teacher: dict | None = None) -> dict:
     """The verdict of one phase. `teacher`: the teacher phase's verdict, given for the student."""
     rs = [r for r in records if r.get("test_acc") is not None]
     if not rs:

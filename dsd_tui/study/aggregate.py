@@ -15,6 +15,7 @@ import io
 import math
 from pathlib import Path
 
+from dsd_tui.record.rung import RungRecord
 from dsd_tui.study import sweep_index as idx
 
 FIRST = ["sparsity", "remaining_weights", "train_acc", "train_acc_clean", "train_loss", "val_acc", "val_acc_clean",
@@ -46,7 +47,7 @@ def flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def rung_metrics(record: dict) -> dict:
+def rung_metrics(record: RungRecord) -> dict:
     out = {k: v for k, v in record.items() if _number(v) and k != "rung"}
     out.update({f"entropy:{layer}": h for layer, h in record.get("entropy", {}).items()})
     return out
@@ -61,7 +62,7 @@ def cost_epochs(phase: dict, rung: int) -> int:
     return sum(r.get("epochs", 0) for r in phase["rungs"] if r["rung"] <= rung)
 
 
-def best_record(phase: dict) -> dict | None:
+def best_record(phase: dict) -> RungRecord | None:
     return next((r for r in phase["rungs"] if r["rung"] == phase.get("best_rung")), None)
 
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsd_tui.errors import UsageError
+from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import atomic_write_text, is_run_dir, rebuild_summary
 from dsd_tui.study.grid import LadderPlan, setting_key, value_text
 
 SWEEP = "sweep.json"
 SCHEMA = "dsd_tui.sweep/1"
-FINISHED = ("completed", "stopped")
+FINISHED = ev.FINISHED  # completed | stopped: ran to its end
 
 
 def is_sweep_dir(path: Path) -> bool:
