@@ -55,7 +55,7 @@ class ResNet18(nn.Module):
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        blocks, cin = [], 64
+        cin = 64
         for i, (cout, stride) in enumerate([(64, 1), (128, 2), (256, 2), (512, 2)]):
             layer = nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1))
             self.add_module(f"layer{i + 1}", layer)
