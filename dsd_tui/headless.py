@@ -71,7 +71,6 @@ class HeadlessPrinter:
         self.out = out or sys.stdout
         self.live = self.out.isatty() if live is None else live
         self._progress_shown = False
-        self._header_for: str | None = None
         self.summary = SummaryBuilder()  # folds the same events, for the end-of-run comparison
 
     def _line(self, text: str) -> None:

@@ -29,6 +29,7 @@ from dsd_tui.core.pruning import Masks
 from dsd_tui.core.teacher import load_teacher_model
 from dsd_tui.core.training import (
     Interrupted,
+    ce_loss,
     evaluate,
     kd_loss,
     make_optimizer,
@@ -275,7 +276,7 @@ class Ladder:
                 t0 = time.time()
                 lr_now = opt.param_groups[0]["lr"]
                 res = train_epoch(self.train_forward, ph.masks, self.batcher, self.data.train, p.data.batch_size,
-                                  ph.gen, opt, ph.loss_fn or _ce, autocast, self.should_stop)
+                                  ph.gen, opt, ph.loss_fn or ce_loss, autocast, self.should_stop)
                 sched.step()
                 if not res.finite:
                     raise Diverged(epoch)
@@ -410,7 +411,3 @@ class Ladder:
 
     def autocast(self):
         return self.speed.autocast()
-
-
-def _ce(logits, _x, _idx, y):
-    return torch.nn.functional.cross_entropy(logits, y)

@@ -90,10 +90,15 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def atomic_torch_save(path: Path, obj) -> None:
+def torch_bytes(obj) -> bytes:
+    """`obj` as torch.save writes it, in memory: the one serialisation every run file goes through."""
     buf = io.BytesIO()
     torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def atomic_torch_save(path: Path, obj) -> None:
+    atomic_write_bytes(path, torch_bytes(obj))
 
 
 def safe_torch_load(path: Path, what: str = "checkpoint"):
@@ -233,9 +238,7 @@ class RunDir:
                               f"resume with `dsd-tui resume {self.path}` once fixed") from None
 
     def save_torch(self, rel: str, obj) -> None:
-        buf = io.BytesIO()
-        torch.save(obj, buf)
-        self.write_file(rel, buf.getvalue())
+        self.write_file(rel, torch_bytes(obj))
 
     def checkpoint_path(self, phase: str, rung: int) -> Path:
         return self.path / checkpoint_name(phase, rung)

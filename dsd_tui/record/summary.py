@@ -37,12 +37,10 @@ class SummaryBuilder:
         self.stops: list[dict] = []
         self.error: str | None = None
         self.interrupted_reason: str | None = None
-        self.last_event: ev.Event | None = None
         self.current: dict = {}  # where the ladder is: phase, rung, epoch, epochs
 
     # ------------------------------------------------------------ folding
     def consume(self, e: ev.Event) -> None:
-        self.last_event = e
         handler = getattr(self, f"_on_{e.type}", None)
         if handler is not None:
             handler(e)

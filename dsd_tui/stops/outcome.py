@@ -29,11 +29,6 @@ class Plan:
     def from_profile(cls, prune, train) -> "Plan":
         return cls(prune.rungs, train.dense_epochs, train.epochs, prune.rate)
 
-    @classmethod
-    def from_profile_dict(cls, profile: dict) -> "Plan":
-        return cls(profile["prune"]["rungs"], profile["train"]["dense_epochs"], profile["train"]["epochs"],
-                   profile["prune"]["rate"])
-
     def epochs_of(self, rung: int) -> int:
         return self.dense_epochs if rung == 0 else self.epochs
 

@@ -1,0 +1,57 @@
+"""The codebase's own rules: the engine never imports a UI, every module says why it exists.
+
+The engine (core/, record/, stops/, speed/) feeds the TUI, the headless printer and the run files through
+one event stream; importing Textual there would tie it to one of its listeners.
+"""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "dsd_tui"
+ENGINE = ("core", "record", "stops", "speed")
+
+
+def engine_modules() -> list[str]:
+    names = []
+    for sub in ENGINE:
+        for path in sorted((PACKAGE / sub).glob("*.py")):
+            stem = "" if path.stem == "__init__" else f".{path.stem}"
+            names.append(f"dsd_tui.{sub}{stem}")
+    return names
+
+
+def test_the_engine_imports_no_ui():
+    modules = engine_modules()
+    assert "dsd_tui.core.ladder" in modules and "dsd_tui.record.summary" in modules
+    code = ("import importlib, sys\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'click')))\n"
+            "print(sorted(m for m in sys.modules if m.startswith('dsd_tui.tui') or m == 'dsd_tui.cli'))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    ui, ours = done.stdout.splitlines()
+    assert ui == "[]", f"the engine pulled in a UI library: {ui}"
+    assert ours == "[]", f"the engine pulled in the TUI or the CLI: {ours}"
+
+
+def test_every_module_has_a_docstring_saying_why_it_exists():
+    missing = [str(p.relative_to(ROOT)) for p in sorted(PACKAGE.rglob("*.py"))
+               if p.name != "__main__.py" and not ast.get_docstring(ast.parse(p.read_text()))]
+    assert missing == []
+
+
+def test_widget_and_screen_files_are_named_after_their_classes():
+    """`tui/widgets/ladder_plot.py` holds `LadderPlot`: the file name answers "where is X drawn"."""
+    for folder in ("widgets", "screens"):
+        for path in sorted((PACKAGE / "tui" / folder).glob("*.py")):
+            if path.stem == "__init__":
+                continue
+            classes = [n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.ClassDef)
+                       and not n.name.startswith("_")]
+            camel = "".join(part.capitalize() for part in path.stem.split("_"))
+            assert any(c == camel or c.startswith(camel) for c in classes), (path.name, classes)
