@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A/B of a shortened quickstart (both phases, 6 pruning rungs by default), two source trees interleaved.
 #
-#   bash bench/quickstart_ab.sh BEFORE_SRC AFTER_SRC [PAIRS]    # e.g. a worktree of main's src/ and ./src
-#   RUNGS=18 bash bench/quickstart_ab.sh BEFORE_SRC AFTER_SRC 3  # a longer ladder: more high-sparsity rungs
+#   bash bench/quickstart_ab.sh BEFORE AFTER [PAIRS]    # two source roots holding dsd_tui/, e.g. a worktree of main and .
+#   RUNGS=18 bash bench/quickstart_ab.sh BEFORE AFTER 3  # a longer ladder: more high-sparsity rungs
 #
 # Prints one line per run: label, user CPU s, system CPU s, wall s (GNU time), then whether every run's
 # metrics (summary.json without wall-clock fields) are identical. Alternating the trees run by run lets
