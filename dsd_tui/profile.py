@@ -131,6 +131,13 @@ class PruneSection:
     rewind_epoch: int = opt(0, "weight-rewind: the dense-rung epoch whose weights each rung restarts from", between(0))
     finetune_lr: float = opt(1e-4, "finetune: the constant learning rate of every pruned rung",
                              between(0.0, lo_open=True))
+    criterion: str = opt("magnitude", "what a rung ranks kept weights by, lowest pruned first: magnitude |w| (the "
+                         "paper's) | gradient |w·dL/dw| on one seeded training batch | random",
+                         choice("magnitude", "gradient", "random"))
+    scope: str = opt("global", "global (one ranking over all pruned layers, the paper's) | layerwise (each layer loses "
+                     "prune.rate of its own kept weights)", choice("global", "layerwise"))
+    output_layer: bool = opt(True, "prune the output layer (the last Linear) too; false keeps it dense (He et al. on "
+                             "MNIST). Sparsity always counts every prunable weight")
 
 
 @dataclass(frozen=True)

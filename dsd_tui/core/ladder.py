@@ -20,12 +20,12 @@ from typing import Callable
 import torch
 from torch import nn
 
-from dsd_tui.core import ladder_resume
+from dsd_tui.core import ladder_resume, prune_scores
 from dsd_tui.core.data import Batcher, DataBundle, load_data
 from dsd_tui.core.entropy import mean_entropy
 from dsd_tui.core.ladder_resume import Cursor, StartPoint, StateSaver
 from dsd_tui.core.models import build_model
-from dsd_tui.core.pruning import Masks
+from dsd_tui.core.pruning import Masks, output_layer_name
 from dsd_tui.core.teacher import load_teacher_model
 from dsd_tui.core.training import (
     Interrupted,
@@ -239,7 +239,7 @@ class Ladder:
 
     def prune(self, ph: PhaseRun, rung: int) -> None:
         """Prune, then set the weights the rung retrains from (per the retraining mode)."""
-        ph.masks.prune_global(self.p.prune.rate)
+        self.cut(ph, rung)
         mode = self.p.prune.retrain
         if mode == "weight-rewind" and ph.rewind_state is not None:
             ph.model.load_state_dict(ph.rewind_state)
@@ -249,6 +249,26 @@ class Ladder:
                 if m is not ph.model and hasattr(m, "reset_parameters"):
                     m.reset_parameters()
         ph.masks.zero_pruned()
+
+    def cut(self, ph: PhaseRun, rung: int) -> None:
+        """One rung's pruning, by prune.criterion / scope / output_layer (the paper's: magnitude, global, all)."""
+        cfg = self.p.prune
+        if (cfg.criterion, cfg.scope, cfg.output_layer) == ("magnitude", "global", True):
+            ph.masks.prune_global(cfg.rate)
+            return
+        names = [n for n in ph.masks.params if cfg.output_layer or n != output_layer_name(ph.model)]
+        gen = torch.Generator(device=self.device).manual_seed(
+            self.p.run.seed * 100_003 + PHASE_SEED[ph.name] * 1_009 + rung)
+        if cfg.criterion == "random":
+            scores = prune_scores.random_scores(ph.masks.params, gen)
+        elif cfg.criterion == "gradient":  # on one seeded training batch, with the phase's own loss
+            idx = prune_scores.score_batch(len(self.data.train), self.p.data.batch_size, gen)
+            x = self.batcher.prepare(self.data.train.x[idx])
+            scores = prune_scores.gradient_scores(ph.model, names, x, self.data.train.y[idx], idx,
+                                                  ph.loss_fn or ce_loss)
+        else:
+            scores = prune_scores.magnitude_scores(ph.masks.params)
+        ph.masks.prune_by_scores(scores, cfg.rate, cfg.scope, names)
 
     def rung_epochs(self, rung: int) -> int:
         return self.p.train.dense_epochs if rung == 0 else self.p.train.epochs

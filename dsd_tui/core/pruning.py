@@ -1,8 +1,10 @@
-"""Where a rung is pruned: global magnitude selection and the masks that keep pruned weights at zero.
+"""Where a rung is pruned: the cut by score and the masks that keep pruned weights at zero.
 
-The prunable weights are the `weight` of every Conv2d and Linear (no biases, no BatchNorm). One
-rung removes round(rate · remaining) of the still-kept weights with the smallest |w|, over all
-layers at once, the same cut as `torch.nn.utils.prune.global_unstructured(..., L1Unstructured)`.
+The prunable weights are the `weight` of every Conv2d and Linear (no biases, no BatchNorm). By default
+(the paper's) one rung removes round(rate · remaining) of the still-kept weights with the smallest |w|,
+over all layers at once, the same cut as `torch.nn.utils.prune.global_unstructured(..., L1Unstructured)`.
+Other scores (gradient, random: `prune_scores.py`), a per-layer cut and a dense output layer are
+the `prune.criterion`, `prune.scope` and `prune.output_layer` keys.
 No forward hooks: pruned weights are zeroed once at the rung start, and within a rung either the
 compact optimizer (`kept_weights.py`, the ladder's) never writes them or, with a plain torch optimizer,
 the masks are applied in place around its step; either way a pruned weight stays exactly zero through
@@ -82,8 +84,26 @@ class Masks:
     @torch.no_grad()
     def prune_global(self, rate: float) -> int:
         """Remove round(rate · kept) of the kept weights with the smallest |w| (global); returns the count."""
-        names = list(self.params)
-        scores = torch.cat([self.params[n].detach().abs().flatten() for n in names])
+        return self.prune_by_scores({n: p.detach().abs() for n, p in self.params.items()}, rate)
+
+    @torch.no_grad()
+    def prune_by_scores(self, scores: dict[str, torch.Tensor], rate: float, scope: str = "global",
+                        names: list[str] | None = None) -> int:
+        """Remove the kept weights with the smallest score; returns the count removed.
+
+        `scores` holds one tensor per weight name (shaped like the weight). `names` are the weights that
+        may be pruned (default: all); the others keep their masks. scope "global": round(rate · kept) of
+        the kept weights of `names` taken together; "layerwise": round(rate · kept) of each weight's own."""
+        names = list(self.params) if names is None else [n for n in self.params if n in names]
+        groups = [names] if scope == "global" else [[n] for n in names]
+        count = 0
+        for group in groups:
+            count += self._cut(group, torch.cat([scores[n].flatten() for n in group]), rate)
+        self._refresh()
+        self.zero_pruned()
+        return count
+
+    def _cut(self, names: list[str], scores: torch.Tensor, rate: float) -> int:
         kept = torch.cat([self.masks[n].flatten() for n in names])
         kept_idx = kept.nonzero().flatten()
         count = int(round(rate * kept_idx.numel()))
@@ -96,13 +116,20 @@ class Masks:
             size = self.masks[n].numel()
             self.masks[n] = kept[offset:offset + size].view_as(self.masks[n]).clone()
             offset += size
-        self._refresh()
-        self.zero_pruned()
         return count
 
     def state(self) -> dict[str, torch.Tensor]:
         """Masks as saved in checkpoints: uint8, 1 = kept, on the CPU."""
         return {n: m.to("cpu", torch.uint8) for n, m in self.masks.items()}
+
+
+def output_layer_name(model: nn.Module) -> str | None:
+    """The state-dict name of the output layer's weight: the model's last Linear (in module order)."""
+    last = None
+    for mname, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            last = f"{mname}.weight" if mname else "weight"
+    return last
 
 
 def prunable_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
