@@ -151,7 +151,8 @@ def export(run_dir, output, fmt):
 
 
 CSV_FIELDS = ["phase", "rung", "sparsity", "remaining_weights", "train_acc", "train_acc_clean", "train_loss",
-              "val_acc", "val_loss", "test_acc", "test_loss", "entropy_mean", "regime", "epochs", "seconds"]
+              "val_acc", "val_loss", "test_acc", "test_loss", "entropy_mean", "regime", "epochs", "seconds",
+              "learning_distance"]
 
 
 def summary_csv(summary: dict) -> str:

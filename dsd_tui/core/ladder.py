@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from dsd_tui.core import ladder_resume, prune_scores
+from dsd_tui.core import ladder_resume, learning_distance, prune_scores
 from dsd_tui.core.data import Batcher, DataBundle, load_data
 from dsd_tui.core.entropy import mean_entropy
 from dsd_tui.core.ladder_resume import Cursor, StartPoint, StateSaver
@@ -88,6 +88,7 @@ class PhaseRun:
     phases_done: tuple
     loss_fn: Callable | None = None  # None: cross-entropy; the student phase: the KD loss
     records: list[RungRecord] = field(default_factory=list)
+    start: dict = field(default_factory=dict)  # the current rung's start weights (its learning distance)
 
     def cursor(self, rung: int, epoch: int = 0, rung_done: bool = True, stopped_early: bool = False) -> Cursor:
         return Cursor(self.name, rung, epoch, rung_done, self.phases_done, stopped_early=stopped_early)
@@ -289,6 +290,7 @@ class Ladder:
             sched.load_state_dict(resume.saved["scheduler"])
             seconds = float(resume.saved.get("rung_seconds", 0.0))
             first_epoch = resume.epoch + 1
+        ph.start = self.rung_start(ph, rung, resume is not None)
         self.emit(ev.RungStarted(phase=ph.name, rung=rung, sparsity=ph.masks.sparsity(), epochs=epochs))
         autocast = self.autocast()
         with self.speed.rung_kernels(ph.model, opt):  # train.sparse_kernels: CSR for the sparsest Linear layers
@@ -310,6 +312,18 @@ class Ladder:
                                            train_loss=res.loss, train_acc=res.acc, lr=lr_now, seconds=dt))
         return seconds
 
+    def rung_start(self, ph: PhaseRun, rung: int, resuming: bool) -> dict:
+        """The weights this rung starts from (for its learning distance): taken now and written beside the
+        resume state, or, resuming mid-rung, read back from there (empty if missing or of another rung)."""
+        path = self.rundir.path / learning_distance.START_FILE
+        if resuming:
+            saved = safe_torch_load(path, "rung start weights") if path.is_file() else {}
+            return saved.get("weights", {}) if (saved.get("phase"), saved.get("rung")) == (ph.name, rung) else {}
+        start = learning_distance.snapshot(ph.masks.params)
+        self.rundir.save_torch(learning_distance.START_FILE, {
+            "phase": ph.name, "rung": rung, "weights": {n: t.cpu() for n, t in start.items()}})
+        return start
+
     def measure(self, ph: PhaseRun, rung: int, train_seconds: float) -> RungRecord:
         """The rung's record: accuracies and losses on train/val/test, and the layer entropies."""
         t0 = time.time()
@@ -321,7 +335,8 @@ class Ladder:
         entropy = meter.layer_entropy() if meter is not None else {}
         self.entropy_counts = meter.raw() if meter is not None else None  # kept in the rung checkpoint
         record = measured_record(rung, ph.masks.kept(), ph.masks.total(), train, val, test, entropy,
-                                 mean_entropy(entropy), self.rung_epochs(rung))
+                                 mean_entropy(entropy), self.rung_epochs(rung),
+                                 learning_distance.distance(ph.start, ph.masks.params))
         if not math.isfinite(record["train_loss"]):  # the last step left non-finite weights
             raise Diverged(record["epochs"])
         record["seconds"] = train_seconds + (time.time() - t0)

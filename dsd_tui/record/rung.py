@@ -8,7 +8,8 @@ type documents the keys and their units, and `record["val_acc"]` keeps working e
 
 Units: accuracies and sparsity are fractions in [0, 1]; losses are mean cross-entropy in nats per
 sample (the plain loss, also in the KD student phase); entropies are in bits, in [0, 1]; `epochs`
-are epochs trained in the rung; `seconds` is wall time. A diverged rung has None for every metric.
+are epochs trained in the rung; `seconds` is wall time; `learning_distance` is in the weights' own units
+(docs/lab.md). A diverged rung has None for every metric.
 Key order is the order summary.json has always had, so the file is unchanged by this module.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ class _RungRecordRequired(TypedDict):
     entropy: dict  # ReLU layer name -> mean over its neurons of the on/off binary entropy, bits in [0, 1]
     entropy_mean: float | None  # mean of `entropy` over layers (0.0 when entropy is off; None: diverged)
     epochs: int  # epochs trained in this rung (for a diverged rung: the epoch it diverged in)
+    learning_distance: float | None  # ℓ2 norm of (final − start) prunable weights of the rung (docs/lab.md)
 
 
 class RungRecord(_RungRecordRequired, total=False):
@@ -47,8 +49,9 @@ METRICS = ("train_acc", "train_acc_clean", "train_loss", "val_acc", "val_acc_cle
 
 
 def measured_record(rung: int, kept: int, total: int, train: dict, val: dict, test: dict, entropy: dict,
-                    entropy_mean: float | None, epochs: int) -> RungRecord:
-    """The record of a trained rung from its measuring pass (`train`/`val`/`test`: acc, acc_clean, loss)."""
+                    entropy_mean: float | None, epochs: int, learning_distance: float | None = None) -> RungRecord:
+    """The record of a trained rung from its measuring pass (`train`/`val`/`test`: acc, acc_clean, loss) and
+    its learning distance (None when the rung's start weights are unknown)."""
     return {
         "rung": rung,
         "sparsity": 1.0 - kept / total,
@@ -64,6 +67,7 @@ def measured_record(rung: int, kept: int, total: int, train: dict, val: dict, te
         "entropy": entropy,
         "entropy_mean": entropy_mean,
         "epochs": epochs,
+        "learning_distance": learning_distance,
     }
 
 
@@ -71,7 +75,7 @@ def diverged_record(rung: int, kept: int, total: int, epoch: int) -> RungRecord:
     """The record of a rung whose loss became NaN/Inf in `epoch`: no metrics."""
     return {"rung": rung, "sparsity": 1.0 - kept / total, "remaining_weights": kept,  # type: ignore[typeddict-item]
             "diverged": True, "diverged_epoch": epoch, "epochs": epoch, "entropy": {}, "entropy_mean": None,
-            **{k: None for k in METRICS}}
+            "learning_distance": None, **{k: None for k in METRICS}}
 
 
 def trained(records: list[RungRecord]) -> list[RungRecord]:
