@@ -85,6 +85,10 @@ class DataSection:
     noisy_labels: str = opt("", "CIFAR-100N: path to the human noisy labels file (CIFAR-100_human.pt)")
     noise: float = opt(0.4, "fraction of train/val labels moved to a different class, in [0, 1)",
                        between(0.0, 1.0, hi_open=True))
+    noise_type: str = opt("symmetric", "symmetric (to another class, the paper's) | random-labels (uniform over all "
+                          "classes, He et al.) | pairflip (c to c+1) | asymmetric (similar-class flips; digits, mnist, "
+                          "cifar10, synthetic); mappings in docs/lab.md",
+                          choice("symmetric", "random-labels", "pairflip", "asymmetric"))
     val_size: int = opt(200, "validation samples held out from the training set (same label noise)", between(1))
     train_size: int = opt(1000, "training samples kept after the validation split (0 = all the rest)", between(0))
     batch_size: int = opt(128, "samples per training step", between(1, 1 << 20))
@@ -311,6 +315,9 @@ def _cross_checks(p: Profile, source: str) -> None:
     if p.data.dataset == "cifar100n" and not p.data.noisy_labels:
         raise ProfileError(f"{source}: data.noisy_labels is empty: cifar100n needs the human noisy labels file "
                            f"(CIFAR-100_human.pt); set it with --set data.noisy_labels=FILE")
+    if p.data.noise_type == "asymmetric" and p.data.dataset not in ASYMMETRIC_DATASETS:
+        raise ProfileError(f"{source}: data.noise_type = 'asymmetric' has no class mapping for {p.data.dataset}; "
+                           f"use it with {', '.join(ASYMMETRIC_DATASETS)}, or another noise type")
     if p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch > p.train.dense_epochs:
         raise ProfileError(f"{source}: prune.rewind_epoch = {p.prune.rewind_epoch}: beyond the "
                            f"{p.train.dense_epochs} dense epochs; use 0..{p.train.dense_epochs}")
@@ -321,6 +328,9 @@ def _cross_checks(p: Profile, source: str) -> None:
         if name and name not in p.stop.criteria:
             raise ProfileError(f"{source}: stop.{key} = {name!r} is not in stop.criteria {p.stop.criteria}; "
                                f"add it there")
+
+
+ASYMMETRIC_DATASETS = ("digits", "mnist", "cifar10", "synthetic")  # those core/label_noise.py maps
 
 
 def from_dict(raw: dict, source: str = "profile") -> Profile:

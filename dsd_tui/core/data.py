@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dsd_tui.core import label_noise
 from dsd_tui.core.cifar_files import md5, read_batch
 from dsd_tui.errors import UsageError
 
@@ -69,6 +70,14 @@ def symmetric_noise(labels: torch.Tensor, rate: float, num_classes: int, gen: to
     noisy = labels.clone()
     noisy[idx] = (labels[idx] + shift) % num_classes
     return noisy, idx
+
+
+def add_noise(cfg, labels: torch.Tensor, num_classes: int, gen: torch.Generator):
+    """`data.noise_type`: symmetric (the paper's, above) or one of `label_noise.py`'s schemes."""
+    noise_type = getattr(cfg, "noise_type", "symmetric")
+    if noise_type == "symmetric":
+        return symmetric_noise(labels, cfg.noise, num_classes, gen)
+    return label_noise.apply(noise_type, cfg.dataset, labels, cfg.noise, num_classes, gen)
 
 
 # ---------------------------------------------------------------- sources
@@ -234,8 +243,9 @@ def load_data(cfg, seed: int) -> DataBundle:
         va_idx = (val_noisy != val_y).nonzero().flatten()
     else:
         noise_gen = torch.Generator().manual_seed(seed + 1)
-        train_noisy, tr_idx = symmetric_noise(train_y, cfg.noise, classes, noise_gen)
-        val_noisy, va_idx = symmetric_noise(val_y, cfg.noise, classes, noise_gen)
+        train_noisy, tr_idx = add_noise(cfg, train_y, classes, noise_gen)
+        val_noisy, va_idx = add_noise(cfg, val_y, classes, noise_gen)
+        noise_info["noise_type"] = getattr(cfg, "noise_type", "symmetric")
     noise_info.update({
         "train_rate": float(len(tr_idx) / max(1, len(train_y))),
         "val_rate": float(len(va_idx) / max(1, len(val_y))),

@@ -136,7 +136,8 @@ class Ladder:
         if not self.resume:
             self.emit(ev.Log(message=f"data: {self.data.name}, {len(self.data.train)} train / {len(self.data.val)} "
                                      f"val / {len(self.data.test)} test, noise {self.data.noise['train_rate']:.3f} "
-                                     f"realised on train"))
+                                     f"realised on train ({self.data.noise.get('noise_type', 'symmetric')}, "
+                                     f"{self.data.noise['val_rate']:.3f} on val)"))
             if self.speed.sparse_kernels and self.device.type != "cpu":
                 self.emit(ev.Warning(message=f"train.sparse_kernels on {self.device.type}: the CSR kernels were "
                                              f"measured on the CPU only; on a GPU dense kernels are usually faster "
