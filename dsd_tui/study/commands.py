@@ -1,4 +1,4 @@
-"""The study commands (`sweep`, `aggregate`, `compare`, `plot`) as thin Click commands.
+"""The study commands (`sweep`, `studies`, `aggregate`, `compare`, `plot`) as thin Click commands.
 
 They only parse options and call the study modules; cli.py adds them to the `dsd-tui` group. They end
 like every command, through `exits.py` (a problem the user can fix is one line on stderr and exit code
@@ -16,10 +16,11 @@ from dsd_tui.exits import DONE, FAILED, Interrupted, fail
 
 
 @click.command()
-@click.argument("profile", required=False)
+@click.argument("profile", required=False, metavar="PROFILE_OR_STUDY")
 @click.option("--grid", "grid", multiple=True, metavar="SECTION.KEY=V1,V2,...",
               help="A profile key and its values; the sweep runs every combination (repeatable).")
-@click.option("--seeds", metavar="S1,S2,...", help="Seeds per setting (default: the profile's run.seed).")
+@click.option("--seeds", metavar="S1,S2,...",
+              help="Seeds per setting (default: the study's, else the profile's run.seed).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override a key of the base profile.")
 @click.option("--address", metavar="ADDR",
@@ -32,25 +33,52 @@ from dsd_tui.exits import DONE, FAILED, Interrupted, fail
               help="CPUs a local cluster may use (default: all); ignored with --address.")
 @click.option("--table-every", type=float, default=60.0, show_default=True, metavar="SEC",
               help="Seconds between status tables.")
-def sweep(profile, grid, seeds, overrides, address, out, gpus_per_task, num_cpus, table_every):
-    """Run PROFILE for every combination of --grid values and --seeds, one Ray task per ladder.
+@click.option("--dry-run", is_flag=True, help="Print the plan (settings × seeds, ladders, estimated cost) and stop.")
+def sweep(profile, grid, seeds, overrides, address, out, gpus_per_task, num_cpus, table_every, dry_run):
+    """Run PROFILE for every combination of --grid values and --seeds, one Ray task per ladder; or a STUDY
+    (a bundled name from `dsd-tui studies`, or a study .toml) with its own grid and seeds.
 
     Re-running the same command skips finished ladders and resumes unfinished ones."""
+    from dsd_tui.study import study_file
     from dsd_tui.study import sweep as sweep_mod
     sweep_dir = out
     try:
         if (gpus_per_task is not None and gpus_per_task < 0) or (num_cpus is not None and num_cpus < 1):
             raise UsageError("--gpus-per-task must be >= 0 and --num-cpus >= 1")
-        sweep_dir, base, grid_values, ident, plans = sweep_mod.plan_sweep(profile, overrides, grid, seeds, out)
+        study = study_file.load(profile) if study_file.is_study_spec(profile) else None
+        spec, sets = profile, list(overrides)
+        if study is not None:
+            if grid:
+                raise UsageError(f"--grid: study {study.name} brings its own grid; edit a copy of {study.source} "
+                                 f"or sweep its profile with --grid")
+            spec, sets, grid = study.profile, study.overrides + sets, study.grid
+            seeds = seeds or ",".join(map(str, study.seeds))
+        sweep_dir, base, grid_values, ident, plans = sweep_mod.plan_sweep(spec, sets, grid, seeds, out)
+        if study is not None and not out:
+            sweep_dir = Path(base.run.out) / f"sweep-{study.name}-{ident}"
+        if dry_run:
+            from dsd_tui.study.dry_run import plan_lines
+            for line in plan_lines(sweep_dir, spec or "quickstart", sets, grid_values, plans, study):
+                click.echo(line)
+            return DONE
         click.echo(str(sweep_dir))
         opts = sweep_mod.SweepOptions(address, gpus_per_task, 1.0, num_cpus, table_every)
-        result = sweep_mod.run_sweep(sweep_dir, base, grid_values, ident, plans, opts)
+        result = sweep_mod.run_sweep(sweep_dir, base, grid_values, ident, plans, opts,
+                                     study=study.as_index_entry() if study else None)
     except KeyboardInterrupt:
         raise Interrupted("interrupted; run the same command again to resume the sweep"
                           f"{f' in {sweep_dir}' if sweep_dir else ''}") from None
     if not result.ok:
         click.echo(f"dsd-tui: {len(result.failed)} ladder(s) did not finish: {', '.join(result.failed)}", err=True)
     return DONE if result.ok else FAILED
+
+
+@click.command()
+def studies():
+    """List the bundled studies (run one with `dsd-tui sweep NAME`; `--dry-run` shows its plan)."""
+    from dsd_tui.study import study_file
+    for name, description in study_file.listing():
+        click.echo(f"{name:<22} {description}")
 
 
 @click.command()
@@ -99,14 +127,26 @@ def compare(paths, metric, tui):
 @click.argument("paths", nargs=-1, required=True, metavar="RUN_OR_SWEEP...")
 @click.option("-o", "output", required=True, metavar="FILE", help="The figure: a .png, .svg or .pdf path.")
 def plot(paths, output):
-    """Figures: accuracy and per-layer entropy vs sparsity (seed bands), accuracy vs cost per stop criterion."""
+    """Figures: accuracy and per-layer entropy vs sparsity (seed bands), accuracy vs cost per stop criterion.
+    On a study's sweep: the study's figure (teacher beside student, one curve per setting) and its table of
+    best accuracy and sparsity per setting (also written as FILE with a .md suffix)."""
     from dsd_tui.study import figures as plot_mod
     from dsd_tui.study import sweep_index as idx
+    table = None
+    groups = idx.group(idx.collect(paths))
+    study = idx.read_index(Path(paths[0])).get("study") if len(paths) == 1 and idx.is_sweep_dir(paths[0]) else None
     try:
-        plot_mod.plot(idx.group(idx.collect(paths)), Path(output))
+        if study is not None:  # a sweep made from a study file: its figure and its table (FILE.md)
+            from dsd_tui.study.study_figure import plot_study
+            table = plot_study(groups, study, Path(output))
+        else:
+            plot_mod.plot(groups, Path(output))
     except OSError as e:
         fail(f"-o {output}: cannot write ({e.strerror}); choose a writable path")
     click.echo(output)
+    if table is not None:
+        click.echo(str(table["table_path"]))
+        click.echo(table["table"], nl=False)
 
 
-STUDY_COMMANDS = [sweep, aggregate, compare, plot]
+STUDY_COMMANDS = [sweep, studies, aggregate, compare, plot]

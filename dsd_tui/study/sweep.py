@@ -147,7 +147,7 @@ def task_resources(ray, opts: SweepOptions) -> tuple[float, float]:
 
 # ---------------------------------------------------------------- the driver
 
-def prepare(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderPlan]) -> dict:
+def prepare(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderPlan], study: dict | None = None) -> dict:
     """Create or reopen the sweep directory; the index then lists every planned ladder."""
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -163,18 +163,20 @@ def prepare(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderPla
             raise UsageError(f"--out {sweep_dir}: the folder is not empty and holds no sweep; choose a new folder")
         index = idx.new_index(base.run.name, ident, base.to_dict(), grid)
         atomic_write_text(sweep_dir / PROFILE, base.to_toml())
+    if study is not None:
+        index["study"] = study  # what `dsd-tui plot` draws for it (study_file.Study.as_index_entry)
     idx.add_plans(index, plans)
     idx.write_index(sweep_dir, index)
     return index
 
 
 def run_sweep(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderPlan],
-              opts: SweepOptions = SweepOptions(), out: TextIO | None = None) -> SweepResult:
+              opts: SweepOptions = SweepOptions(), out: TextIO | None = None, study: dict | None = None) -> SweepResult:
     out = out or sys.stdout
     sweep_dir = Path(sweep_dir)
     import_ray()  # the two checks that need no cluster come before anything is written
     check_address(opts.address)
-    index = prepare(sweep_dir, base, grid, ident, plans)
+    index = prepare(sweep_dir, base, grid, ident, plans, study)
     steps = {plan.name: next_step(sweep_dir / plan.name) for plan in plans}
     for plan in plans:
         if steps[plan.name] == "skip":

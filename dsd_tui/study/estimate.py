@@ -1,0 +1,83 @@
+"""What a sweep will cost, before it runs (`dsd-tui sweep --dry-run`).
+
+Exact: ladders, phases, epochs and optimizer steps (epochs × ceil(training samples / batch size), per
+phase). Estimated: wall time, as steps × a per-step time for the architecture:
+
+- mlp (and lenet300) on one CPU core: 3.1 ms per step for the quickstart's 64-512-512-10 MLP, all-in
+  (training, the per-rung evaluation and entropy passes, checkpoints): the README's 55 s quickstart
+  (2 phases × 1,120 epochs × 8 steps = 17,920 steps). Other MLPs are scaled by their multiply-adds
+  per sample, with a floor of 0.3 of it (the per-step overhead does not shrink with the layers).
+- resnet18 and vgg on one GPU: 10 ms per step, the middle of the 5-20 ms range that docs/scaling.md
+  prices the paper's grid at. Not measured here (no GPU on the project's CPU machines); substitute
+  your own step time: GPU-hours are linear in it.
+
+So the time is an order of magnitude, said as such; the step counts are exact.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+QUICKSTART_MACS = 64 * 512 + 512 * 512 + 512 * 10
+MLP_MS, MLP_FLOOR = 3.1, 0.3
+GPU_MS = {"resnet18": 10.0, "vgg": 10.0}
+FULL_TRAIN = {"digits": 1797, "cifar10": 50000, "cifar100": 50000, "cifar100n": 50000, "mnist": 60000,
+              "fashion-mnist": 60000}
+INPUTS = {"digits": 64, "mnist": 784, "fashion-mnist": 784}
+
+
+@dataclass(frozen=True)
+class Cost:
+    ladders: int
+    phases: int  # per ladder
+    epochs: int  # all ladders, all phases
+    steps: int  # all ladders, all phases
+    ms_per_step: float
+    device: str  # "CPU core" | "GPU"
+
+    @property
+    def hours(self) -> float:
+        return self.steps * self.ms_per_step / 3.6e6
+
+    def line(self) -> str:
+        when = f"{self.hours * 60:.0f} min" if self.hours < 2 else f"{self.hours:.1f} h"
+        return (f"{self.ladders} ladders × {self.phases} phase(s): {self.epochs:,} epochs, {self.steps:,} steps; "
+                f"≈ {when} on one {self.device} at ≈ {self.ms_per_step:.1f} ms/step (an estimate: "
+                f"docs/lab.md); ladders run in parallel divide the wall time")
+
+
+def train_samples(p) -> int:
+    if p.data.dataset == "synthetic":
+        full = p.data.synthetic_size + p.data.val_size
+    else:
+        full = FULL_TRAIN.get(p.data.dataset, 50000)
+    rest = full - p.data.val_size - (1 if p.data.dataset == "digits" else 0)
+    return min(p.data.train_size, rest) if p.data.train_size else rest
+
+
+def ladder_epochs(p) -> int:
+    return p.train.dense_epochs + p.prune.rungs * p.train.epochs
+
+
+def step_ms(p) -> tuple[float, str]:
+    arch = p.model.arch
+    if arch in GPU_MS:
+        return GPU_MS[arch], "GPU"
+    inputs = INPUTS.get(p.data.dataset, 3 * 32 * 32)
+    widths = [inputs] + ([300, 100] if arch == "lenet300" else list(p.model.hidden)) + [10]
+    macs = sum(a * b for a, b in zip(widths, widths[1:]))
+    return MLP_MS * max(MLP_FLOOR, macs / QUICKSTART_MACS) * p.data.batch_size / 128, "CPU core"
+
+
+def estimate(profiles: list) -> Cost:
+    """The cost of running every profile (one per ladder) once."""
+    epochs = steps = 0
+    phases = 1
+    ms, device = 0.0, "CPU core"
+    for p in profiles:
+        phases = 2 if p.distill.enabled else 1
+        per_phase = ladder_epochs(p)
+        epochs += per_phase * phases
+        steps += per_phase * math.ceil(train_samples(p) / p.data.batch_size) * phases
+        ms, device = step_ms(p)
+    return Cost(len(profiles), phases, epochs, steps, ms, device)

@@ -1,0 +1,112 @@
+"""A study's figure and table (`dsd-tui plot` on a sweep made from a study file).
+
+The figure is the paper's way of comparing settings: the study's metric (default test accuracy)
+against sparsity, one colour per setting with a ± one standard deviation band over seeds, the
+teacher (vanilla) ladder on the left and the DSD² student on the right, on the same axes.
+
+The table, one row per setting and phase, like the papers' tables (mean ± std over seeds):
+- dense: test accuracy of rung 0;
+- best (val): the best-validation rung's test accuracy and sparsity, what dsd_tui selects (the
+  test set never chooses anything);
+- best (test): the highest test accuracy over the rungs and its sparsity, what the papers' tables
+  report (an oracle choice, shown for comparison);
+- SDD: in how many seeds the phase's verdict found sparse double descent (docs/stopping.md);
+  for the student, in how many it dodged the teacher's.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from dsd_tui.errors import UsageError
+from dsd_tui.record.rundir import atomic_write_bytes, atomic_write_text
+from dsd_tui.study import figures
+from dsd_tui.study import sweep_index as idx
+from dsd_tui.study.aggregate import phase_of, stats
+
+PHASES = ("teacher", "student")
+
+
+def table_rows(groups: list[idx.Group]) -> list[dict]:
+    rows = []
+    for g in groups:
+        summaries = [r.summary for r in g.runs if r.status in idx.FINISHED]
+        for phase in PHASES:
+            phases = [p for p in (phase_of(s, phase) for s in summaries) if p and p["rungs"]]
+            if not phases:
+                continue
+            good = [[r for r in p["rungs"] if r.get("test_acc") is not None] for p in phases]
+            dense = [next((r["test_acc"] for r in rs if r["rung"] == 0), None) for rs in good]
+            by_val = [next((r for r in rs if r["rung"] == p.get("best_rung")), None) for p, rs in zip(phases, good)]
+            by_test = [max(rs, key=lambda r: (r["test_acc"], r["sparsity"])) if rs else None for rs in good]
+            verdicts = [p.get("verdict") or {} for p in phases]
+            rows.append({
+                "setting": g.label, "phase": phase, "n": len(phases),
+                "dense_test_acc": stats(dense),
+                "best_val_test_acc": stats(r["test_acc"] for r in by_val if r),
+                "best_val_sparsity": stats(r["sparsity"] for r in by_val if r),
+                "best_test_acc": stats(r["test_acc"] for r in by_test if r),
+                "best_test_sparsity": stats(r["sparsity"] for r in by_test if r),
+                "sdd": sum(bool(v.get("sdd")) for v in verdicts),
+                "dodged": sum(bool(v.get("dodged")) for v in verdicts) if phase == "student" else None,
+            })
+    return rows
+
+
+def _pm(st: dict, pct: bool = False) -> str:
+    if st["mean"] is None:
+        return "–"
+    scale = 100.0 if pct else 1.0
+    return f"{st['mean'] * scale:.{2 if pct else 3}f} ± {st['std'] * scale:.{2 if pct else 3}f}"
+
+
+def table_markdown(rows: list[dict]) -> str:
+    head = ("| setting | phase | seeds | dense test acc | best-val rung: test acc | its sparsity (%) "
+            "| best test acc (oracle) | its sparsity (%) | SDD in seeds | student dodged |")
+    lines = [head, "|" + " --- |" * 10]
+    for r in rows:
+        dodged = "" if r["dodged"] is None else f"{r['dodged']}/{r['n']}"
+        lines.append(f"| {r['setting']} | {r['phase']} | {r['n']} | {_pm(r['dense_test_acc'])} "
+                     f"| {_pm(r['best_val_test_acc'])} | {_pm(r['best_val_sparsity'], True)} "
+                     f"| {_pm(r['best_test_acc'])} | {_pm(r['best_test_sparsity'], True)} "
+                     f"| {r['sdd']}/{r['n']} | {dodged} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_study(groups: list[idx.Group], study: dict, path: Path) -> dict:
+    """Draw the study's figure into `path` and its table beside it (same name, .md); returns what was drawn."""
+    path = Path(path)
+    if path.suffix.lower() not in figures.FORMATS:
+        raise UsageError(f"-o {path}: unknown figure format {path.suffix or '(none)'}; use a .png, .svg or .pdf name")
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise UsageError("matplotlib is not installed; install it with: pip install 'dsd-tui[plot]'") from None
+    metric = study.get("plot", {}).get("metric", "test_acc")
+    series = figures.accuracy_series(groups, metric)
+    if not any(s["mean"] for s in series):
+        raise UsageError(f"study {study.get('name')}: no finished rung has the metric {metric!r}; fix [plot] metric")
+    colors = figures._palette([g.label for g in groups])
+    fig = Figure(figsize=(13, 5), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, phase in zip(axes, PHASES):
+        for ser in [s for s in series if s["phase"] == phase]:
+            x = [figures.spread(s) for s in ser["sparsity"]]
+            c = colors[ser["group"]]
+            ax.plot(x, ser["mean"], "-", color=c, marker=".", label=f"{ser['group']} (n={ser['n']})")
+            if ser["n"] > 1:
+                figures._band(ax, x, ser, c, 0.18)
+        figures._sparsity_axis(ax, series)
+        ax.set_title(f"{phase}{' (vanilla)' if phase == 'teacher' else ' (DSD²)'}")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="best")
+    axes[0].set_ylabel(f"{metric} (band: ± 1 std over seeds)")
+    fig.suptitle(study.get("plot", {}).get("title") or f"study {study.get('name', '')}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lower()[1:], dpi=120)
+    rows = table_rows(groups)
+    table = table_markdown(rows)
+    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_text(path.with_suffix(".md"), table)
+    return {"series": series, "rows": rows, "table": table, "table_path": path.with_suffix(".md")}
