@@ -78,10 +78,10 @@ class RunSection:
 
 @dataclass(frozen=True)
 class DataSection:
-    dataset: str = opt("digits", "digits | cifar10 | cifar100 | cifar100n | synthetic",
-                       choice("digits", "cifar10", "cifar100", "cifar100n", "synthetic"))
+    dataset: str = opt("digits", "digits | cifar10 | cifar100 | cifar100n | mnist | fashion-mnist | synthetic",
+                       choice("digits", "cifar10", "cifar100", "cifar100n", "mnist", "fashion-mnist", "synthetic"))
     path: str = opt("", "data directory (required for CIFAR: the folder holding cifar-10-batches-py / "
-                        "cifar-100-python)")
+                        "cifar-100-python; for MNIST: the folder holding MNIST/raw/ or FashionMNIST/raw/)")
     noisy_labels: str = opt("", "CIFAR-100N: path to the human noisy labels file (CIFAR-100_human.pt)")
     noise: float = opt(0.4, "fraction of train/val labels moved to a different class, in [0, 1)",
                        between(0.0, 1.0, hi_open=True))
@@ -99,7 +99,8 @@ class DataSection:
 
 @dataclass(frozen=True)
 class ModelSection:
-    arch: str = opt("mlp", "mlp | resnet18 | vgg", choice("mlp", "resnet18", "vgg"))
+    arch: str = opt("mlp", "mlp | resnet18 | vgg | lenet300 (784-300-100-10, He et al.)",
+                    choice("mlp", "resnet18", "vgg", "lenet300"))
     hidden: list = opt([512, 512], "mlp: hidden layer widths (neurons)")
     depth: int = opt(5, "vgg: number of blocks δ (each two 3×3 convs and a 2×2 max-pool)", between(1, 5))
     width_exp: int = opt(5, "vgg: the first block has 2^width_exp channels γ, doubling per block", between(0, 10))
@@ -151,7 +152,8 @@ class DistillSection:
     temperature: float = opt(10.0, "KD temperature T", between(0.0, lo_open=True))
     alpha: float = opt(0.8, "weight of the KD term; 1-alpha weighs the CE on noisy labels, in [0, 1]",
                        between(0.0, 1.0))
-    arch: str = opt("", "student architecture ('' = same as model.arch)", choice("", "mlp", "resnet18", "vgg"))
+    arch: str = opt("", "student architecture ('' = same as model.arch)",
+                    choice("", "mlp", "resnet18", "vgg", "lenet300"))
 
 
 @dataclass(frozen=True)
@@ -315,6 +317,15 @@ def _cross_checks(p: Profile, source: str) -> None:
     if p.data.dataset == "cifar100n" and not p.data.noisy_labels:
         raise ProfileError(f"{source}: data.noisy_labels is empty: cifar100n needs the human noisy labels file "
                            f"(CIFAR-100_human.pt); set it with --set data.noisy_labels=FILE")
+    if p.data.dataset in ("mnist", "fashion-mnist"):
+        if not p.data.path:
+            raise ProfileError(f"{source}: data.path is empty: dataset {p.data.dataset} needs the folder holding "
+                               f"{'MNIST' if p.data.dataset == 'mnist' else 'FashionMNIST'}/raw/ (the idx files); "
+                               f"set it with --set data.path=DIR")
+        for key, arch in (("model.arch", p.model.arch), ("distill.arch", p.distill.arch)):
+            if arch in ("resnet18", "vgg"):
+                raise ProfileError(f"{source}: {key} = {arch!r} needs 3×32×32 images; {p.data.dataset} is 28×28 "
+                                   f"grey: use lenet300 or mlp")
     if p.data.noise_type == "asymmetric" and p.data.dataset not in ASYMMETRIC_DATASETS:
         raise ProfileError(f"{source}: data.noise_type = 'asymmetric' has no class mapping for {p.data.dataset}; "
                            f"use it with {', '.join(ASYMMETRIC_DATASETS)}, or another noise type")

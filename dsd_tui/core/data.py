@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dsd_tui.core import label_noise
+from dsd_tui.core import label_noise, mnist_files
 from dsd_tui.core.cifar_files import md5, read_batch
 from dsd_tui.errors import UsageError
 
@@ -215,6 +215,8 @@ def load_data(cfg, seed: int) -> DataBundle:
         if cfg.dataset == "synthetic":
             x, y, classes = _synthetic(cfg.synthetic_size + cfg.val_size, seed)
             test_x, test_y, _ = _synthetic(max(256, cfg.synthetic_size // 5), seed + 1)
+        elif cfg.dataset in mnist_files.FOLDERS:
+            x, y, test_x, test_y, classes = mnist_files.load(cfg.dataset, cfg.path)
         else:
             files = _CifarFiles("cifar100" if cfg.dataset == "cifar100n" else cfg.dataset, cfg.path)
             files.check()
@@ -235,6 +237,8 @@ def load_data(cfg, seed: int) -> DataBundle:
         tr = rest[:cfg.train_size] if cfg.train_size else rest
         train_x, train_y, val_x, val_y = x[tr], y[tr], x[va], y[va]
         images, shape = True, (3, 32, 32)
+        if cfg.dataset in mnist_files.FOLDERS:  # normalised float features, like digits: no augmentation
+            images, shape = False, (x.shape[1],)
         if cfg.dataset == "cifar100n":
             train_noisy, val_noisy = y_noisy_all[tr], y_noisy_all[va]
 

@@ -1,5 +1,5 @@
-"""The networks a ladder prunes: the paper's ResNet-18 (CIFAR variant) and VGG-like(δ, γ), and the
-MLP of the embedded quickstart.
+"""The networks a ladder prunes: the paper's ResNet-18 (CIFAR variant) and VGG-like(δ, γ), the
+MLP of the embedded quickstart, and He et al.'s LeNet-300-100 (an MLP with their initialiser).
 
 Every ReLU is its own `nn.ReLU` module (never reused, never functional), so the entropy hooks see
 each activation layer exactly once per forward and name it by its module path.
@@ -89,7 +89,22 @@ class VGGLike(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
+def lenet300(in_features: int, num_classes: int) -> MLP:
+    """LeNet-300-100 (He et al. on MNIST): in_features-300-100-classes with ReLUs; every Linear weight drawn
+    kaiming_normal_ (fan_in, ReLU gain), the initialiser OpenLTH uses for this model; biases torch's default."""
+    model = MLP(in_features, [300, 100], num_classes)
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.kaiming_normal_(m.weight)
+    return model
+
+
 def build_model(arch: str, model_cfg, input_shape: tuple, num_classes: int) -> nn.Module:
+    if arch == "lenet300":
+        in_features = 1
+        for d in input_shape:
+            in_features *= d
+        return lenet300(in_features, num_classes)
     if arch == "mlp":
         in_features = 1
         for d in input_shape:
