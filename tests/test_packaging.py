@@ -27,6 +27,7 @@ def wheel(tmp_path_factory) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "dsd_tui", src / "dsd_tui", ignore=ignore)
     shutil.copytree(ROOT / "profiles", src / "profiles", ignore=ignore)
+    shutil.copytree(ROOT / "studies", src / "studies", ignore=ignore)
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                            "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
@@ -43,7 +44,10 @@ def test_wheel_holds_every_module_the_profiles_and_the_styles(wheel):
     assert "dsd_tui/profiles/quickstart.toml" in profiles
     assert profiles <= names
     assert "dsd_tui/tui/app.tcss" in names
-    assert not any(n.startswith(("profiles/", "tests/")) for n in names), "only the package goes in the wheel"
+    studies = {f"dsd_tui/studies/{p.name}" for p in (ROOT / "studies").glob("*.toml")}
+    assert "dsd_tui/studies/cpu-criteria.toml" in studies and studies <= names
+    assert not any(n.startswith(("profiles/", "studies/", "tests/")) for n in names), \
+        "only the package goes in the wheel"
 
 
 def test_installed_wheel_lists_and_loads_profiles_from_any_folder(wheel, tmp_path):
@@ -63,6 +67,11 @@ def test_installed_wheel_lists_and_loads_profiles_from_any_folder(wheel, tmp_pat
     assert Path(first).resolve().is_relative_to(target.resolve()), "the installed copy, not the checkout"
     listed = {line.split()[0] for line in lines if line.strip()}
     assert listed == {p.stem for p in (ROOT / "profiles").glob("*.toml")}
+    code = "import sys; from dsd_tui.cli import main; sys.argv = ['dsd-tui', 'studies']; main()"
+    done = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {line.split()[0] for line in done.stdout.splitlines()} == {p.stem for p in (ROOT / "studies").glob("*.toml")}
     code = ("from dsd_tui import profile; p = profile.load('cifar10-vgg-noise10', ['data.path=/data']);"
             "print(p.model.arch, p.data.dataset)")
     done = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True,
