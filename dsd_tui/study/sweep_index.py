@@ -2,7 +2,8 @@
 
 SWEEP_DIR/
   sweep.json     {"schema": "dsd_tui.sweep/1", "name", "identity", "profile", "grid", "seeds",
-                  "ladders": [{"name", "settings", "seed", "status", "error", "seconds", "attempts"}]}
+                  "ladders": [{"name", "settings", "seed", "status", "error", "seconds", "attempts"}],
+                  "study" (a sweep made from a study file): {"name", "description", "plot"}}
   profile.toml   the base profile (before the grid and the seed are applied)
   <ladder name>/ an ordinary run directory per ladder
 sweep.json is rewritten atomically whenever a ladder's status changes. A ladder's own
