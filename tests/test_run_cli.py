@@ -93,7 +93,8 @@ def test_bad_set_exits_2_with_one_line(tmp_path):
 
 def test_profiles_lists_every_bundled_profile():
     out = CliRunner().invoke(main, ["profiles"]).output
-    assert "quickstart" in out and "cifar100n-resnet18" in out and len(out.splitlines()) == 10
+    assert "quickstart" in out and "cifar100n-resnet18" in out and "mnist-lenet300-noise20" in out
+    assert len(out.splitlines()) == 11
 
 
 def test_student_from_dense_teacher_and_from_a_checkpoint_path(finished_run, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from dsd_tui.cli import main
+from dsd_tui.runner import RunSession
 from dsd_tui.study import study_file
 from dsd_tui.study import sweep as sweep_mod
 from dsd_tui.study.estimate import estimate
@@ -90,15 +91,22 @@ title = "tiny"
 """
 
 
-def test_sweep_study_runs_on_ray_and_plot_draws_its_figure_and_table(tmp_path):
+def test_sweep_study_records_it_and_plot_draws_its_figure_and_table(tmp_path):
+    """The ladders run in this process (Ray's dispatch has its own test, test_sweep_ray.py); then `dsd-tui sweep
+    STUDY` finds them finished, records the study in sweep.json, and `dsd-tui plot` draws the study's figure."""
     pytest.importorskip("ray")
     pytest.importorskip("matplotlib")
     path = tmp_path / "tiny.toml"
     path.write_text(STUDY)
     out = tmp_path / "sweep"
-    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out), "--num-cpus", "2",
-                                       "--table-every", "0"])
+    study = study_file.load(str(path))
+    plan = sweep_mod.plan_sweep(study.profile, study.overrides, study.grid, "0,1", str(out))
+    sweep_mod.prepare(*plan)  # a sweep directory without the study entry: the command must add it
+    for ladder in plan[4]:
+        assert RunSession.at(out / ladder.name, ladder.profile).run() == "completed"
+    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out), "--table-every", "0"])
     assert result.exit_code == 0, result.output
+    assert "4 already finished" in result.output
     index = json.loads((out / "sweep.json").read_text())
     assert index["study"] == {"name": "tiny", "description": "tiny test study",
                               "plot": {"metric": "val_acc", "title": "tiny"}}
