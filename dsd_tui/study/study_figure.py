@@ -2,7 +2,8 @@
 
 The figure is the paper's way of comparing settings: the study's metric (default test accuracy)
 against sparsity, one colour per setting with a ± one standard deviation band over seeds, the
-teacher (vanilla) ladder on the left and the DSD² student on the right, on the same axes.
+teacher (vanilla) ladder on the left and the DSD² student on the right, on the same axes. Figure and
+table count finished ladders only (completed or stopped); the legend gives each setting's number.
 
 The table, one row per setting and phase, like the papers' tables (mean ± std over seeds):
 - dense: test accuracy of rung 0;
@@ -83,6 +84,9 @@ def plot_study(groups: list[idx.Group], study: dict, path: Path) -> dict:
     except ImportError:
         raise UsageError("matplotlib is not installed; install it with: pip install 'dsd-tui[plot]'") from None
     metric = study.get("plot", {}).get("metric", "test_acc")
+    # finished ladders only, as in the table: a ladder still running would pull its setting's curve around
+    groups = [idx.Group(g.label, g.settings, [r for r in g.runs if r.status in idx.FINISHED]) for g in groups]
+    groups = [g for g in groups if g.runs]
     series = figures.accuracy_series(groups, metric)
     if not any(s["mean"] for s in series):
         raise UsageError(f"study {study.get('name')}: no finished rung has the metric {metric!r}; fix [plot] metric")
