@@ -1,0 +1,97 @@
+"""The Python API: run a ladder or read a run's summary from a notebook or a script.
+
+`dsd_tui.run()` is `dsd-tui run --no-tui` without the command line: the same profile loading and
+validation, the same run directory and events, and the summary dict as its result. It leaves the
+calling process as it found it: torch's thread count is set to `run.threads` only for the run's
+duration (and not at all when `run.threads = 0`), and Ctrl-C stops the run resumably, as on the
+command line, only while it runs. `dsd_tui.load_summary()` folds a run directory's events.jsonl, so
+it also reads runs that are still going, were interrupted or failed.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Callable, Iterable
+
+__all__ = ["run", "load_summary"]
+
+
+def run(profile=None, overrides: Iterable[str] = (), out: str | Path | None = None, *, progress: bool = False,
+        on_event: Callable | None = None) -> dict:
+    """Run a DSD² ladder and return its summary (the dict `summary.json` holds).
+
+    profile: a bundled profile name, a path to a .toml file, a `dsd_tui.profile.Profile`, or None (the
+      embedded quickstart). overrides: `"section.key=value"` strings, as `--set` takes them.
+    out: the parent folder of the new run directory (default: the profile's `run.out`); the run
+      directory itself is `summary["run_dir"]`.
+    progress: print the headless view (one line per rung) to stdout. on_event: called with every
+      event (a `dsd_tui.record.events.Event`) as it happens, from the calling thread.
+
+    Raises `dsd_tui.UsageError` for a bad profile, override or input (nothing is written) and
+    `dsd_tui.RunFailed` when the run failed (its run directory records why). A run stopped by
+    Ctrl-C returns its summary with status "interrupted"; `dsd-tui resume RUN_DIR` continues it.
+    """
+    import torch
+
+    from dsd_tui import profile as profile_mod
+    from dsd_tui.errors import RunFailed
+    from dsd_tui.runner import RunSession
+
+    prof = profile if isinstance(profile, profile_mod.Profile) else None
+    if prof is None:
+        prof = profile_mod.load(None if profile is None else str(profile), list(overrides))
+    elif overrides:
+        prof = profile_mod.apply_overrides(prof.to_dict(), list(overrides), "the given profile")
+    from dsd_tui.core.ladder import pick_device
+    pick_device(prof.run.device)
+    sinks = []
+    if progress:
+        from dsd_tui.headless import HeadlessPrinter
+        sinks.append(HeadlessPrinter(sys.stdout, live=False))
+    if on_event is not None:
+        sinks.append(on_event)
+    threads = torch.get_num_threads()
+    session = RunSession.new(prof, None if out is None else str(out), sinks=sinks)
+    try:
+        with _stop_on_interrupt(session):
+            status = session.run()
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+    if status == "failed":
+        raise RunFailed(f"{session.path}: the run failed: {session.error}")
+    return load_summary(session.path)
+
+
+def load_summary(run_dir: str | Path) -> dict:
+    """The summary of the run in `run_dir` (finished or not), folded from its events.jsonl.
+
+    Raises `dsd_tui.UsageError` when `run_dir` is not a run directory."""
+    from dsd_tui.record.rundir import RunDirError, is_run_dir, rebuild_summary
+    path = Path(run_dir)
+    if not is_run_dir(path):
+        raise RunDirError(f"load_summary({str(run_dir)!r}): not a dsd_tui run directory (no events.jsonl and "
+                          f"profile.toml); give the folder a run was written to (summary['run_dir'])")
+    return rebuild_summary(path).summary()
+
+
+class _stop_on_interrupt:
+    """While the run goes, SIGINT (Ctrl-C, a notebook's interrupt) asks it to stop at the next batch
+    and save, instead of tearing it down mid-write; the caller's handler is put back afterwards.
+    Only the main thread may install handlers; elsewhere this does nothing."""
+
+    def __init__(self, session):
+        self.session = session
+        self.saved = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.saved = signal.signal(signal.SIGINT, lambda _s, _f: self.session.stop_now.set())
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            signal.signal(signal.SIGINT, self.saved)
+        return False
