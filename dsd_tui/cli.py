@@ -16,6 +16,7 @@ from typing import Callable
 import click
 
 from dsd_tui import profile as profile_mod
+from dsd_tui.errors import UsageError
 from dsd_tui.exits import EPILOG, ExitGroup, Interrupted, fail, say, status_code
 
 
@@ -110,24 +111,40 @@ def _finish(status: str, session) -> None:
 
 @main.command()
 @click.argument("run_dir")
-def watch(run_dir):
+@click.option("--once", is_flag=True, help="Print the current state as plain text and exit (no terminal needed).")
+@click.option("--no-tui", is_flag=True, help="Follow as plain text, as the headless view does, until the run ends.")
+def watch(run_dir, once, no_tui):
     """Follow a run started elsewhere (read-only); works on finished runs too. A sweep directory
     shows the table of its ladders, from which one is opened with Enter."""
     from dsd_tui.record.rundir import require_run_dir
     from dsd_tui.study.sweep_index import is_sweep_dir
-    if is_sweep_dir(Path(run_dir)):
+    sweep = is_sweep_dir(Path(run_dir))
+    text = once or no_tui
+    path = Path(run_dir) if sweep else require_run_dir(Path(run_dir), "watch")
+    if not text and not _is_terminal():
+        flags = f"`dsd-tui watch --once {path}` (the state as text) or `--no-tui` (follow as text)"
+        raise UsageError(f"watch needs a terminal (stdin and stdout); without one use {flags}"
+                         + ("" if sweep else f", or read the run with `dsd-tui export {path}`"))
+    if text:
+        from dsd_tui.watch_text import watch_run_text, watch_sweep_text
+        try:
+            if sweep:
+                watch_sweep_text(path, follow=no_tui and not once)
+            else:
+                watch_run_text(path, follow=no_tui and not once)
+        except KeyboardInterrupt:  # Ctrl-C while following as text: the run itself is not touched
+            return 130
+        return
+    if sweep:
         from dsd_tui.signals import hangup_ends_process
         from dsd_tui.tui.screens.sweep import watch_sweep
         with hangup_ends_process():
-            watch_sweep(Path(run_dir))
+            watch_sweep(path)
         return
-    path = require_run_dir(Path(run_dir), "watch")
     try:
         from dsd_tui.tui.app import watch_app
     except ImportError:
-        fail("the TUI is not available in this installation")
-    if not _is_terminal():
-        fail(f"watch needs a terminal (stdin and stdout); without one read the run with `dsd-tui export {path}`")
+        fail("the TUI is not available in this installation; use `dsd-tui watch --once` or `--no-tui`")
     watch_app(path)
 
 
