@@ -72,6 +72,9 @@ class RunSection:
     threads: int = opt(1, "torch CPU threads (one is right on a busy 2-core machine; 0 = torch's default)",
                        between(0, 1024))
     out: str = opt("runs", "parent folder of run directories (each run gets a new folder inside it)")
+    keep_checkpoints: str = opt("all", "rung checkpoints kept on disk: all | best-last (per phase its best validation "
+                                "rung and its last rung, plus what the student's teacher needs; docs/reliability.md)",
+                                choice("all", "best-last"))
     state_every: float = opt(0.0, "least seconds between resume-state saves at epoch ends (0 = as often as the "
                                   "background writer's 1% duty cycle allows; rung ends always)", between(0))
 

@@ -18,6 +18,7 @@ from dsd_tui.core.ladder import Ladder
 from dsd_tui.core.teacher import load_teacher_model
 from dsd_tui.errors import RunFailed, UsageError
 from dsd_tui.record import events as ev
+from dsd_tui.record.checkpoints import CheckpointRetention
 from dsd_tui.record.rundir import (
     PROFILE,
     STATE,
@@ -43,7 +44,7 @@ class RunSession:
         self.stop_after_rung = threading.Event()  # stop once the current rung is finished
         builder = rebuild_summary(self.path) if resume else None
         self.rundir = RunDir(self.path, builder)
-        self.sink = ev.Fanout(self.rundir, *sinks)
+        self.sink = ev.Fanout(self.rundir, *retention(prof, self.rundir), *sinks)
         self.error: str | None = None
         self.status: ev.RunStatus | None = None  # run()'s result once it has returned ("failed" if it raised)
         self.done = threading.Event()  # set when run() has returned or raised, its files closed
@@ -127,6 +128,13 @@ class RunSession:
             self.sink(ev.RunFailed(error=message))
         except Exception:  # noqa: BLE001 - the disk may be what failed; the message still reaches the user
             pass
+
+
+def retention(prof: profile_mod.Profile, rundir: RunDir) -> list:
+    """The sinks that act on the run directory after it recorded an event (checkpoint retention)."""
+    if prof.run.keep_checkpoints == "best-last":
+        return [CheckpointRetention(rundir, prof.distill.teacher if prof.distill.enabled else "")]
+    return []
 
 
 def preflight(prof: profile_mod.Profile) -> DataBundle:
