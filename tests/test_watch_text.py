@@ -133,5 +133,6 @@ def test_watch_sweep_without_a_terminal_ends_at_once(tmp_path):
     assert once.exit_code == 0, once.output
     assert "\x1b" not in once.stdout
     lines = once.stdout.splitlines()
-    assert lines[1].split()[:3] == ["noise=0.2", "0", "completed"] and lines[2].split()[:3] == ["noise=0.4", "0", "pending"]
+    assert lines[1].split()[:3] == ["noise=0.2", "0", "completed"]
+    assert lines[2].split()[:3] == ["noise=0.4", "0", "pending"]
     assert lines[-1] == "2 ladders: 1 completed, 1 pending"
