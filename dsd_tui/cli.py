@@ -6,8 +6,6 @@ that fails: 1; an interrupted one: 130, resumable). `run` and `resume` share `ru
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from pathlib import Path
@@ -16,22 +14,23 @@ from typing import Callable
 import click
 
 from dsd_tui import profile as profile_mod
+from dsd_tui.conventions import ENV_PREFIX, complete_profile, summary_csv
 from dsd_tui.errors import UsageError
 from dsd_tui.exits import EPILOG, ExitGroup, Interrupted, fail, say, status_code
 
 
-@click.group(cls=ExitGroup, epilog=EPILOG)
+@click.group(cls=ExitGroup, epilog=EPILOG, context_settings={"auto_envvar_prefix": ENV_PREFIX})
 @click.version_option(package_name="dsd-tui")
 def main():
     """Run and watch DSD² pruning ladders (sparse double descent, distillation, activation entropy)."""
 
 
 @main.command()
-@click.argument("profile", required=False)
+@click.argument("profile", required=False, shell_complete=complete_profile)
 @click.option("--no-tui", is_flag=True, help="Run headless: one printed line per rung (batch jobs, SSH, nohup).")
 @click.option("--out", "out", metavar="DIR",
               help="Parent folder for the run directory (default: the profile's run.out).")
-@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", envvar="DSD_TUI_RUN_SET",
               help="Override a profile key, e.g. --set train.epochs=5 (repeatable).")
 def run(profile, no_tui, out, overrides):
     """Run PROFILE (a .toml path or a bundled name; default: the embedded quickstart)."""
@@ -151,13 +150,13 @@ def watch(run_dir, once, no_tui):
 @main.command()
 @click.argument("run_dir")
 @click.option("-o", "output", metavar="FILE", help="Write to FILE instead of stdout.")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
-def export(run_dir, output, fmt):
+@click.option("--format", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+def export(run_dir, output, format):  # noqa: A002 - the name gives the variable DSD_TUI_EXPORT_FORMAT
     """Print the run summary (JSON, or CSV with one row per phase and rung)."""
     from dsd_tui.record.rundir import atomic_write_text, rebuild_summary, require_run_dir
     path = require_run_dir(Path(run_dir), "export")
     summary = rebuild_summary(path).summary()
-    text = json.dumps(summary, indent=2) + "\n" if fmt == "json" else summary_csv(summary)
+    text = json.dumps(summary, indent=2) + "\n" if format == "json" else summary_csv(summary)
     if output:
         try:
             atomic_write_text(Path(output), text)
@@ -167,27 +166,14 @@ def export(run_dir, output, fmt):
         click.echo(text, nl=False)
 
 
-CSV_FIELDS = ["phase", "rung", "sparsity", "remaining_weights", "train_acc", "train_acc_clean", "train_loss",
-              "val_acc", "val_loss", "test_acc", "test_loss", "entropy_mean", "regime", "epochs", "seconds",
-              "learning_distance"]
-
-
-def summary_csv(summary: dict) -> str:
-    layers = sorted({k for p in summary["phases"] for r in p["rungs"] for k in r.get("entropy", {})})
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_FIELDS + [f"entropy:{name}" for name in layers])
-    for p in summary["phases"]:
-        for r in p["rungs"]:
-            row = [p["name"]] + [r.get(k, "") for k in CSV_FIELDS[1:]]
-            row += [r.get("entropy", {}).get(name, "") for name in layers]
-            w.writerow(row)
-    return buf.getvalue()
-
-
 @main.command()
-def profiles():
+@click.option("--json", "as_json", is_flag=True, help="A JSON list: name, description, key settings, the profile.")
+def profiles(as_json):
     """List the bundled profiles, one line each."""
+    if as_json:
+        from dsd_tui.conventions import profiles_json
+        click.echo(json.dumps(profiles_json(), indent=2))
+        return
     for name in profile_mod.bundled_names():
         raw = profile_mod.parse_toml(profile_mod.bundled_text(name), name)
         click.echo(f"{name:<27} {raw.get('description', '')}")

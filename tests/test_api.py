@@ -55,6 +55,9 @@ def test_run_returns_the_summary_and_load_summary_reads_the_same(scripted):
     assert out["again"] == summary
     assert json.loads((run_dir / "summary.json").read_text()) == summary
     assert summary["profile"]["train"]["epochs"] == 1
+    env = summary["environment"]
+    assert env["dsd_tui"] == dsd_tui.__version__
+    assert {"cuda", "cudnn"} <= env.keys()  # the versions torch was built with (None without them)
 
 
 def test_bad_input_raises_usage_error_and_writes_nothing(tmp_path):

@@ -11,17 +11,18 @@ from pathlib import Path
 
 import click
 
+from dsd_tui.conventions import complete_profile
 from dsd_tui.errors import UsageError
 from dsd_tui.exits import DONE, FAILED, Interrupted, fail
 
 
 @click.command()
-@click.argument("profile", required=False, metavar="PROFILE_OR_STUDY")
+@click.argument("profile", required=False, metavar="PROFILE_OR_STUDY", shell_complete=complete_profile)
 @click.option("--grid", "grid", multiple=True, metavar="SECTION.KEY=V1,V2,...",
               help="A profile key and its values; the sweep runs every combination (repeatable).")
 @click.option("--seeds", metavar="S1,S2,...",
               help="Seeds per setting (default: the study's, else the profile's run.seed).")
-@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", envvar="DSD_TUI_SWEEP_SET",
               help="Override a key of the base profile.")
 @click.option("--address", metavar="ADDR",
               help="Join this Ray cluster (e.g. 10.0.0.1:6379 or auto); none starts a local one.")
@@ -103,7 +104,8 @@ def aggregate(sweep_dir, out):
 @click.option("--metric", default="test_acc", show_default=True,
               help="Rung metric to compare (test_acc, val_acc, train_acc, entropy_mean, test_loss, ...).")
 @click.option("--tui", "tui", is_flag=True, help="Show the table in a scrollable screen ('m' cycles the metric).")
-def compare(paths, metric, tui):
+@click.option("--json", "as_json", is_flag=True, help="The same numbers as JSON: per run or setting, phase and rung.")
+def compare(paths, metric, tui, as_json):
     """Teacher and student curves of several runs or sweeps side by side, one row per rung."""
     from rich.console import Console
 
@@ -113,6 +115,12 @@ def compare(paths, metric, tui):
     table, data = compare_mod.table(groups, metric)
     if not any(ph.get(k, {}).get("mean") is not None for c in data.values() for ph in c.values() for k in ph):
         fail(f"--metric {metric}: no run has this rung metric; try test_acc, val_acc, train_acc or entropy_mean")
+    if as_json:
+        import json
+
+        from dsd_tui.conventions import compare_json
+        click.echo(json.dumps(compare_json(groups, data, metric, compare_mod.stops_lines(groups)), indent=2))
+        return
     if tui:
         from dsd_tui.tui.screens.compare import compare_app
         compare_app(groups, metric).run()
