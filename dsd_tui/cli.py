@@ -32,12 +32,14 @@ def main():
               help="Parent folder for the run directory (default: the profile's run.out).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", envvar="DSD_TUI_RUN_SET",
               help="Override a profile key, e.g. --set train.epochs=5 (repeatable).")
-def run(profile, no_tui, out, overrides):
+@click.option("--tensorboard", is_flag=True, help="Write TensorBoard files to RUN_DIR/tensorboard/ as the run goes "
+                                                  "(= --set run.tensorboard=true).")
+def run(profile, no_tui, out, overrides, tensorboard):
     """Run PROFILE (a .toml path or a bundled name; default: the embedded quickstart)."""
     from dsd_tui.runner import RunSession
 
     def start(sinks):
-        prof = profile_mod.load(profile, overrides)
+        prof = profile_mod.load(profile, list(overrides) + (["run.tensorboard=true"] if tensorboard else []))
         _check_device(prof)
         session = RunSession.new(prof, out, sinks=sinks)
         say(str(session.path))
@@ -48,10 +50,18 @@ def run(profile, no_tui, out, overrides):
 @main.command()
 @click.argument("run_dir")
 @click.option("--no-tui", is_flag=True, help="Resume headless.")
-def resume(run_dir, no_tui):
+@click.option("--tensorboard", is_flag=True, help="Write TensorBoard files to RUN_DIR/tensorboard/ (rewritten from "
+                                                  "the run's events first, then live).")
+def resume(run_dir, no_tui, tensorboard):
     """Continue an interrupted run from its last saved epoch."""
     from dsd_tui.runner import RunSession
-    return run_session(lambda sinks: RunSession.resume_from(run_dir, sinks=sinks), no_tui)
+
+    def start(sinks):
+        if tensorboard:
+            from dsd_tui.export.tensorboard import TensorBoardSink
+            sinks = sinks + [TensorBoardSink()]
+        return RunSession.resume_from(run_dir, sinks=sinks)
+    return run_session(start, no_tui)
 
 
 def run_session(start: Callable[[list], object], no_tui: bool) -> int:
@@ -149,12 +159,20 @@ def watch(run_dir, once, no_tui):
 
 @main.command()
 @click.argument("run_dir")
-@click.option("-o", "output", metavar="FILE", help="Write to FILE instead of stdout.")
-@click.option("--format", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("-o", "output", metavar="FILE|DIR",
+              help="Write to FILE instead of stdout (json, csv); the folder DIR (tensorboard: required).")
+@click.option("--format", type=click.Choice(["json", "csv", "tensorboard"]), default="json", show_default=True)
 def export(run_dir, output, format):  # noqa: A002 - the name gives the variable DSD_TUI_EXPORT_FORMAT
-    """Print the run summary (JSON, or CSV with one row per phase and rung)."""
+    """Print the run summary (JSON, or CSV with one row per phase and rung), or write the run's
+    scalars as TensorBoard event files."""
     from dsd_tui.record.rundir import atomic_write_text, rebuild_summary, require_run_dir
     path = require_run_dir(Path(run_dir), "export")
+    if format == "tensorboard":
+        if not output:
+            raise UsageError("--format tensorboard writes event files into a folder: give it with -o DIR")
+        from dsd_tui.export.tensorboard import export as tensorboard_export
+        say(str(tensorboard_export(path, Path(output))))
+        return
     summary = rebuild_summary(path).summary()
     text = json.dumps(summary, indent=2) + "\n" if format == "json" else summary_csv(summary)
     if output:

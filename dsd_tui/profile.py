@@ -75,6 +75,8 @@ class RunSection:
     keep_checkpoints: str = opt("all", "rung checkpoints kept on disk: all | best-last (per phase its best validation "
                                 "rung and its last rung, plus what the student's teacher needs; docs/reliability.md)",
                                 choice("all", "best-last"))
+    tensorboard: bool = opt(False, "write TensorBoard event files into RUN_DIR/tensorboard/ as the run goes (needs "
+                                   "the tensorboard extra; `dsd-tui export --format tensorboard` writes them later)")
     state_every: float = opt(0.0, "least seconds between resume-state saves at epoch ends (0 = as often as the "
                                   "background writer's 1% duty cycle allows; rung ends always)", between(0))
 

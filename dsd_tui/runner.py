@@ -44,7 +44,7 @@ class RunSession:
         self.stop_after_rung = threading.Event()  # stop once the current rung is finished
         builder = rebuild_summary(self.path) if resume else None
         self.rundir = RunDir(self.path, builder)
-        self.sink = ev.Fanout(self.rundir, *retention(prof, self.rundir), *sinks)
+        self.sink = ev.Fanout(self.rundir, *retention(prof, self.rundir, sinks), *sinks)
         self.error: str | None = None
         self.status: ev.RunStatus | None = None  # run()'s result once it has returned ("failed" if it raised)
         self.done = threading.Event()  # set when run() has returned or raised, its files closed
@@ -130,16 +130,25 @@ class RunSession:
             pass
 
 
-def retention(prof: profile_mod.Profile, rundir: RunDir) -> list:
-    """The sinks that act on the run directory after it recorded an event (checkpoint retention)."""
+def retention(prof: profile_mod.Profile, rundir: RunDir, sinks=()) -> list:
+    """The sinks the profile asks for that act after the run directory recorded an event: checkpoint
+    retention (run.keep_checkpoints) and the live TensorBoard files (run.tensorboard)."""
+    out = []
     if prof.run.keep_checkpoints == "best-last":
-        return [CheckpointRetention(rundir, prof.distill.teacher if prof.distill.enabled else "")]
-    return []
+        out.append(CheckpointRetention(rundir, prof.distill.teacher if prof.distill.enabled else ""))
+    if prof.run.tensorboard:
+        from dsd_tui.export.tensorboard import TensorBoardSink
+        if not any(isinstance(s, TensorBoardSink) for s in sinks):  # `resume --tensorboard` brought one
+            out.append(TensorBoardSink())
+    return out
 
 
 def preflight(prof: profile_mod.Profile) -> DataBundle:
     """Read everything a run needs from outside its run directory, so bad input (missing, truncated
     or wrong data; a teacher checkpoint that does not fit) is refused before anything is written."""
+    if prof.run.tensorboard:  # an optional extra: say so before anything is written
+        from dsd_tui.export.tensorboard import require
+        require()
     data = load_data(prof.data, prof.run.seed)
     teacher = prof.distill.teacher
     if prof.distill.enabled and teacher not in ("best", "dense"):

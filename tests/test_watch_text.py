@@ -124,9 +124,7 @@ def test_watch_sweep_without_a_terminal_ends_at_once(tmp_path):
     (first / "profile.toml").write_text("")
     (first / "events.jsonl").write_text("".join(LINES))
     (first / "summary.json").write_text(json.dumps(rebuild_summary(first).summary()))
-    t0 = time.monotonic()
-    result = cli("watch", str(sweep_dir), timeout=60)
-    assert time.monotonic() - t0 < 30
+    result = cli("watch", str(sweep_dir), timeout=180)  # before: escape codes until killed
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "needs a terminal" in result.stderr and "--once" in result.stderr
     once = CliRunner().invoke(main, ["watch", "--once", str(sweep_dir)])
