@@ -7,6 +7,7 @@ that fails: 1; an interrupted one: 130, resumable). `run` and `resume` share `ru
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -160,11 +161,13 @@ def watch(run_dir, once, no_tui):
 @main.command()
 @click.argument("run_dir")
 @click.option("-o", "output", metavar="FILE|DIR",
-              help="Write to FILE instead of stdout (json, csv); the folder DIR (tensorboard: required).")
-@click.option("--format", type=click.Choice(["json", "csv", "tensorboard"]), default="json", show_default=True)
+              help="Write to FILE instead of stdout (json, csv); the folder DIR (tensorboard: required; wandb: "
+                   "default the current folder).")
+@click.option("--format", type=click.Choice(["json", "csv", "tensorboard", "wandb"]), default="json",
+              show_default=True)
 def export(run_dir, output, format):  # noqa: A002 - the name gives the variable DSD_TUI_EXPORT_FORMAT
     """Print the run summary (JSON, or CSV with one row per phase and rung), or write the run's
-    scalars as TensorBoard event files."""
+    scalars as TensorBoard event files or as a Weights & Biases run (offline unless WANDB_MODE says)."""
     from dsd_tui.record.rundir import atomic_write_text, rebuild_summary, require_run_dir
     path = require_run_dir(Path(run_dir), "export")
     if format == "tensorboard":
@@ -172,6 +175,13 @@ def export(run_dir, output, format):  # noqa: A002 - the name gives the variable
             raise UsageError("--format tensorboard writes event files into a folder: give it with -o DIR")
         from dsd_tui.export.tensorboard import export as tensorboard_export
         say(str(tensorboard_export(path, Path(output))))
+        return
+    if format == "wandb":
+        from dsd_tui.export.wandb import export as wandb_export
+        local = wandb_export(path, Path(output) if output else None)
+        say(str(local))
+        if os.environ.get("WANDB_MODE", "offline") == "offline":
+            say(f"dsd-tui: an offline W&B run; upload it with `wandb sync {local}`", err=True)
         return
     summary = rebuild_summary(path).summary()
     text = json.dumps(summary, indent=2) + "\n" if format == "json" else summary_csv(summary)

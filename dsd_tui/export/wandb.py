@@ -1,0 +1,95 @@
+"""A run as a Weights & Biases run: `dsd-tui export RUN_DIR --format wandb [-o DIR]`.
+
+Offline by default (`WANDB_MODE=offline` unless the environment sets another mode): the run is
+written under DIR (default: the current folder) as `wandb/offline-run-.../`, to be uploaded later
+with `wandb sync DIR/wandb/offline-run-...`, the normal path on a GPU machine without internet.
+`WANDB_MODE=online` (after `wandb login`) logs it directly; `WANDB_PROJECT` / `WANDB_ENTITY` choose
+where (default project: dsd-tui).
+
+The points are `scalars.py`'s, logged per phase with a step metric of their own, so both ladders
+plot against the rung (or against `<phase>/sparsity`, chosen as the x-axis in the W&B UI):
+`<phase>/<field>` with `<phase>/rung` as its step, and per epoch `<phase>-epoch/<field>` with
+`<phase>-epoch/epoch`. The resolved profile is the run's config (`train.lr`, ...); the summary holds
+the test accuracy at each phase's best validation rung. Needs the `wandb` extra.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from dsd_tui.errors import UsageError
+from dsd_tui.export.scalars import Fold, hparams
+from dsd_tui.record.rundir import EVENTS, read_events, rebuild_summary
+
+
+def require():
+    try:
+        import wandb
+    except ImportError:
+        raise UsageError("Weights & Biases is not installed; install it with `pip install 'dsd-tui[wandb]'` "
+                         "(or `pip install wandb`)") from None
+    return wandb
+
+
+def run_id(summary: dict) -> str:
+    """The same dsd_tui run always maps to the same W&B run id (its name and start time)."""
+    key = f"{summary.get('name')}|{summary.get('started')}|{summary.get('run_dir')}"
+    return "dsd-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def rows(fold: Fold) -> list[dict]:
+    """One W&B log row per (phase, rung) and per (phase, epoch), in the order the run produced them."""
+    grouped: dict[tuple[str, int], dict] = defaultdict(dict)
+    times: dict[tuple[str, int], float] = {}
+    for p in fold.sorted():
+        phase, _, field = p.tag.partition("/")
+        if field.startswith("epoch/"):
+            key, row = (f"{phase}-epoch", p.step), {f"{phase}-epoch/epoch": p.step,
+                                                   f"{phase}-epoch/{field[len('epoch/'):]}": p.value}
+        else:
+            key, row = (phase, p.step), {f"{phase}/rung": p.step, f"{phase}/{field}": p.value}
+        grouped[key].update(row)
+        times[key] = max(times.get(key, 0.0), p.time)
+    return [grouped[k] for k in sorted(grouped, key=lambda k: (times[k], k))]
+
+
+def export(run_dir: Path, out: Path | None) -> Path:
+    """Log the run as an (offline unless WANDB_MODE says otherwise) W&B run; returns its local folder."""
+    wandb = require()
+    events = read_events(Path(run_dir) / EVENTS)
+    fold = Fold()
+    for e in events:
+        fold.consume(e)
+    summary = rebuild_summary(Path(run_dir)).summary()
+    folder = Path(out) if out else Path.cwd()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"-o {folder}: cannot create it ({e.strerror}); choose a writable folder") from None
+    os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ.setdefault("WANDB_SILENT", "true")
+    phases = [p["name"] for p in summary["phases"]]
+    run = wandb.init(project=os.environ.get("WANDB_PROJECT", "dsd-tui"), name=summary.get("name") or None,
+                     id=run_id(summary), dir=str(folder), config=hparams(summary.get("profile", {})),
+                     job_type="dsd2-ladder")
+    try:
+        for phase in phases:
+            run.define_metric(f"{phase}/rung")
+            run.define_metric(f"{phase}/*", step_metric=f"{phase}/rung")
+            run.define_metric(f"{phase}-epoch/epoch")
+            run.define_metric(f"{phase}-epoch/*", step_metric=f"{phase}-epoch/epoch")
+        for row in rows(fold):
+            run.log(row)
+        for p in summary["phases"]:
+            best = next((r for r in p["rungs"] if r["rung"] == p.get("best_rung")), None)
+            if best is not None:
+                run.summary[f"{p['name']}/best_rung"] = best["rung"]
+                run.summary[f"{p['name']}/best_test_acc"] = best["test_acc"]
+                run.summary[f"{p['name']}/best_sparsity"] = best["sparsity"]
+        run.summary["status"] = summary["status"]
+        local = Path(run.dir).parent  # .../wandb/offline-run-<time>-<id>
+    finally:
+        run.finish()
+    return local

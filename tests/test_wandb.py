@@ -1,0 +1,72 @@
+"""`export --format wandb`: an offline W&B run whose history holds the run's numbers against a step
+metric per phase, with the profile as its config. Offline only: nothing leaves the machine."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from tui_support import RECORDED
+
+from dsd_tui.cli import main
+from dsd_tui.record.rundir import rebuild_summary
+
+pytest.importorskip("wandb")
+from wandb.proto import wandb_internal_pb2 as pb  # noqa: E402
+
+
+def records(path: Path) -> list:
+    """The records of a .wandb transaction log: a 7-byte W&B header, then LevelDB-log records in 32 KiB
+    blocks (4-byte CRC, 2-byte little-endian length, 1-byte type: 1 full, 2 first, 3 middle, 4 last)."""
+    data, pos, block, buf, out = path.read_bytes(), 7, 32768, b"", []
+    assert data[:4] == b":W&B"
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+        if left < 7 or (length == 0 and kind == 0):
+            pos += left
+            continue
+        buf += data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):
+            rec = pb.Record()
+            rec.ParseFromString(buf)
+            out.append(rec)
+            buf = b""
+    return out
+
+
+def test_offline_wandb_run_holds_the_ladders(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "profile.toml").write_text("")
+    shutil.copy(RECORDED, run / "events.jsonl")
+    result = CliRunner().invoke(main, ["export", str(run), "--format", "wandb", "-o", str(tmp_path / "wb")])
+    assert result.exit_code == 0, result.output
+    local = Path(result.stdout.splitlines()[-1])
+    assert local.parent == tmp_path / "wb" / "wandb" and local.name.startswith("offline-run-")
+    assert f"wandb sync {local}" in result.stderr
+    recs = records(next(local.glob("*.wandb")))
+    history = [{i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in r.history.item}
+               for r in recs if r.WhichOneof("record_type") == "history"]
+    summary = rebuild_summary(run).summary()
+    for phase in summary["phases"]:
+        name = phase["name"]
+        got = [(h[f"{name}/rung"], h[f"{name}/test_acc"], h[f"{name}/sparsity"]) for h in history
+               if f"{name}/test_acc" in h]
+        assert got == [(r["rung"], r["test_acc"], r["sparsity"]) for r in phase["rungs"]]
+        epochs = [h[f"{name}-epoch/epoch"] for h in history if f"{name}-epoch/train_loss" in h]
+        assert epochs == list(range(1, 3 + 2 * 4 + 1))
+    metrics = {m.glob_name or m.name: m.step_metric for r in recs if r.WhichOneof("record_type") == "metric"
+               for m in [r.metric]}
+    assert metrics.get("teacher/*") == "teacher/rung" and metrics.get("student/*") == "student/rung"
+    config = {u.key: json.loads(u.value_json) for r in recs if r.WhichOneof("record_type") in ("run", "config")
+              for u in (r.run.config.update if r.WhichOneof("record_type") == "run" else r.config.update)}
+    assert config["train.lr"] == summary["profile"]["train"]["lr"]
+    assert config["prune.rungs"] == summary["profile"]["prune"]["rungs"]
