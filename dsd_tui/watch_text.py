@@ -10,7 +10,8 @@ written, never escape codes; nothing is written into the run directory.
 A run killed with SIGKILL (or a power cut) writes no end event. Its writer held an exclusive lock
 on events.jsonl (record/rundir.py); when no event has arrived for `PROBE_AFTER_S`, the follower
 checks that lock once (a non-blocking shared lock, released at once) and stops following a run
-that nobody writes any more.
+that nobody writes any more. (A `dsd-tui resume` that starts in the microseconds the probe holds
+its shared lock is refused as "in use" and simply has to be run again.)
 """
 from __future__ import annotations
 
