@@ -102,3 +102,14 @@ def test_live_sink_across_a_resume_matches_the_export(tmp_path, keep_signal_hand
     assert live == export(session.path, tmp_path / "tb")
     assert [s for s, _, _ in live["student/test_acc"]] == [0, 1, 2]
     assert [s for s, _, _ in live["teacher/epoch/train_loss"]] == [1, 2, 3, 4]  # each epoch once
+
+
+def test_without_tensorboard_installed_one_line_and_nothing_written(tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "torch.utils.tensorboard", None)  # as if not installed
+    run = recorded_run(tmp_path)
+    result = CliRunner().invoke(main, ["export", str(run), "--format", "tensorboard", "-o", str(tmp_path / "tb")])
+    assert result.exit_code == 2 and "pip install 'dsd-tui[tensorboard]'" in result.stderr
+    assert not (tmp_path / "tb").exists()
+    result = CliRunner().invoke(main, ["run", "--no-tui", "--tensorboard", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "tensorboard" in result.stderr
+    assert not (tmp_path / "runs").exists()
