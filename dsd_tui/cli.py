@@ -35,12 +35,15 @@ def main():
               help="Override a profile key, e.g. --set train.epochs=5 (repeatable).")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard files to RUN_DIR/tensorboard/ as the run goes "
                                                   "(= --set run.tensorboard=true).")
-def run(profile, no_tui, out, overrides, tensorboard):
+@click.option("--wandb", is_flag=True, help="Log to Weights & Biases as the run goes, offline unless WANDB_MODE "
+                                            "says otherwise (= --set run.wandb=true).")
+def run(profile, no_tui, out, overrides, tensorboard, wandb):
     """Run PROFILE (a .toml path or a bundled name; default: the embedded quickstart)."""
     from dsd_tui.runner import RunSession
 
     def start(sinks):
-        prof = profile_mod.load(profile, list(overrides) + (["run.tensorboard=true"] if tensorboard else []))
+        flags = (["run.tensorboard=true"] if tensorboard else []) + (["run.wandb=true"] if wandb else [])
+        prof = profile_mod.load(profile, list(overrides) + flags)
         _check_device(prof)
         session = RunSession.new(prof, out, sinks=sinks)
         say(str(session.path))
@@ -53,7 +56,8 @@ def run(profile, no_tui, out, overrides, tensorboard):
 @click.option("--no-tui", is_flag=True, help="Resume headless.")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard files to RUN_DIR/tensorboard/ (rewritten from "
                                                   "the run's events first, then live).")
-def resume(run_dir, no_tui, tensorboard):
+@click.option("--wandb", is_flag=True, help="Log to Weights & Biases from here on (the same W&B run id).")
+def resume(run_dir, no_tui, tensorboard, wandb):
     """Continue an interrupted run from its last saved epoch."""
     from dsd_tui.runner import RunSession
 
@@ -61,6 +65,9 @@ def resume(run_dir, no_tui, tensorboard):
         if tensorboard:
             from dsd_tui.export.tensorboard import TensorBoardSink
             sinks = sinks + [TensorBoardSink()]
+        if wandb:
+            from dsd_tui.export.wandb import WandbSink
+            sinks = sinks + [WandbSink()]
         return RunSession.resume_from(run_dir, sinks=sinks)
     return run_session(start, no_tui)
 

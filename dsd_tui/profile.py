@@ -77,6 +77,8 @@ class RunSection:
                                 choice("all", "best-last"))
     tensorboard: bool = opt(False, "write TensorBoard event files into RUN_DIR/tensorboard/ as the run goes (needs "
                                    "the tensorboard extra; `dsd-tui export --format tensorboard` writes them later)")
+    wandb: bool = opt(False, "log the run to Weights & Biases as it goes, offline unless WANDB_MODE says otherwise; "
+                             "local files in RUN_DIR/wandb/ (needs the wandb extra)")
     state_every: float = opt(0.0, "least seconds between resume-state saves at epoch ends (0 = as often as the "
                                   "background writer's 1% duty cycle allows; rung ends always)", between(0))
 

@@ -132,7 +132,7 @@ class RunSession:
 
 def retention(prof: profile_mod.Profile, rundir: RunDir, sinks=()) -> list:
     """The sinks the profile asks for that act after the run directory recorded an event: checkpoint
-    retention (run.keep_checkpoints) and the live TensorBoard files (run.tensorboard)."""
+    retention (run.keep_checkpoints), the live TensorBoard files (run.tensorboard) and W&B (run.wandb)."""
     out = []
     if prof.run.keep_checkpoints == "best-last":
         out.append(CheckpointRetention(rundir, prof.distill.teacher if prof.distill.enabled else ""))
@@ -140,15 +140,22 @@ def retention(prof: profile_mod.Profile, rundir: RunDir, sinks=()) -> list:
         from dsd_tui.export.tensorboard import TensorBoardSink
         if not any(isinstance(s, TensorBoardSink) for s in sinks):  # `resume --tensorboard` brought one
             out.append(TensorBoardSink())
+    if prof.run.wandb:
+        from dsd_tui.export.wandb import WandbSink
+        if not any(isinstance(s, WandbSink) for s in sinks):  # `resume --wandb` brought one
+            out.append(WandbSink())
     return out
 
 
 def preflight(prof: profile_mod.Profile) -> DataBundle:
     """Read everything a run needs from outside its run directory, so bad input (missing, truncated
     or wrong data; a teacher checkpoint that does not fit) is refused before anything is written."""
-    if prof.run.tensorboard:  # an optional extra: say so before anything is written
+    if prof.run.tensorboard:  # optional extras: say so before anything is written
         from dsd_tui.export.tensorboard import require
         require()
+    if prof.run.wandb:
+        from dsd_tui.export.wandb import require as require_wandb
+        require_wandb()
     data = load_data(prof.data, prof.run.seed)
     teacher = prof.distill.teacher
     if prof.distill.enabled and teacher not in ("best", "dense"):

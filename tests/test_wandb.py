@@ -52,6 +52,8 @@ def test_offline_wandb_run_holds_the_ladders(tmp_path, monkeypatch):
     local = Path(result.stdout.splitlines()[-1])
     assert local.parent == tmp_path / "wb" / "wandb" and local.name.startswith("offline-run-")
     assert f"wandb sync {local}" in result.stderr
+    import wandb
+    wandb.teardown()  # the W&B service writes its files in the background: let it finish, as at process exit
     recs = records(next(local.glob("*.wandb")))
     history = [{i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in r.history.item}
                for r in recs if r.WhichOneof("record_type") == "history"]
@@ -70,3 +72,39 @@ def test_offline_wandb_run_holds_the_ladders(tmp_path, monkeypatch):
               for u in (r.run.config.update if r.WhichOneof("record_type") == "run" else r.config.update)}
     assert config["train.lr"] == summary["profile"]["train"]["lr"]
     assert config["prune.rungs"] == summary["profile"]["prune"]["rungs"]
+
+
+def history(local_dirs) -> list[dict]:
+    out = []
+    for local in local_dirs:
+        for r in records(next(local.glob("*.wandb"))):
+            if r.WhichOneof("record_type") == "history":
+                out.append({i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in r.history.item})
+    return out
+
+
+def test_live_sink_across_a_resume_logs_each_point_once(tmp_path, monkeypatch, keep_signal_handlers):
+    from dsd_tui import profile as profile_mod
+    from dsd_tui.runner import RunSession
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))
+    prof = profile_mod.load(None, ["prune.rungs=1", "train.dense_epochs=2", "train.epochs=1", "data.train_size=200",
+                                   "data.val_size=50", "model.hidden=[32]", "distill.enabled=false", "run.wandb=true"])
+
+    def stop_after_rung_0(e):
+        if e.type == "rung_finished" and e.rung == 0:
+            session.stop_after_rung.set()
+    session = RunSession.new(prof, str(tmp_path / "runs"), sinks=[stop_after_rung_0])
+    assert session.run() == "interrupted"
+    assert RunSession.resume_from(str(session.path)).run() == "completed"
+    folders = sorted((session.path / "wandb").glob("offline-run-*"))
+    assert len(folders) == 2 and len({f.name.rsplit("-", 1)[-1] for f in folders}) == 1  # one W&B run id
+    import wandb
+    wandb.teardown()  # the W&B service writes its files in the background: let it finish, as at process exit
+    rows = history(folders)
+    summary = rebuild_summary(session.path).summary()
+    got = [(h["teacher/rung"], h["teacher/test_acc"]) for h in rows if "teacher/test_acc" in h]
+    assert got == [(r["rung"], r["test_acc"]) for r in summary["phases"][0]["rungs"]]
+    assert [h["teacher-epoch/epoch"] for h in rows if "teacher-epoch/train_loss" in h] == [1, 2, 3]
+    assert [h["_step"] for h in rows] == list(range(5))  # W&B's step goes on across the resume

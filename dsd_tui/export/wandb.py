@@ -10,7 +10,10 @@ The points are `scalars.py`'s, logged per phase with a step metric of their own,
 plot against the rung (or against `<phase>/sparsity`, chosen as the x-axis in the W&B UI):
 `<phase>/<field>` with `<phase>/rung` as its step, and per epoch `<phase>-epoch/<field>` with
 `<phase>-epoch/epoch`. The resolved profile is the run's config (`train.lr`, ...); the summary holds
-the test accuracy at each phase's best validation rung. Needs the `wandb` extra.
+the test accuracy at each phase's best validation rung. Needs the `wandb` extra. `WandbSink` is the
+live form (`run.wandb = true`, or `run|resume --wandb`), its files in RUN_DIR/wandb/. W&B writes its
+files from a background service: they are complete once `finish()` has been called and the service
+has flushed (at the latest when the process exits).
 """
 from __future__ import annotations
 
@@ -44,15 +47,34 @@ def rows(fold: Fold) -> list[dict]:
     grouped: dict[tuple[str, int], dict] = defaultdict(dict)
     times: dict[tuple[str, int], float] = {}
     for p in fold.sorted():
-        phase, _, field = p.tag.partition("/")
-        if field.startswith("epoch/"):
-            key, row = (f"{phase}-epoch", p.step), {f"{phase}-epoch/epoch": p.step,
-                                                   f"{phase}-epoch/{field[len('epoch/'):]}": p.value}
-        else:
-            key, row = (phase, p.step), {f"{phase}/rung": p.step, f"{phase}/{field}": p.value}
+        key, row = row_of(p)
         grouped[key].update(row)
         times[key] = max(times.get(key, 0.0), p.time)
     return [grouped[k] for k in sorted(grouped, key=lambda k: (times[k], k))]
+
+
+def row_of(p) -> tuple[tuple[str, int], dict]:
+    """A point as (its row's key, its entries): per rung under `<phase>/`, per epoch under `<phase>-epoch/`."""
+    phase, _, field = p.tag.partition("/")
+    if field.startswith("epoch/"):
+        return (f"{phase}-epoch", p.step), {f"{phase}-epoch/epoch": p.step,
+                                            f"{phase}-epoch/{field[len('epoch/'):]}": p.value}
+    return (phase, p.step), {f"{phase}/rung": p.step, f"{phase}/{field}": p.value}
+
+
+def start(wandb, summary: dict, folder: Path, phases: list[str]):
+    """An (offline unless WANDB_MODE says otherwise) W&B run for this dsd_tui run, its step metrics declared."""
+    os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ.setdefault("WANDB_SILENT", "true")
+    run = wandb.init(project=os.environ.get("WANDB_PROJECT", "dsd-tui"), name=summary.get("name") or None,
+                     id=run_id(summary), dir=str(folder), config=hparams(summary.get("profile", {})),
+                     job_type="dsd2-ladder", resume="allow")
+    for phase in phases:
+        run.define_metric(f"{phase}/rung")
+        run.define_metric(f"{phase}/*", step_metric=f"{phase}/rung")
+        run.define_metric(f"{phase}-epoch/epoch")
+        run.define_metric(f"{phase}-epoch/*", step_metric=f"{phase}-epoch/epoch")
+    return run
 
 
 def export(run_dir: Path, out: Path | None) -> Path:
@@ -68,20 +90,10 @@ def export(run_dir: Path, out: Path | None) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"-o {folder}: cannot create it ({e.strerror}); choose a writable folder") from None
-    os.environ.setdefault("WANDB_MODE", "offline")
-    os.environ.setdefault("WANDB_SILENT", "true")
-    phases = [p["name"] for p in summary["phases"]]
-    run = wandb.init(project=os.environ.get("WANDB_PROJECT", "dsd-tui"), name=summary.get("name") or None,
-                     id=run_id(summary), dir=str(folder), config=hparams(summary.get("profile", {})),
-                     job_type="dsd2-ladder")
+    run = start(wandb, summary, folder, [p["name"] for p in summary["phases"]])
     try:
-        for phase in phases:
-            run.define_metric(f"{phase}/rung")
-            run.define_metric(f"{phase}/*", step_metric=f"{phase}/rung")
-            run.define_metric(f"{phase}-epoch/epoch")
-            run.define_metric(f"{phase}-epoch/*", step_metric=f"{phase}-epoch/epoch")
-        for row in rows(fold):
-            run.log(row)
+        for step, row in enumerate(rows(fold)):
+            run.log(row, step=step)
         for p in summary["phases"]:
             best = next((r for r in p["rungs"] if r["rung"] == p.get("best_rung")), None)
             if best is not None:
@@ -93,3 +105,58 @@ def export(run_dir: Path, out: Path | None) -> Path:
     finally:
         run.finish()
     return local
+
+
+class WandbSink:
+    """The live sink (`run.wandb = true`, or `run|resume --wandb`): the run logged to W&B as it goes, its
+    local files in RUN_DIR/wandb/. A resumed run continues the same W&B run id (a second offline folder:
+    sync both, oldest first) and logs only the points the interrupted process had not logged."""
+
+    def __init__(self):
+        self.wandb = require()
+        self.run = None
+        self.logged: set[tuple[str, int]] = set()
+        self.profile: dict = {}
+        self.step = 0  # W&B's own row counter, continued across a resume (it must only increase)
+
+    def __call__(self, e) -> None:
+        from dsd_tui.export.scalars import points
+        if e.type == "run_started":
+            self._start(e)
+            return
+        if self.run is None:
+            return
+        rows: dict[tuple[str, int], dict] = {}
+        for p in points(e, self.profile):
+            if (p.tag, p.step) not in self.logged:
+                key, row = row_of(p)
+                rows.setdefault(key, {}).update(row)
+                self.logged.add((p.tag, p.step))
+        for row in rows.values():
+            self.run.log(row, step=self.step)
+            self.step += 1
+        if e.type in ("run_finished", "run_failed", "run_interrupted"):
+            self.run.finish()
+            self.run = None
+
+    def _start(self, e) -> None:
+        if self.run is not None:
+            self.run.finish()
+        run_dir = Path(e.run_dir)
+        self.profile = e.profile
+        fold = Fold()
+        for old in read_events(run_dir / EVENTS)[:-1]:  # the run so far (the last line is this run_started)
+            fold.consume(old)
+        summary = rebuild_summary(run_dir).summary()
+        ident = run_id(summary)
+        self.run = start(self.wandb, summary, run_dir, list(e.phases))
+        earlier = rows(fold)
+        if not (fold.points and self._logged_before(run_dir, ident)):
+            for step, row in enumerate(earlier):  # W&B starts here (`resume --wandb`): the run so far first
+                self.run.log(row, step=step)
+        self.logged, self.step = set(fold.points), len(earlier)
+
+    @staticmethod
+    def _logged_before(run_dir: Path, ident: str) -> bool:
+        """Whether an earlier process logged this run: more than the folder this process just made."""
+        return len(list((run_dir / "wandb").glob(f"*-{ident}"))) > 1
