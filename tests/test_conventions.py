@@ -96,3 +96,14 @@ def test_csv_export_carries_every_record_field(tmp_path):
     assert "val_acc_clean" in rows[0]
     header = result.stdout.splitlines()[0].split(",")
     assert header[:4] == ["phase", "rung", "sparsity", "remaining_weights"]  # the old columns keep their places
+
+
+def test_output_only_keys_leave_a_sweeps_identity_alone():
+    """keep_checkpoints / tensorboard / wandb choose what is written beside the results: re-running a sweep
+    command with them changed (or after they were added) must find the same sweep to resume."""
+    from dsd_tui.study import grid as grid_mod
+    base = profile_mod.load(None, ["prune.rungs=4"])
+    grid = grid_mod.parse_grid(["data.noise=0.2,0.4"])
+    other = base.replace("run", keep_checkpoints="best-last", tensorboard=True, wandb=True)
+    assert grid_mod.identity(base, grid) == grid_mod.identity(other, grid)
+    assert grid_mod.identity(base, grid) != grid_mod.identity(base.replace("train", epochs=7), grid)

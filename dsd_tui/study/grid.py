@@ -142,10 +142,14 @@ def _toml_value(value) -> str:
     return tomli_w.dumps({"v": value})[4:].strip()
 
 
+OUTPUT_ONLY = ("keep_checkpoints", "tensorboard", "wandb")  # run.* keys that do not change a ladder's numbers
+
+
 def identity(base: profile_mod.Profile, grid: dict) -> str:
-    """8 hex digits naming the sweep: the base profile (seed and output folder aside) and the grid."""
+    """8 hex digits naming the sweep: the base profile (seed, output folder and the keys that only choose
+    what is written beside the results aside, so adding those kept existing sweeps' identities) and the grid."""
     d = base.to_dict()
-    d["run"] = {k: v for k, v in d["run"].items() if k not in ("seed", "out")}
+    d["run"] = {k: v for k, v in d["run"].items() if k not in ("seed", "out") + OUTPUT_ONLY}
     values = {k: sorted(json.dumps(v) for v in vals) for k, vals in grid.items()}
     text = json.dumps({"profile": d, "grid": values}, sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:8]
