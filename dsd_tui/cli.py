@@ -16,7 +16,7 @@ from typing import Callable
 import click
 
 from dsd_tui import profile as profile_mod
-from dsd_tui.exits import EPILOG, ExitGroup, Interrupted, fail, say, status_code
+from dsd_tui.exits import EPILOG, ExitGroup, Interrupted, echo_all, fail, say, status_code
 
 
 @click.group(cls=ExitGroup, epilog=EPILOG)
@@ -137,17 +137,19 @@ def watch(run_dir):
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
 def export(run_dir, output, fmt):
     """Print the run summary (JSON, or CSV with one row per phase and rung)."""
+    from dsd_tui.paths import output_target
     from dsd_tui.record.rundir import atomic_write_text, rebuild_summary, require_run_dir
     path = require_run_dir(Path(run_dir), "export")
+    target = output_target(output, "-o") if output else None  # before any work: a FIFO, a device, a run's file
     summary = rebuild_summary(path).summary()
     text = json.dumps(summary, indent=2) + "\n" if fmt == "json" else summary_csv(summary)
-    if output:
+    if target is not None:
         try:
-            atomic_write_text(Path(output), text)
+            atomic_write_text(target, text)
         except OSError as e:
             fail(f"-o {output}: cannot write ({e.strerror}); choose a writable path")
     else:
-        click.echo(text, nl=False)
+        echo_all(text)
 
 
 CSV_FIELDS = ["phase", "rung", "sparsity", "remaining_weights", "train_acc", "train_acc_clean", "train_loss",
@@ -173,7 +175,7 @@ def profiles():
     """List the bundled profiles, one line each."""
     for name in profile_mod.bundled_names():
         raw = profile_mod.parse_toml(profile_mod.bundled_text(name), name)
-        click.echo(f"{name:<27} {raw.get('description', '')}")
+        echo_all(f"{name:<27} {raw.get('description', '')}\n")
 
 
 from dsd_tui.study.commands import STUDY_COMMANDS  # noqa: E402 - sweep, aggregate, compare, plot

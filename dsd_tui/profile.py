@@ -23,7 +23,9 @@ else:  # pragma: no cover
 import tomli_w
 
 from dsd_tui.errors import UsageError
+from dsd_tui.paths import expand, read_bounded
 
+MAX_PROFILE_BYTES = 1 << 20  # a profile is a few hundred bytes; a bigger file is not one (and is not read whole)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -390,10 +392,10 @@ def bundled_text(name: str) -> str:
 def resolve_source(spec: str | None) -> tuple[str, str]:
     """Return (text, label) for a profile given as a path, a bundled name, or None (quickstart)."""
     spec = spec or "quickstart"
-    path = Path(spec)
+    path = expand(spec, "profile")
     if path.suffix == ".toml" or path.exists() or "/" in spec:
         try:
-            return path.read_text(), str(path)
+            return read_bounded(path, "profile", MAX_PROFILE_BYTES).decode(), str(path)
         except FileNotFoundError:
             raise ProfileError(f"{spec}: no such profile file; give a path to a .toml file or a bundled name "
                                f"({', '.join(bundled_names())})") from None

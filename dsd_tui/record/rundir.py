@@ -4,9 +4,11 @@ Layout (design.md §4): profile.toml, events.jsonl (appended and flushed per eve
 (rewritten atomically whenever it changes), checkpoints/<phase>-rung<NN>.pt and state/latest.pt.
 A whole-file write goes to a temporary file in the same folder, is flushed and fsynced, then
 renamed over the old one, so a crash or a full disk leaves the previous version intact. The one
-appended file, events.jsonl, is read back line by line and a torn last line (a crash mid-append) is
-cut off when the run is opened again. An open run holds an exclusive lock on its events.jsonl, so a
-second `dsd-tui resume` of a run that is still going is refused instead of interleaving two writers.
+appended file, events.jsonl, is fsynced whenever summary.json is rewritten (every rung end), so the
+log on disk is never shorter than the summary or the resume state; it is read back line by line and
+a torn last line (a crash mid-append) is cut off when the run is opened again. An open run holds an
+exclusive lock on its events.jsonl, so a second `dsd-tui resume` of a run that is still going is
+refused instead of interleaving two writers.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from pathlib import Path
 import torch
 
 from dsd_tui.errors import RunFailed, UsageError
+from dsd_tui.paths import require_regular
 from dsd_tui.profile import NAME_RE
 from dsd_tui.record import events as ev
 from dsd_tui.record.summary import SummaryBuilder
@@ -102,7 +105,9 @@ def atomic_torch_save(path: Path, obj) -> None:
 
 
 def safe_torch_load(path: Path, what: str = "checkpoint"):
-    """torch.load(weights_only=True) with one clear line for anything unreadable or unsafe."""
+    """torch.load(weights_only=True) with one clear line for anything unreadable or unsafe; a FIFO or a
+    device (which torch.load would block on or read without end) is refused before it is opened."""
+    require_regular(Path(path), what)
     try:
         return torch.load(Path(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -219,6 +224,8 @@ class RunDir:
         try:
             self._events.write(line.encode())
             self._events.flush()
+            if event.type in self.SUMMARY_ON:  # durable before summary.json (and the resume state) say more
+                os.fsync(self._events.fileno())
         except OSError as e:
             raise WriteFailed(f"cannot append to {self.path / EVENTS} ({e.strerror}); the run stopped and can "
                               f"be resumed with `dsd-tui resume {self.path}` once there is room") from None
