@@ -113,15 +113,18 @@ def _finish(status: str, session) -> None:
 def watch(run_dir):
     """Follow a run started elsewhere (read-only); works on finished runs too. A sweep directory
     shows the table of its ladders, from which one is opened with Enter."""
-    from dsd_tui.record.rundir import require_run_dir
+    from dsd_tui.record.rundir import EVENTS, read_events, require_run_dir
     from dsd_tui.study.sweep_index import is_sweep_dir
     if is_sweep_dir(Path(run_dir)):
         from dsd_tui.signals import hangup_ends_process
+        from dsd_tui.study.sweep_index import read_index
+        read_index(Path(run_dir))  # a damaged sweep.json is one line here, not a crash screen
         from dsd_tui.tui.screens.sweep import watch_sweep
         with hangup_ends_process():
             watch_sweep(Path(run_dir))
         return
     path = require_run_dir(Path(run_dir), "watch")
+    read_events(path / EVENTS)  # an edited log is one line here, not a crash screen in the app
     try:
         from dsd_tui.tui.app import watch_app
     except ImportError:

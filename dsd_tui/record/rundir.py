@@ -149,28 +149,59 @@ def new_run_dir(parent: Path, name: str, start: float | None = None) -> Path:
     raise RunDirError(f"--out {parent}: too many runs named {name} started this second")
 
 
-def parse_event_lines(chunk: bytes) -> tuple[list[ev.Event], int]:
+def parse_event_lines(chunk: bytes, first_line: int = 1) -> tuple[list[ev.Event], int]:
     """Events from the complete lines of `chunk`, and how many bytes those lines took. A last line
     without its newline (still being written, or torn by a crash) is left out; a line that is not a
-    JSON object is skipped."""
+    JSON object is skipped; a known event with a missing or mistyped field raises ev.BadEvent, its
+    message starting with the line number (`first_line` is the number of the chunk's first line)."""
     end = chunk.rfind(b"\n")
     if end < 0:
         return [], 0
     out = []
-    for raw in chunk[:end].split(b"\n"):
+    for n, raw in enumerate(chunk[:end].split(b"\n"), first_line):
         try:
             data = json.loads(raw)
         except ValueError:
             continue
         if isinstance(data, dict):
-            out.append(ev.from_dict(data))
+            try:
+                out.append(ev.from_dict(data))
+            except ev.BadEvent as e:
+                raise ev.BadEvent(f"line {n}: {e}") from None
     return out, end + 1
 
 
 def read_events(path: Path) -> list[ev.Event]:
-    """All complete events of a run; a torn last line (a crash mid-append) is skipped."""
-    with open(path, "rb") as f:
-        return parse_event_lines(f.read())[0]
+    """All complete events of a run; a torn last line (a crash mid-append) is skipped. An incomplete
+    event (valid JSON, a field missing) is one line naming the file: RunDirError."""
+    try:
+        with open(path, "rb") as f:
+            return parse_event_lines(f.read())[0]
+    except ev.BadEvent as e:
+        raise RunDirError(f"{path}: {e}; this file is only ever appended by dsd-tui, so something else edited it: "
+                          f"restore it from a backup") from None
+
+
+def writer_alive(path: Path) -> bool:
+    """Does a process still hold the run open (the lock `RunDir` takes on events.jsonl)? False for a run
+    that ended, was killed or whose log was deleted; True where locks are not supported (unknown)."""
+    if sys.platform == "win32":  # pragma: no cover
+        return True
+    import fcntl
+
+    try:
+        f = open(Path(path) / EVENTS, "rb")
+    except OSError:
+        return False
+    with f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return True
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        return False
 
 
 def is_run_dir(path: Path) -> bool:
