@@ -269,10 +269,12 @@ class RunDir:
         self.write_file(SUMMARY, text.encode())
 
     def write_file(self, rel: str, data: bytes) -> None:
+        existed = (self.path / rel).exists()
         try:
             atomic_write_bytes(self.path / rel, data)
         except OSError as e:
-            raise WriteFailed(f"cannot write {self.path / rel} ({e.strerror}); the previous version is intact; "
+            kept = "the previous version is intact" if existed else "nothing was written"
+            raise WriteFailed(f"cannot write {self.path / rel} ({e.strerror}); {kept}; "
                               f"resume with `dsd-tui resume {self.path}` once fixed") from None
 
     def save_torch(self, rel: str, obj) -> None:
