@@ -399,10 +399,17 @@ def bundled_text(name: str) -> str:
 def resolve_source(spec: str | None) -> tuple[str, str]:
     """Return (text, label) for a profile given as a path, a bundled name, or None (quickstart)."""
     spec = spec or "quickstart"
-    path = expand(spec, "profile")
+    try:
+        path = expand(spec, "profile")
+    except UsageError as e:
+        raise ProfileError(str(e)) from None
     if path.suffix == ".toml" or path.exists() or "/" in spec:
         try:
             return read_bounded(path, "profile", MAX_PROFILE_BYTES).decode(), str(path)
+        except ProfileError:
+            raise
+        except UsageError as e:  # a FIFO, a device, a file over the size bound
+            raise ProfileError(str(e)) from None
         except FileNotFoundError:
             raise ProfileError(f"{spec}: no such profile file; give a path to a .toml file or a bundled name "
                                f"({', '.join(bundled_names())})") from None
