@@ -407,7 +407,12 @@ def test_an_incomplete_event_line_is_one_line_naming_it(tmp_path, command, line)
 @pytest.mark.parametrize("index", [{"ladders": 5}, {"ladders": [7]}, {"ladders": [{"name": "../x"}]},
                                    {"ladders": [{"name": "a", "settings": {}, "status": "done"}], "grid": []}])
 @pytest.mark.parametrize("command", ["aggregate", "compare", "plot", "watch"])
-def test_a_malformed_sweep_index_is_one_line(tmp_path, command, index):
+def test_a_malformed_sweep_index_is_one_line(tmp_path, command, index, monkeypatch):
+    import dsd_tui.tui.screens.sweep as sweep_screen
+
+    def no_app(*_a, **_k):  # without a terminal the app would spin: fail the test instead of hanging it
+        raise AssertionError("watch started the sweep table on a damaged sweep.json")
+    monkeypatch.setattr(sweep_screen, "watch_sweep", no_app)
     sweep = tmp_path / "sweep"
     sweep.mkdir()
     full = {"schema": "dsd_tui.sweep/1", "grid": {}, "seeds": [0], **index}
