@@ -284,8 +284,9 @@ def test_a_fifo_as_teacher_is_refused_without_blocking(tmp_path):
 
 def test_a_huge_profile_is_refused_without_reading_it_whole(tmp_path):
     big = tmp_path / "big.toml"
-    with open(big, "wb") as f:
-        f.write(b"# padding\n" * 200_000)  # 2 MB of comments: valid TOML
+    with open(big, "wb") as f:  # valid TOML: a tiny run (so that, read whole, it would end soon), then 2 MB of comments
+        f.write(b"[prune]\nrungs = 1\n[train]\ndense_epochs = 1\nepochs = 1\n[distill]\nenabled = false\n")
+        f.write(b"# padding\n" * 200_000)
     one_line_exit_2(invoke("run", str(big), "--no-tui", "--out", str(tmp_path / "out")), "bytes")
     assert not (tmp_path / "out").exists()
 
