@@ -28,6 +28,7 @@ from dsd_tui.paths import expand, read_bounded
 # Upper bounds where none is natural: far above any study, low enough that a typo cannot run for years.
 MAX_EPOCHS = 100_000
 MAX_SAMPLES = 100_000_000
+MAX_LR = 1e30  # no study uses more; tests force divergence with exactly this
 MAX_PROFILE_BYTES = 1 << 20  # a profile is a few hundred bytes; a bigger file is not one (and is not read whole)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -116,7 +117,7 @@ class ModelSection:
 @dataclass(frozen=True)
 class TrainSection:
     optimizer: str = opt("adam", "sgd | adam", choice("sgd", "adam"))
-    lr: float = opt(1e-3, "learning rate at the start of every rung", between(0.0, 100.0, lo_open=True))
+    lr: float = opt(1e-3, "learning rate at the start of every rung", between(0.0, MAX_LR, lo_open=True))
     momentum: float = opt(0.9, "SGD momentum (ignored by Adam)", between(0.0, 1.0, hi_open=True))
     weight_decay: float = opt(0.0, "L2 weight decay", between(0.0, 1.0))
     epochs: int = opt(30, "epochs per pruning rung", between(0, MAX_EPOCHS))
@@ -143,7 +144,7 @@ class PruneSection:
     rewind_epoch: int = opt(0, "weight-rewind: the dense-rung epoch whose weights each rung restarts from",
                               between(0, MAX_EPOCHS))
     finetune_lr: float = opt(1e-4, "finetune: the constant learning rate of every pruned rung",
-                             between(0.0, 100.0, lo_open=True))
+                             between(0.0, MAX_LR, lo_open=True))
     criterion: str = opt("magnitude", "what a rung ranks kept weights by, lowest pruned first: magnitude |w| (the "
                          "paper's) | gradient |w·dL/dw| on one seeded training batch | random",
                          choice("magnitude", "gradient", "random"))
