@@ -17,7 +17,7 @@ import click
 from dsd_tui import profile as profile_mod
 from dsd_tui.conventions import ENV_PREFIX, complete_profile, summary_csv
 from dsd_tui.errors import UsageError
-from dsd_tui.exits import EPILOG, ExitGroup, Interrupted, fail, say, status_code
+from dsd_tui.exits import EPILOG, ExitGroup, Interrupted, echo_all, fail, say, status_code
 
 
 @click.group(cls=ExitGroup, epilog=EPILOG, context_settings={"auto_envvar_prefix": ENV_PREFIX})
@@ -133,7 +133,7 @@ def _finish(status: str, session) -> None:
 def watch(run_dir, once, no_tui):
     """Follow a run started elsewhere (read-only); works on finished runs too. A sweep directory
     shows the table of its ladders, from which one is opened with Enter."""
-    from dsd_tui.record.rundir import require_run_dir
+    from dsd_tui.record.rundir import EVENTS, read_events, require_run_dir
     from dsd_tui.study.sweep_index import is_sweep_dir
     sweep = is_sweep_dir(Path(run_dir))
     text = once or no_tui
@@ -154,10 +154,13 @@ def watch(run_dir, once, no_tui):
         return
     if sweep:
         from dsd_tui.signals import hangup_ends_process
+        from dsd_tui.study.sweep_index import read_index
+        read_index(Path(run_dir))  # a damaged sweep.json is one line here, not a crash screen
         from dsd_tui.tui.screens.sweep import watch_sweep
         with hangup_ends_process():
             watch_sweep(path)
         return
+    read_events(path / EVENTS)  # an edited log is one line here, not a crash screen in the app
     try:
         from dsd_tui.tui.app import watch_app
     except ImportError:
@@ -175,6 +178,7 @@ def watch(run_dir, once, no_tui):
 def export(run_dir, output, format):  # noqa: A002 - the name gives the variable DSD_TUI_EXPORT_FORMAT
     """Print the run summary (JSON, or CSV with one row per phase and rung), or write the run's
     scalars as TensorBoard event files or as a Weights & Biases run (offline unless WANDB_MODE says)."""
+    from dsd_tui.paths import output_target
     from dsd_tui.record.rundir import atomic_write_text, rebuild_summary, require_run_dir
     path = require_run_dir(Path(run_dir), "export")
     if format == "tensorboard":
@@ -190,15 +194,16 @@ def export(run_dir, output, format):  # noqa: A002 - the name gives the variable
         if os.environ.get("WANDB_MODE", "offline") == "offline":
             say(f"dsd-tui: an offline W&B run; upload it with `wandb sync {local}`", err=True)
         return
+    target = output_target(output, "-o") if output else None  # before any work: a FIFO, a device, a run's file
     summary = rebuild_summary(path).summary()
     text = json.dumps(summary, indent=2) + "\n" if format == "json" else summary_csv(summary)
-    if output:
+    if target is not None:
         try:
-            atomic_write_text(Path(output), text)
+            atomic_write_text(target, text)
         except OSError as e:
             fail(f"-o {output}: cannot write ({e.strerror}); choose a writable path")
     else:
-        click.echo(text, nl=False)
+        echo_all(text)
 
 
 @main.command()
@@ -211,7 +216,7 @@ def profiles(as_json):
         return
     for name in profile_mod.bundled_names():
         raw = profile_mod.parse_toml(profile_mod.bundled_text(name), name)
-        click.echo(f"{name:<27} {raw.get('description', '')}")
+        echo_all(f"{name:<27} {raw.get('description', '')}\n")
 
 
 from dsd_tui.study.commands import STUDY_COMMANDS  # noqa: E402 - sweep, aggregate, compare, plot

@@ -52,6 +52,24 @@ def say(text: str, err: bool = False) -> None:
     safe_write(sys.stderr if err else sys.stdout, text + "\n")
 
 
+def echo_all(text: str) -> None:
+    """A command's output (export, compare, ...) to stdout. A reader that quit (EPIPE, `| head`) ends it
+    quietly; stdout that cannot take it (`> /dev/full`, a full disk, a dead terminal) is one line and
+    exit 2 instead of a traceback, since the user asked for output that was not delivered."""
+    import errno
+
+    from dsd_tui.headless import silence_broken
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError) as e:
+        silence_broken(sys.stdout)  # the interpreter's last flush must not fail again
+        if getattr(e, "errno", None) == errno.EPIPE:
+            return
+        reason = getattr(e, "strerror", None) or e.__class__.__name__
+        fail(f"cannot write the output to stdout ({reason}); write it to a file with -o FILE or free the disk")
+
+
 def fail(message: str, code: int = USAGE) -> NoReturn:
     """End the command now: `dsd-tui: message` on stderr, and `code`."""
     say(f"dsd-tui: {message}", err=True)

@@ -23,7 +23,13 @@ else:  # pragma: no cover
 import tomli_w
 
 from dsd_tui.errors import UsageError
+from dsd_tui.paths import expand, read_bounded
 
+# Upper bounds where none is natural: far above any study, low enough that a typo cannot run for years.
+MAX_EPOCHS = 100_000
+MAX_SAMPLES = 100_000_000
+MAX_LR = 1e30  # no study uses more; tests force divergence with exactly this
+MAX_PROFILE_BYTES = 1 << 20  # a profile is a few hundred bytes; a bigger file is not one (and is not read whole)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -80,7 +86,7 @@ class RunSection:
     wandb: bool = opt(False, "log the run to Weights & Biases as it goes, offline unless WANDB_MODE says otherwise; "
                              "local files in RUN_DIR/wandb/ (needs the wandb extra)")
     state_every: float = opt(0.0, "least seconds between resume-state saves at epoch ends (0 = as often as the "
-                                  "background writer's 1% duty cycle allows; rung ends always)", between(0))
+                                  "background writer's 1% duty cycle allows; rung ends always)", between(0, 1e12))
 
 
 @dataclass(frozen=True)
@@ -96,12 +102,14 @@ class DataSection:
                           "classes, He et al.) | pairflip (c to c+1) | asymmetric (similar-class flips; digits, mnist, "
                           "cifar10, synthetic); mappings in docs/lab.md",
                           choice("symmetric", "random-labels", "pairflip", "asymmetric"))
-    val_size: int = opt(200, "validation samples held out from the training set (same label noise)", between(1))
-    train_size: int = opt(1000, "training samples kept after the validation split (0 = all the rest)", between(0))
+    val_size: int = opt(200, "validation samples held out from the training set (same label noise)",
+                        between(1, MAX_SAMPLES))
+    train_size: int = opt(1000, "training samples kept after the validation split (0 = all the rest)",
+                          between(0, MAX_SAMPLES))
     batch_size: int = opt(128, "samples per training step", between(1, 1 << 20))
     augment: str = opt("auto", "auto (crop+flip for image datasets, none for digits) | none | crop-flip",
                        choice("auto", "none", "crop-flip"))
-    synthetic_size: int = opt(2048, "synthetic dataset: number of CIFAR-shaped training images", between(16))
+    synthetic_size: int = opt(2048, "synthetic dataset: number of CIFAR-shaped training images", between(16, 1_000_000))
 
 
 @dataclass(frozen=True)
@@ -116,11 +124,11 @@ class ModelSection:
 @dataclass(frozen=True)
 class TrainSection:
     optimizer: str = opt("adam", "sgd | adam", choice("sgd", "adam"))
-    lr: float = opt(1e-3, "learning rate at the start of every rung", between(0.0, lo_open=True))
+    lr: float = opt(1e-3, "learning rate at the start of every rung", between(0.0, MAX_LR, lo_open=True))
     momentum: float = opt(0.9, "SGD momentum (ignored by Adam)", between(0.0, 1.0, hi_open=True))
-    weight_decay: float = opt(0.0, "L2 weight decay", between(0.0))
-    epochs: int = opt(30, "epochs per pruning rung", between(0))
-    dense_epochs: int = opt(100, "epochs of the dense rung (rung 0)", between(0))
+    weight_decay: float = opt(0.0, "L2 weight decay", between(0.0, 1.0))
+    epochs: int = opt(30, "epochs per pruning rung", between(0, MAX_EPOCHS))
+    dense_epochs: int = opt(100, "epochs of the dense rung (rung 0)", between(0, MAX_EPOCHS))
     milestones: list = opt([], "epochs (within a rung) at which lr is multiplied by lr_gamma")
     lr_gamma: float = opt(0.1, "lr factor at each milestone", between(0.0, 1.0, lo_open=True))
     precision: str = opt("fp32", "fp32 (reference numerics) | bf16 (autocast + channels_last, output layer in fp32; "
@@ -140,9 +148,10 @@ class PruneSection:
     rungs: int = opt(34, "pruning rungs after the dense rung (sparsity after rung k is 1-(1-rate)^k)", between(0, 200))
     retrain: str = opt("lr-rewind", "lr-rewind | finetune | weight-rewind | reinit",
                        choice("lr-rewind", "finetune", "weight-rewind", "reinit"))
-    rewind_epoch: int = opt(0, "weight-rewind: the dense-rung epoch whose weights each rung restarts from", between(0))
+    rewind_epoch: int = opt(0, "weight-rewind: the dense-rung epoch whose weights each rung restarts from",
+                              between(0, MAX_EPOCHS))
     finetune_lr: float = opt(1e-4, "finetune: the constant learning rate of every pruned rung",
-                             between(0.0, lo_open=True))
+                             between(0.0, MAX_LR, lo_open=True))
     criterion: str = opt("magnitude", "what a rung ranks kept weights by, lowest pruned first: magnitude |w| (the "
                          "paper's) | gradient |w·dL/dw| on one seeded training batch | random",
                          choice("magnitude", "gradient", "random"))
@@ -156,7 +165,7 @@ class PruneSection:
 class DistillSection:
     enabled: bool = opt(True, "run the DSD² student phase after the teacher ladder")
     teacher: str = opt("best", "best (best-validation teacher rung) | dense | PATH to a checkpoint .pt")
-    temperature: float = opt(10.0, "KD temperature T", between(0.0, lo_open=True))
+    temperature: float = opt(10.0, "KD temperature T", between(0.0, 1000.0, lo_open=True))
     alpha: float = opt(0.8, "weight of the KD term; 1-alpha weighs the CE on noisy labels, in [0, 1]",
                        between(0.0, 1.0))
     arch: str = opt("", "student architecture ('' = same as model.arch)",
@@ -185,7 +194,7 @@ class StopSection:
                               choice("", *STOP_CRITERIA))
     action: str = opt("alert", "alert (record and alert, keep going) | stop (end the phase at the firing rung)",
                       choice("alert", "stop"))
-    patience: int = opt(3, "early-stop: rungs without a validation improvement before it fires", between(1))
+    patience: int = opt(3, "early-stop: rungs without a validation improvement before it fires", between(1, 1000))
     min_delta: float = opt(0.0, "early-stop: improvement (fraction of accuracy) that counts", between(0.0, 1.0))
     delta: float = opt(0.03, "tolerance-drop: allowed validation-accuracy drop below the reference (fraction)",
                        between(0.0, 1.0))
@@ -296,8 +305,9 @@ def _short(value) -> str:
 def _check_items(section: str, key: str, value) -> str | None:
     """Element checks for the list-valued keys."""
     if (section, key) == ("model", "hidden"):
-        if not value or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65536 for v in value):
-            return "must be a non-empty list of integers in [1, 65536]"
+        if not value or len(value) > 64 or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65536
+                                                   for v in value):
+            return "must be a list of 1 to 64 integers in [1, 65536]"
     if (section, key) == ("train", "milestones"):
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
             return "must be a list of positive integers (epochs)"
@@ -397,10 +407,17 @@ def bundled_text(name: str) -> str:
 def resolve_source(spec: str | None) -> tuple[str, str]:
     """Return (text, label) for a profile given as a path, a bundled name, or None (quickstart)."""
     spec = spec or "quickstart"
-    path = Path(spec)
+    try:
+        path = expand(spec, "profile")
+    except UsageError as e:
+        raise ProfileError(str(e)) from None
     if path.suffix == ".toml" or path.exists() or "/" in spec:
         try:
-            return path.read_text(), str(path)
+            return read_bounded(path, "profile", MAX_PROFILE_BYTES).decode(), str(path)
+        except ProfileError:
+            raise
+        except UsageError as e:  # a FIFO, a device, a file over the size bound
+            raise ProfileError(str(e)) from None
         except FileNotFoundError:
             raise ProfileError(f"{spec}: no such profile file; give a path to a .toml file or a bundled name "
                                f"({', '.join(bundled_names())})") from None

@@ -12,24 +12,32 @@ import threading
 import time
 from pathlib import Path
 
+import torch
+
 from dsd_tui import profile as profile_mod
 from dsd_tui.core.data import DataBundle, load_data
-from dsd_tui.core.ladder import Ladder
+from dsd_tui.core.ladder import Ladder, pick_device
+from dsd_tui.core.models import build_model
 from dsd_tui.core.teacher import load_teacher_model
 from dsd_tui.errors import RunFailed, UsageError
+from dsd_tui.paths import expand
 from dsd_tui.record import events as ev
+from dsd_tui.record import resume_check
 from dsd_tui.record.checkpoints import CheckpointRetention
 from dsd_tui.record.rundir import (
+    EVENTS,
     PROFILE,
     STATE,
     RunDir,
     atomic_write_text,
     is_run_dir,
     new_run_dir,
+    read_events,
     rebuild_summary,
     require_run_dir,
     safe_torch_load,
 )
+from dsd_tui.record.summary import SummaryBuilder
 
 
 class RunSession:
@@ -52,7 +60,8 @@ class RunSession:
     @classmethod
     def new(cls, prof: profile_mod.Profile, out: str | None, sinks=()) -> "RunSession":
         data = preflight(prof)
-        path = new_run_dir(Path(out or prof.run.out), prof.run.name, time.time())
+        path = new_run_dir(expand(out, "--out") if out else expand(prof.run.out, "run.out"), prof.run.name,
+                           time.time())
         try:
             atomic_write_text(path / PROFILE, prof.to_toml())
         except OSError as e:
@@ -77,13 +86,21 @@ class RunSession:
     def resume_from(cls, run_dir: str, sinks=()) -> "RunSession":
         path = require_run_dir(Path(run_dir), "resume")
         prof = profile_mod.load(str(path / PROFILE))
-        builder = rebuild_summary(path)
+        events = read_events(path / EVENTS)
+        builder = SummaryBuilder()
+        for e in events:
+            builder.consume(e)
         if builder.status in ev.FINISHED:
             raise UsageError(f"{path}: this run already finished ({builder.status}); nothing to resume. "
                              f"`dsd-tui export {path}` prints its summary")
+        resume_check.check_profile(path, events, prof.to_dict())
+        state = None
         if (path / STATE).is_file():  # without one (killed in the first epoch) the run starts over, same seeds
-            safe_torch_load(path / STATE, "resume state")
-        data = preflight(prof)
+            state = safe_torch_load(path / STATE, "resume state")
+        resume_check.check_history(path, builder, state)
+        # A student phase resumed from its state reloads the teacher the state names (inside the run).
+        in_student = isinstance(state, dict) and (state.get("cursor") or {}).get("phase") == "student"
+        data = preflight(prof, check_teacher=not in_student)
         return cls(prof, path, resume=True, sinks=sinks, data=data)
 
     def run(self) -> ev.RunStatus:
@@ -147,9 +164,11 @@ def retention(prof: profile_mod.Profile, rundir: RunDir, sinks=()) -> list:
     return out
 
 
-def preflight(prof: profile_mod.Profile) -> DataBundle:
+def preflight(prof: profile_mod.Profile, check_teacher: bool = True) -> DataBundle:
     """Read everything a run needs from outside its run directory, so bad input (missing, truncated
-    or wrong data; a teacher checkpoint that does not fit) is refused before anything is written."""
+    or wrong data; a teacher checkpoint that does not fit; an architecture that cannot take the data's
+    input) is refused before anything is written."""
+    pick_device(prof.run.device)
     if prof.run.tensorboard:  # optional extras: say so before anything is written
         from dsd_tui.export.tensorboard import require
         require()
@@ -157,8 +176,29 @@ def preflight(prof: profile_mod.Profile) -> DataBundle:
         from dsd_tui.export.wandb import require as require_wandb
         require_wandb()
     data = load_data(prof.data, prof.run.seed)
+    check_arch(prof, data)
     teacher = prof.distill.teacher
-    if prof.distill.enabled and teacher not in ("best", "dense"):
-        load_teacher_model(Path(teacher).expanduser(), prof.model, prof.model.arch, data.input_shape,
+    if check_teacher and prof.distill.enabled and teacher not in ("best", "dense"):
+        load_teacher_model(expand(teacher, "distill.teacher"), prof.model, prof.model.arch, data.input_shape,
                            data.num_classes)
     return data
+
+
+def check_arch(prof: profile_mod.Profile, data: DataBundle) -> None:
+    """Each phase's network takes one batch of two of the data's inputs (on the CPU, no gradients), so
+    an architecture that cannot (a VGG's five pools on 8×8 digits) is one line before the run starts,
+    not a traceback after the teacher ladder."""
+    archs = {("model.arch", prof.model.arch)}
+    if prof.distill.enabled and prof.distill.arch:
+        archs.add(("distill.arch", prof.distill.arch))
+    for key, arch in sorted(archs):
+        try:
+            model = build_model(arch, prof.model, data.input_shape, data.num_classes).eval()
+            with torch.no_grad():
+                out = model(torch.zeros((2, *data.input_shape)))
+            if tuple(out.shape) != (2, data.num_classes):
+                raise ValueError(f"gives outputs of shape {tuple(out.shape)[1:]}")
+        except (RuntimeError, ValueError) as e:
+            reason = (str(e).strip().splitlines() or [e.__class__.__name__])[0][:100]
+            raise UsageError(f"{key} = {arch!r}: cannot take {data.name}'s inputs of shape {tuple(data.input_shape)} "
+                             f"({reason}); choose another architecture (\"mlp\" takes any input)") from None

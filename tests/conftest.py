@@ -50,9 +50,10 @@ def cifar10_dir(tmp_path):
     return write_cifar(tmp_path / "data", "cifar10")
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def keep_signal_handlers():
-    """The headless command installs SIGINT/SIGTERM/SIGHUP handlers; give pytest its own back."""
+    """Every test gives pytest its own SIGINT/SIGTERM/SIGHUP handlers back (an in-process run that raised
+    before its `stop_on_signals` block ended would otherwise leave its handlers to the next tests)."""
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     yield
     for s, h in saved.items():

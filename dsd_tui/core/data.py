@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pickle
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,6 +17,7 @@ import torch
 from dsd_tui.core import label_noise, mnist_files
 from dsd_tui.core.cifar_files import md5, read_batch
 from dsd_tui.errors import UsageError
+from dsd_tui.paths import expand
 
 CIFAR_MEAN = (0.485, 0.456, 0.406)  # the reference recipe's normalisation (design.md §2)
 CIFAR_STD = (0.229, 0.224, 0.225)
@@ -102,7 +102,7 @@ class _CifarFiles:
 
     def __init__(self, dataset: str, root: str):
         self.dataset = dataset
-        self.root = Path(root).expanduser()
+        self.root = expand(root, "data.path")
         self.folder, self.train_files, self.test_files, self.num_classes = self.LAYOUT[dataset]
 
     def check(self) -> None:
@@ -156,7 +156,7 @@ class _CifarFiles:
 
 def load_cifar100n_labels(path: str, n_train: int) -> torch.Tensor:
     """The CIFAR-100N human noisy labels (`CIFAR-100_human.pt`, key `noisy_label`)."""
-    file = Path(path).expanduser()
+    file = expand(path, "data.noisy_labels")
     if not file.is_file():
         raise DataError(f"data.noisy_labels = {path!r}: no such file; give the CIFAR-100N file CIFAR-100_human.pt")
     try:

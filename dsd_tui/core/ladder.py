@@ -39,6 +39,7 @@ from dsd_tui.core.training import (
     train_epoch,
 )
 from dsd_tui.errors import RunFailed, UsageError
+from dsd_tui.paths import expand
 from dsd_tui.profile import Profile
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import RunDir, safe_torch_load
@@ -56,7 +57,14 @@ def pick_device(spec: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if spec.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"run.device = {spec!r}: CUDA is not available here; use run.device = \"auto\" or \"cpu\"")
-    return torch.device(spec)
+    device = torch.device(spec)
+    try:  # a device name the profile allows but this torch or machine cannot use (mps off macOS, cuda:7 of 1)
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError, ValueError) as e:
+        reason = (str(e).strip().splitlines() or [e.__class__.__name__])[0].split(". ")[0][:100]
+        raise UsageError(f"run.device = {spec!r}: not usable here ({reason}); use run.device = \"auto\" or "
+                         f"\"cpu\"") from None
+    return device
 
 
 def environment(device: torch.device, threads: int) -> dict:
@@ -421,22 +429,28 @@ class Ladder:
     def load_teacher(self, cursor: Cursor | None):
         p = self.p
         choice = p.distill.teacher
+        own = choice in ("best", "dense")  # the teacher is one of this run's checkpoints
         if cursor is not None and self.state.get("teacher_path"):
-            path = Path(self.state["teacher_path"])
-        elif choice in ("best", "dense"):
+            saved = Path(self.state["teacher_path"])
+            # The run's own checkpoint is found in the run directory wherever it now lives (states written
+            # before 0.3 stored the path as seen from the starting cwd); a checkpoint given by PATH is absolute.
+            path = self.rundir.path / "checkpoints" / saved.name if own else saved
+        elif own:
             records = self.rundir.builder.records("teacher")
             rung = best_rung(records) if choice == "best" else 0
             if rung is None:
                 raise RunFailed("no teacher rung finished; the student phase has no teacher")
             path = self.rundir.checkpoint_path("teacher", rung)
         else:
-            path = Path(choice).expanduser()
+            path = expand(choice, "distill.teacher").absolute()
         model, ck = load_teacher_model(path, p.model, p.model.arch, self.data.input_shape, self.data.num_classes)
         arch = ck.get("arch", p.model.arch)
         model = self.speed.place(model, self.device).eval()
         for q in model.parameters():
             q.requires_grad_(False)
-        self.saver.teacher_path = str(path)  # saved with the state: a resume reloads this teacher
+        # saved with the state, so a resume reloads this teacher: relative to the run directory when it is one of
+        # the run's checkpoints (a moved run, or a resume from another cwd, finds it), else absolute
+        self.saver.teacher_path = f"checkpoints/{path.name}" if own else str(path)
         info = {"source": choice if choice in ("best", "dense") else "path", "path": str(path),
                 "rung": ck.get("rung"), "arch": arch}
         rec = next((r for r in self.rundir.builder.records("teacher") if r["rung"] == ck.get("rung")), None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dsd_tui.errors import UsageError
+from dsd_tui.paths import expand
 
 FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -25,7 +26,7 @@ class MnistFilesError(UsageError):
 
 
 def check(dataset: str, root: str) -> Path:
-    base = Path(root).expanduser()
+    base = expand(root, "data.path")
     raw = base / FOLDERS[dataset] / "raw"
     if not base.is_dir():
         raise MnistFilesError(f"data.path = {root!r}: no such directory; point it at the folder that holds "

@@ -40,12 +40,43 @@ class Event:
         return out
 
 
+class BadEvent(ValueError):
+    """A JSON object that names a known event type but lacks one of its fields or has one of the wrong type
+    (an edited or foreign events.jsonl); readers turn it into one line naming the file."""
+
+
+# The JSON types a field's annotation allows (annotations are strings: `from __future__ import annotations`);
+# a float may be null (NaN/Inf are written as null, see to_jsonable).
+_JSON_TYPES = {"str": (str,), "int": (int,), "float": (int, float, type(None)), "bool": (bool,), "dict": (dict,),
+               "list": (list,), "RungRecord": (dict,), "RunStatus": (str,)}
+
+
+def _check_field(cls: type, f: dataclasses.Field, value: Any) -> None:
+    allowed: tuple = ()
+    for part in str(f.type).split("|"):
+        part = part.strip()
+        allowed += (type(None),) if part == "None" else _JSON_TYPES.get(part, (object,))
+    bad = not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)
+    if bad:
+        raise BadEvent(f"a {cls.type} event whose {f.name} is {type(value).__name__}")
+    if f.type == "RungRecord" and not (isinstance(value.get("rung"), int) and not isinstance(value["rung"], bool)):
+        raise BadEvent(f"a {cls.type} event whose record has no rung number")
+
+
 def from_dict(data: dict) -> Event:
+    """The event of one JSON line; BadEvent when a known type lacks a field or has one of the wrong type."""
     cls = REGISTRY.get(data.get("type"))
     if cls is None:
-        return UnknownEvent(raw=dict(data), time=float(data.get("time", 0.0)))
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+        t = data.get("time", 0.0)
+        return UnknownEvent(raw=dict(data), time=float(t) if isinstance(t, (int, float)) else 0.0)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            _check_field(cls, f, data[f.name])
+            kwargs[f.name] = data[f.name]
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise BadEvent(f"a {cls.type} event without its {f.name}")
+    return cls(**kwargs)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ Layout (design.md §4): profile.toml, events.jsonl (appended and flushed per eve
 (rewritten atomically whenever it changes), checkpoints/<phase>-rung<NN>.pt and state/latest.pt.
 A whole-file write goes to a temporary file in the same folder, is flushed and fsynced, then
 renamed over the old one, so a crash or a full disk leaves the previous version intact. The one
-appended file, events.jsonl, is read back line by line and a torn last line (a crash mid-append) is
-cut off when the run is opened again. An open run holds an exclusive lock on its events.jsonl, so a
-second `dsd-tui resume` of a run that is still going is refused instead of interleaving two writers.
+appended file, events.jsonl, is fsynced whenever summary.json is rewritten (every rung end), so the
+log on disk is never shorter than the summary or the resume state; it is read back line by line and
+a torn last line (a crash mid-append) is cut off when the run is opened again. An open run holds an
+exclusive lock on its events.jsonl, so a second `dsd-tui resume` of a run that is still going is
+refused instead of interleaving two writers.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from pathlib import Path
 import torch
 
 from dsd_tui.errors import RunFailed, UsageError
+from dsd_tui.paths import require_regular
 from dsd_tui.profile import NAME_RE
 from dsd_tui.record import events as ev
 from dsd_tui.record.summary import SummaryBuilder
@@ -102,7 +105,9 @@ def atomic_torch_save(path: Path, obj) -> None:
 
 
 def safe_torch_load(path: Path, what: str = "checkpoint"):
-    """torch.load(weights_only=True) with one clear line for anything unreadable or unsafe."""
+    """torch.load(weights_only=True) with one clear line for anything unreadable or unsafe; a FIFO or a
+    device (which torch.load would block on or read without end) is refused before it is opened."""
+    require_regular(Path(path), what)
     try:
         return torch.load(Path(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -144,28 +149,59 @@ def new_run_dir(parent: Path, name: str, start: float | None = None) -> Path:
     raise RunDirError(f"--out {parent}: too many runs named {name} started this second")
 
 
-def parse_event_lines(chunk: bytes) -> tuple[list[ev.Event], int]:
+def parse_event_lines(chunk: bytes, first_line: int = 1) -> tuple[list[ev.Event], int]:
     """Events from the complete lines of `chunk`, and how many bytes those lines took. A last line
     without its newline (still being written, or torn by a crash) is left out; a line that is not a
-    JSON object is skipped."""
+    JSON object is skipped; a known event with a missing or mistyped field raises ev.BadEvent, its
+    message starting with the line number (`first_line` is the number of the chunk's first line)."""
     end = chunk.rfind(b"\n")
     if end < 0:
         return [], 0
     out = []
-    for raw in chunk[:end].split(b"\n"):
+    for n, raw in enumerate(chunk[:end].split(b"\n"), first_line):
         try:
             data = json.loads(raw)
         except ValueError:
             continue
         if isinstance(data, dict):
-            out.append(ev.from_dict(data))
+            try:
+                out.append(ev.from_dict(data))
+            except ev.BadEvent as e:
+                raise ev.BadEvent(f"line {n}: {e}") from None
     return out, end + 1
 
 
 def read_events(path: Path) -> list[ev.Event]:
-    """All complete events of a run; a torn last line (a crash mid-append) is skipped."""
-    with open(path, "rb") as f:
-        return parse_event_lines(f.read())[0]
+    """All complete events of a run; a torn last line (a crash mid-append) is skipped. An incomplete
+    event (valid JSON, a field missing) is one line naming the file: RunDirError."""
+    try:
+        with open(path, "rb") as f:
+            return parse_event_lines(f.read())[0]
+    except ev.BadEvent as e:
+        raise RunDirError(f"{path}: {e}; this file is only ever appended by dsd-tui, so something else edited it: "
+                          f"restore it from a backup") from None
+
+
+def writer_alive(path: Path) -> bool:
+    """Does a process still hold the run open (the lock `RunDir` takes on events.jsonl)? False for a run
+    that ended, was killed or whose log was deleted; True where locks are not supported (unknown)."""
+    if sys.platform == "win32":  # pragma: no cover
+        return True
+    import fcntl
+
+    try:
+        f = open(Path(path) / EVENTS, "rb")
+    except OSError:
+        return False
+    with f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return True
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        return False
 
 
 def is_run_dir(path: Path) -> bool:
@@ -219,6 +255,8 @@ class RunDir:
         try:
             self._events.write(line.encode())
             self._events.flush()
+            if event.type in self.SUMMARY_ON:  # durable before summary.json (and the resume state) say more
+                os.fsync(self._events.fileno())
         except OSError as e:
             raise WriteFailed(f"cannot append to {self.path / EVENTS} ({e.strerror}); the run stopped and can "
                               f"be resumed with `dsd-tui resume {self.path}` once there is room") from None
@@ -231,10 +269,12 @@ class RunDir:
         self.write_file(SUMMARY, text.encode())
 
     def write_file(self, rel: str, data: bytes) -> None:
+        existed = (self.path / rel).exists()
         try:
             atomic_write_bytes(self.path / rel, data)
         except OSError as e:
-            raise WriteFailed(f"cannot write {self.path / rel} ({e.strerror}); the previous version is intact; "
+            kept = "the previous version is intact" if existed else "nothing was written"
+            raise WriteFailed(f"cannot write {self.path / rel} ({e.strerror}); {kept}; "
                               f"resume with `dsd-tui resume {self.path}` once fixed") from None
 
     def save_torch(self, rel: str, obj) -> None:

@@ -6,6 +6,8 @@ like every command, through `exits.py` (a problem the user can fix is one line o
 """
 from __future__ import annotations
 
+import io
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import click
 
 from dsd_tui.conventions import complete_profile
 from dsd_tui.errors import UsageError
-from dsd_tui.exits import DONE, FAILED, Interrupted, fail
+from dsd_tui.exits import DONE, FAILED, Interrupted, echo_all, fail
 
 
 @click.command()
@@ -95,8 +97,7 @@ def aggregate(sweep_dir, out):
         written = agg_mod.write(result, Path(out or sweep_dir))
     except OSError as e:
         fail(f"--out {out or sweep_dir}: cannot write ({e.strerror}); choose a writable folder")
-    for path in written:
-        click.echo(str(path))
+    echo_all("".join(f"{path}\n" for path in written))
 
 
 @click.command()
@@ -111,10 +112,13 @@ def compare(paths, metric, tui, as_json):
 
     from dsd_tui.study import compare_runs as compare_mod
     from dsd_tui.study import sweep_index as idx
+    if tui and not (sys.stdin.isatty() and sys.stdout.isatty()):  # a full-screen app without one spins forever
+        fail("compare --tui needs a terminal (stdin and stdout); without one leave out --tui to print the table")
     groups = idx.group(idx.collect(paths))
     table, data = compare_mod.table(groups, metric)
     if not any(ph.get(k, {}).get("mean") is not None for c in data.values() for ph in c.values() for k in ph):
-        fail(f"--metric {metric}: no run has this rung metric; try test_acc, val_acc, train_acc or entropy_mean")
+        others = [m for m in ("test_acc", "val_acc", "train_acc", "entropy_mean") if m != metric]
+        fail(f"--metric {metric}: no run has this rung metric; try {', '.join(others[:-1])} or {others[-1]}")
     if as_json:
         import json
 
@@ -125,10 +129,14 @@ def compare(paths, metric, tui, as_json):
         from dsd_tui.tui.screens.compare import compare_app
         compare_app(groups, metric).run()
         return
-    console = Console(width=None if sys.stdout.isatty() else 8 + 22 * len(groups) + 20)
+    tty = sys.stdout.isatty()
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=tty, width=shutil.get_terminal_size().columns if tty
+                      else 8 + 22 * len(groups) + 20)
     console.print(table)
     for line in compare_mod.stops_lines(groups):
         console.print(line, highlight=False)
+    echo_all(buf.getvalue())
 
 
 @click.command()
@@ -138,23 +146,25 @@ def plot(paths, output):
     """Figures: accuracy and per-layer entropy vs sparsity (seed bands), accuracy vs cost per stop criterion.
     On a study's sweep: the study's figure (teacher beside student, one curve per setting) and its table of
     best accuracy and sparsity per setting (also written as FILE with a .md suffix)."""
+    from dsd_tui.paths import output_target
     from dsd_tui.study import figures as plot_mod
     from dsd_tui.study import sweep_index as idx
+    target = output_target(output, "-o")  # a symlink is written through; a FIFO, a device, a run's file refused
     table = None
     groups = idx.group(idx.collect(paths))
     study = idx.read_index(Path(paths[0])).get("study") if len(paths) == 1 and idx.is_sweep_dir(paths[0]) else None
     try:
         if study is not None:  # a sweep made from a study file: its figure and its table (FILE.md)
             from dsd_tui.study.study_figure import plot_study
-            table = plot_study(groups, study, Path(output))
+            output_target(target.with_suffix(".md"), "-o (its .md table)")
+            table = plot_study(groups, study, target)
         else:
-            plot_mod.plot(groups, Path(output))
+            plot_mod.plot(groups, target)
     except OSError as e:
         fail(f"-o {output}: cannot write ({e.strerror}); choose a writable path")
-    click.echo(output)
+    echo_all(f"{output}\n")
     if table is not None:
-        click.echo(str(table["table_path"]))
-        click.echo(table["table"], nl=False)
+        echo_all(f"{table['table_path']}\n{table['table']}")
 
 
 STUDY_COMMANDS = [sweep, studies, aggregate, compare, plot]

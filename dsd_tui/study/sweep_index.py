@@ -42,7 +42,27 @@ def read_index(path: Path) -> dict:
                          f"something else changed it") from None
     if not isinstance(index, dict) or index.get("schema") != SCHEMA:
         raise UsageError(f"{path / SWEEP}: not a {SCHEMA} index")
+    problem = index_problem(index)
+    if problem:
+        raise UsageError(f"{path / SWEEP}: {problem}; it is written atomically by `dsd-tui sweep`, so something else "
+                         f"changed it: restore it, or run the sweep command again in a new --out folder")
     return index
+
+
+def index_problem(index: dict) -> str | None:
+    """What makes a sweep.json with the right schema unusable (fields missing or of the wrong type), or None."""
+    for key, kind in (("ladders", list), ("seeds", list), ("grid", dict)):
+        if not isinstance(index.get(key), kind):
+            return f"{key!r} is missing or not a {kind.__name__}"
+    for i, lad in enumerate(index["ladders"]):
+        if not isinstance(lad, dict):
+            return f"ladder {i} is not an object"
+        name = lad.get("name")
+        if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", ".."):
+            return f"ladder {i} has no usable name (a folder inside the sweep)"
+        if not isinstance(lad.get("settings"), dict) or not isinstance(lad.get("status"), str):
+            return f"ladder {name!r} lacks its settings or status"
+    return None
 
 
 def write_index(path: Path, index: dict) -> None:

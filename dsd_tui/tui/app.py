@@ -93,7 +93,7 @@ def run_app(session, *, headless: bool = False, exit_when_done: bool = False) ->
 
 def watch_monitor(path) -> DsdApp:
     """The app on the read-only monitor of the run directory `path`."""
-    return DsdApp(MonitorScreen(events_path=Path(path) / EVENTS))
+    return DsdApp(MonitorScreen(events_path=Path(path) / EVENTS, check_writer=True))
 
 
 def watch_app(path) -> None:

@@ -7,7 +7,8 @@ at once; epoch ticks, the frequent ones, wait for the timer. Training never wait
 
 `EventFollower` reads the lines appended to events.jsonl since its last call, with the same rules
 as `record.rundir.read_events`: a line without its newline (still being written, or torn by a
-crash) is left for later, and a line that is not a JSON object is skipped.
+crash) is left for later, and a line that is not a JSON object is skipped; so is an incomplete
+event appended while following (`dsd-tui watch` refuses a log that already holds one).
 """
 from __future__ import annotations
 
@@ -59,6 +60,20 @@ class EventFollower:
                 chunk = f.read()
         except FileNotFoundError:
             return []
-        events, used = parse_event_lines(chunk)
+        try:
+            events, used = parse_event_lines(chunk)
+        except ev.BadEvent:  # an edited line appended while following: skip it, keep following
+            return self._skip_bad(chunk)
         self._offset += used
         return events
+
+    def _skip_bad(self, chunk: bytes) -> list[ev.Event]:
+        out = []
+        end = chunk.rfind(b"\n")
+        for line in chunk[:end + 1].splitlines(keepends=True):
+            try:
+                out += parse_event_lines(line)[0]
+            except ev.BadEvent:
+                pass
+        self._offset += end + 1
+        return out

@@ -14,6 +14,7 @@ CPU (and the GIL) the training runs on.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from dsd_tui.record import events as ev
-from dsd_tui.record.rundir import EVENTS, atomic_write_text, read_events
+from dsd_tui.record.rundir import EVENTS, atomic_write_text, read_events, writer_alive
 from dsd_tui.record.summary import SummaryBuilder
 from dsd_tui.tui import view
 from dsd_tui.tui.feed import EventFollower, EventInbox
@@ -45,6 +46,7 @@ from dsd_tui.tui.widgets.stop_banner import StopBanner
 REDRAW_HZ = 2  # at most this many redraws a second, however fast events arrive (the clock ticks with it)
 LIVE_HZ = 1  # the same, while the run is live in this process: every wake-up of the UI takes the GIL
 FOLLOW_SECONDS = 0.5  # watch mode: how often events.jsonl is read for new lines
+ALIVE_SECONDS = 2.0  # watch mode: how often it checks that a running run's process still holds it open
 EXPORT_NAME = "export-summary.json"
 COMPACT_BELOW = 30  # terminal rows: below this the stop banner gives each stop one line
 
@@ -75,8 +77,12 @@ class MonitorScreen(Screen):
     ]
 
     def __init__(self, session=None, events_path: Path | None = None, clock: Callable[[], float] = time.time,
-                 exit_when_done: bool = False):
+                 exit_when_done: bool = False, check_writer: bool = False):
         super().__init__()
+        # watch: every ALIVE_SECONDS, is a run that says "running" still held open by its process, and is its
+        # log still there? A SIGKILLed or deleted run is then shown as such instead of live forever.
+        self.check_writer = check_writer
+        self.gone: str | None = None  # "not running" | "log deleted", shown in the header instead of the ETA
         self.exit_when_done = exit_when_done  # leave as soon as the run ends (benchmarks, scripts)
         if (session is None) == (events_path is None):
             raise ValueError("MonitorScreen needs exactly one of session or events_path")
@@ -122,6 +128,8 @@ class MonitorScreen(Screen):
         if self.mode == "watch":
             self.consume(self.follower.poll())
             self.set_interval(FOLLOW_SECONDS, self._follow)
+            if self.check_writer:
+                self.set_interval(ALIVE_SECONDS, self.check_alive)
         else:
             self.consume(read_events(self.events_path))
         self._catching_up = False
@@ -139,6 +147,25 @@ class MonitorScreen(Screen):
 
     def _follow(self) -> None:
         self.consume(self.follower.poll())
+
+    def check_alive(self) -> None:
+        """Watch: say so when the run's log was deleted, or when no process holds a "running" run open."""
+        if not self.events_path.exists():
+            gone = "log deleted"
+        elif self.builder.status == "running" and not writer_alive(self.run_dir):
+            gone = "not running"
+        else:
+            gone = None
+        if gone == self.gone:
+            return
+        self.gone = gone
+        if gone == "log deleted":
+            self.notify(f"{self.events_path} was deleted; nothing more will arrive", title="Run deleted",
+                        severity="error", timeout=60)
+        elif gone:
+            self.notify(f"no process is running it (killed, or its machine went down); continue it with "
+                        f"dsd-tui resume {self.run_dir}", title="Run not running", severity="error", timeout=60)
+        self._tick()
 
     def consume(self, events: list[ev.Event]) -> None:
         """Fold events into the summary, log them, raise alerts; the redraw follows (throttled)."""
@@ -208,6 +235,8 @@ class MonitorScreen(Screen):
 
     def _tick(self) -> None:
         p = view.progress(self.builder, self.clock())
+        if self.gone:
+            p = dataclasses.replace(p, status=self.gone, eta=None)
         try:
             self.query_one("#header", RunHeader).show(p)
             self.query_one("#progress", RunProgress).show(p)

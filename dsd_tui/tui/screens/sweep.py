@@ -76,7 +76,7 @@ class SweepScreen(Screen):
             self.notify(f"{self.names[i]} has not started yet", severity="warning")
             return
         self.opened = path
-        self.app.push_screen(MonitorScreen(events_path=path / EVENTS))
+        self.app.push_screen(MonitorScreen(events_path=path / EVENTS, check_writer=True))
 
 
 def watch_sweep(sweep_dir: Path) -> None:

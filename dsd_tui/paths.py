@@ -1,0 +1,106 @@
+"""Paths the user names: expanded, checked and bounded before anything reads or writes them.
+
+Why a module of its own: every command that reads a path from the user (a profile, a teacher
+checkpoint, a data file) or writes one (`export -o`, `plot -o`) must give the same one-line answer
+to the same hostile input: `~nosuchuser/...` (Python raises RuntimeError), a FIFO that would block a
+read forever, a device or a huge file that would be read whole, or an output path that is a symlink,
+a FIFO, a device or a file a run owns (an atomic rename would replace the node or the run's own log).
+Writes to a symlink go through to its target; anything else that is not a regular file is refused.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from dsd_tui.errors import UsageError
+
+# Files of a run directory that belong to the run (record/rundir.py names them); no command may
+# write over them from outside the run. Kept here, not imported, so that this module stays a leaf.
+RUN_OWNED = ("profile.toml", "events.jsonl", "summary.json")
+RUN_OWNED_DIRS = ("checkpoints", "state")
+SWEEP_OWNED = ("sweep.json", "profile.toml")
+
+
+def expand(text: str | os.PathLike, what: str) -> Path:
+    """`~` and `~user` expanded; an unknown user is one line instead of Python's RuntimeError."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        raise UsageError(f"{what} = {str(text)!r}: no such user's home folder here; give the full path") from None
+
+
+def kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def require_regular(path: Path, what: str) -> os.stat_result | None:
+    """The file's stat (symlinks followed), None when it does not exist; a FIFO, device, socket or
+    directory is refused, so that reading it can neither block nor run without end."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise UsageError(f"{what} = {str(path)!r}: cannot be read ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{what} = {str(path)!r}: is {kind(st.st_mode)}, not a regular file; give a path to a file")
+    return st
+
+
+def read_bounded(path: Path, what: str, limit: int) -> bytes:
+    """The whole file, refused with one line when it is not a regular file or larger than `limit` bytes."""
+    st = require_regular(path, what)
+    if st is None:
+        raise FileNotFoundError(path)
+    if st.st_size > limit:
+        raise UsageError(f"{what} = {str(path)!r}: {st.st_size} bytes, more than the {limit} allowed; "
+                         f"is this the right file?")
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:  # it grew while we read it
+        raise UsageError(f"{what} = {str(path)!r}: more than the {limit} bytes allowed; is this the right file?")
+    return data
+
+
+def output_target(path: str | os.PathLike, option: str) -> Path:
+    """Where a user-named output (`-o FILE`) is written atomically: a symlink's target (written through,
+    the link stays), else the path itself. Refused with one line: a path that exists and is not a
+    regular file (a FIFO, a device, a directory), and a file that a run or a sweep owns."""
+    given = expand(path, option)
+    target = Path(os.path.realpath(given))
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise UsageError(f"{option} {given}: cannot be written ({e.strerror}); choose another path") from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{option} {given}: is {kind(st.st_mode)}; it would be replaced by a regular file, so "
+                         f"nothing was written; choose a path to a regular file")
+    owner = run_owner(target)
+    if owner is not None:
+        raise UsageError(f"{option} {given}: is a file of the run or sweep in {owner}, which must not be overwritten; "
+                         f"write somewhere else")
+    return target
+
+
+def _is_run_dir(folder: Path) -> bool:
+    return (folder / "events.jsonl").is_file() and (folder / "profile.toml").is_file()
+
+
+def run_owner(target: Path) -> Path | None:
+    """The run or sweep directory that owns `target` (a resolved path), or None."""
+    parent = target.parent
+    if target.name in RUN_OWNED and _is_run_dir(parent):
+        return parent
+    if target.name in SWEEP_OWNED and (parent / "sweep.json").is_file():
+        return parent
+    if parent.name in RUN_OWNED_DIRS and _is_run_dir(parent.parent):
+        return parent.parent
+    return None
