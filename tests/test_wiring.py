@@ -24,7 +24,8 @@ from relhelp import metrics
 
 import dsd_tui.core.ladder as ladder_mod
 from dsd_tui import profile as profile_mod
-from dsd_tui.cli import CSV_FIELDS, main
+from dsd_tui.cli import main
+from dsd_tui.conventions import CSV_FIELDS
 from dsd_tui.core.ladder import Ladder, PhaseRun
 from dsd_tui.core.ladder_resume import StateSaver
 from dsd_tui.core.models import build_model
@@ -127,12 +128,20 @@ def test_every_csv_cell_matches_the_summary(finished):
     records = [(p["name"], r) for p in summary["phases"] for r in p["rungs"]]
     assert len(rows) == len(records) == 4
     layers = sorted({k for _, r in records for k in r.get("entropy", {})})
-    assert layers and list(rows[0]) == CSV_FIELDS + [f"entropy:{n}" for n in layers]
+    head = CSV_FIELDS + [f"entropy:{n}" for n in layers]
+    assert layers and list(rows[0])[:len(head)] == head
+    extra = list(rows[0])[len(head):]  # every other record field, dicts flattened as key:sub
+    assert "val_acc_clean" in extra
     assert any(r["test_acc"] != r["val_acc"] for _, r in records)  # a swapped column would show
     for row, (phase, rec) in zip(rows, records):
         assert row["phase"] == phase
+        assert set(row) == set(head) | set(extra)
         expected = {k: rec.get(k) for k in CSV_FIELDS[1:]}
         expected.update({f"entropy:{n}": rec.get("entropy", {}).get(n) for n in layers})
+        for name in extra:
+            key, _, sub = name.partition(":")
+            value = rec.get(key)
+            expected[name] = value.get(sub) if isinstance(value, dict) and sub else value
         for key, want in expected.items():
             cell = row[key]
             if want is None:
