@@ -138,6 +138,12 @@ def watch(run_dir, once, no_tui):
     sweep = is_sweep_dir(Path(run_dir))
     text = once or no_tui
     path = Path(run_dir) if sweep else require_run_dir(Path(run_dir), "watch")
+    # A damaged sweep.json or an edited log is one line naming it, before anything else is said or drawn.
+    if sweep:
+        from dsd_tui.study.sweep_index import read_index
+        read_index(path)
+    else:
+        read_events(path / EVENTS)
     if not text and not _is_terminal():
         flags = f"`dsd-tui watch --once {path}` (the state as text) or `--no-tui` (follow as text)"
         raise UsageError(f"watch needs a terminal (stdin and stdout); without one use {flags}"
@@ -154,13 +160,10 @@ def watch(run_dir, once, no_tui):
         return
     if sweep:
         from dsd_tui.signals import hangup_ends_process
-        from dsd_tui.study.sweep_index import read_index
-        read_index(Path(run_dir))  # a damaged sweep.json is one line here, not a crash screen
         from dsd_tui.tui.screens.sweep import watch_sweep
         with hangup_ends_process():
             watch_sweep(path)
         return
-    read_events(path / EVENTS)  # an edited log is one line here, not a crash screen in the app
     try:
         from dsd_tui.tui.app import watch_app
     except ImportError:
