@@ -102,8 +102,9 @@ class DataSection:
                           "classes, He et al.) | pairflip (c to c+1) | asymmetric (similar-class flips; digits, mnist, "
                           "cifar10, synthetic); mappings in docs/lab.md",
                           choice("symmetric", "random-labels", "pairflip", "asymmetric"))
-    val_size: int = opt(200, "validation samples held out from the training set (same label noise)",
-                        between(1, MAX_SAMPLES))
+    val_size: int = opt(200, "validation samples held out from the training set (same label noise); 0 = none, "
+                             "train on every sample (only with distill.teacher = \"best-test\")",
+                        between(0, MAX_SAMPLES))
     train_size: int = opt(1000, "training samples kept after the validation split (0 = all the rest)",
                           between(0, MAX_SAMPLES))
     batch_size: int = opt(128, "samples per training step", between(1, 1 << 20))
@@ -150,7 +151,10 @@ class PruneSection:
                        choice("lr-rewind", "finetune", "weight-rewind", "reinit"))
     rewind_epoch: int = opt(0, "weight-rewind: the dense-rung epoch whose weights each rung restarts from",
                               between(0, MAX_EPOCHS))
-    finetune_lr: float = opt(1e-4, "finetune: the constant learning rate of every pruned rung",
+    rewind_step: int = opt(0, "weight-rewind: the dense-rung training step (optimizer steps, counted from 1) whose "
+                              "weights each rung restarts from, instead of an epoch; 0 = use rewind_epoch (He et al. "
+                              "2022 rewind to step 1000 on CIFAR)", between(0, 1 << 40))
+    finetune_lr: float = opt(1e-3, "finetune: the constant learning rate of every pruned rung (1e-3: He et al. 2022)",
                              between(0.0, MAX_LR, lo_open=True))
     criterion: str = opt("magnitude", "what a rung ranks kept weights by, lowest pruned first: magnitude |w| (the "
                          "paper's) | gradient |w·dL/dw| on one seeded training batch | random",
@@ -164,12 +168,16 @@ class PruneSection:
 @dataclass(frozen=True)
 class DistillSection:
     enabled: bool = opt(True, "run the DSD² student phase after the teacher ladder")
-    teacher: str = opt("best", "best (best-validation teacher rung) | dense | PATH to a checkpoint .pt")
+    teacher: str = opt("best", "best (best-validation teacher rung) | dense | best-test (the best test-accuracy rung: "
+                               "the authors' protocol, uses the test set for selection) | PATH to a checkpoint .pt")
     temperature: float = opt(10.0, "KD temperature T", between(0.0, 1000.0, lo_open=True))
     alpha: float = opt(0.8, "weight of the KD term; 1-alpha weighs the CE on noisy labels, in [0, 1]",
                        between(0.0, 1.0))
     arch: str = opt("", "student architecture ('' = same as model.arch)",
                     choice("", "mlp", "resnet18", "vgg", "lenet300"))
+    student_init: str = opt("teacher", "teacher (the student starts from the teacher's dense init, as in the authors' "
+                            "code; a student of another architecture is fresh by nature) | fresh (its own seed)",
+                            choice("teacher", "fresh"))
 
 
 @dataclass(frozen=True)
@@ -349,6 +357,12 @@ def _cross_checks(p: Profile, source: str) -> None:
     if p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch > p.train.dense_epochs:
         raise ProfileError(f"{source}: prune.rewind_epoch = {p.prune.rewind_epoch}: beyond the "
                            f"{p.train.dense_epochs} dense epochs; use 0..{p.train.dense_epochs}")
+    if p.data.val_size == 0 and p.distill.teacher != "best-test":
+        raise ProfileError(f"{source}: data.val_size = 0 leaves no validation split, so rungs would be chosen on the "
+                           f"test set; say so with distill.teacher = \"best-test\" or keep a validation split")
+    if p.prune.rewind_step and p.prune.rewind_epoch:
+        raise ProfileError(f"{source}: prune.rewind_step = {p.prune.rewind_step} and prune.rewind_epoch = "
+                           f"{p.prune.rewind_epoch}: weight-rewind goes back to one point; set only one of them")
     if p.train.dense_epochs == 0 and p.train.epochs == 0:
         pass
     for key in ("active", "active_student"):

@@ -16,7 +16,7 @@ import torch
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.core.data import DataBundle, load_data
-from dsd_tui.core.ladder import Ladder, pick_device
+from dsd_tui.core.ladder import Ladder, pick_device, steps_per_epoch
 from dsd_tui.core.models import build_model
 from dsd_tui.core.teacher import load_teacher_model
 from dsd_tui.errors import RunFailed, UsageError
@@ -177,8 +177,15 @@ def preflight(prof: profile_mod.Profile, check_teacher: bool = True) -> DataBund
         require_wandb()
     data = load_data(prof.data, prof.run.seed)
     check_arch(prof, data)
+    if prof.prune.retrain == "weight-rewind" and prof.prune.rewind_step:
+        per_epoch = steps_per_epoch(len(data.train), prof.data.batch_size)
+        steps = prof.train.dense_epochs * per_epoch
+        if prof.prune.rewind_step > steps:
+            raise UsageError(f"prune.rewind_step = {prof.prune.rewind_step}: the dense rung has only {steps} steps "
+                             f"({prof.train.dense_epochs} epochs of {per_epoch}); use 1..{steps} or more "
+                             f"train.dense_epochs")
     teacher = prof.distill.teacher
-    if check_teacher and prof.distill.enabled and teacher not in ("best", "dense"):
+    if check_teacher and prof.distill.enabled and teacher not in ("best", "dense", "best-test"):
         load_teacher_model(expand(teacher, "distill.teacher"), prof.model, prof.model.arch, data.input_shape,
                            data.num_classes)
     return data

@@ -45,6 +45,44 @@ def write_cifar(root: Path, dataset: str = "cifar10", n_train: int = 60, n_test:
     return root
 
 
+class _Numpy1Pickler(pickle._Pickler):
+    """Pickles numpy arrays as numpy 1.x did (`numpy.core.multiarray._reconstruct`), whatever numpy runs here:
+    the module path of the CIFAR-100N labels file as distributed."""
+
+    def save_global(self, obj, name=None):
+        core = getattr(np, "_core", None) or np.core
+        if obj is core.multiarray._reconstruct:
+            self.write(pickle.GLOBAL + b"numpy.core.multiarray\n_reconstruct\n")
+            self.memoize(obj)
+            return
+        super().save_global(obj, name)
+
+
+class _Numpy1PickleModule:
+    Pickler = _Numpy1Pickler
+    Unpickler = pickle.Unpickler
+
+
+def cifar100_train_labels(root: Path) -> np.ndarray:
+    with open(root / "cifar-100-python" / "train", "rb") as f:
+        return np.array(pickle.load(f)["fine_labels"], dtype=np.int64)
+
+
+def write_cifar100n_labels(path: Path, clean: np.ndarray, noise: float = 0.4, seed: int = 0,
+                           numpy1: bool = True) -> np.ndarray:
+    """A CIFAR-100N-style labels file (torch.save of a dict of numpy arrays `clean_label`, `noisy_label`),
+    by default pickled with numpy 1.x's module path as the distributed CIFAR-100_human.pt is; about `noise`
+    of the labels moved to another class. Returns the noisy labels."""
+    rng = np.random.default_rng(seed)
+    noisy = clean.copy()
+    moved = rng.random(len(clean)) < noise
+    noisy[moved] = (clean[moved] + rng.integers(1, 100, int(moved.sum()))) % 100
+    entry = {"clean_label": clean, "noisy_label": noisy, "clean_coarse_label": clean // 5,
+             "noisy_coarse_label": noisy // 5}
+    torch.save(entry, path, pickle_module=_Numpy1PickleModule if numpy1 else pickle)
+    return noisy
+
+
 @pytest.fixture
 def cifar10_dir(tmp_path):
     return write_cifar(tmp_path / "data", "cifar10")

@@ -26,3 +26,8 @@ def test_gpu_check_smoke_runs_every_step_on_cpu(tmp_path):
     summary = json.loads((runs[0] / "summary.json").read_text())
     assert summary["status"] == "completed"
     assert [len(p["rungs"]) for p in summary["phases"]] == [3, 3]  # teacher and KD student, rungs 0..2
+    assert "goal fp32:" in out and "goal bf16:" in out
+    modes = [json.loads((r / "summary.json").read_text()) for r in (tmp_path / "modes").iterdir()]
+    assert [(m["profile"]["train"]["precision"], m["status"]) for m in modes] == [("bf16", "completed")]
+    assert "kill/resume: SIGKILL after teacher rung 0 epoch 1 of 2" in out
+    assert "metrics identical to the uninterrupted run" in out

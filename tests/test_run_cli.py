@@ -144,7 +144,8 @@ def test_student_from_dense_teacher_and_from_a_checkpoint_path(finished_run, tmp
     path = run_dir / "checkpoints" / "teacher-rung01.pt"
     fromfile, _ = run_short(tmp_path, f"distill.teacher={path}", out="b")
     s = json.loads((fromfile / "summary.json").read_text())
-    assert s["phases"][1]["teacher"] == {"source": "path", "path": str(path), "rung": 1, "arch": "mlp"}
+    assert s["phases"][1]["teacher"] == {"source": "path", "path": str(path), "rung": 1, "arch": "mlp",
+                                         "student_init": "teacher"}
 
 
 @pytest.mark.parametrize("mode", ["finetune", "weight-rewind", "reinit"])

@@ -19,8 +19,17 @@ from dsd_tui.core.cifar_files import md5, read_batch
 from dsd_tui.errors import UsageError
 from dsd_tui.paths import expand
 
-CIFAR_MEAN = (0.485, 0.456, 0.406)  # the reference recipe's normalisation (design.md §2)
+CIFAR_MEAN = (0.485, 0.456, 0.406)  # the reference recipe's normalisation for CIFAR-10/100 (design.md §2)
 CIFAR_STD = (0.229, 0.224, 0.225)
+CIFAR100_MEAN = (0.5071, 0.4867, 0.4408)  # CIFAR-100's own statistics: the reference's for CIFAR-100N
+CIFAR100_STD = (0.2675, 0.2565, 0.2761)
+
+
+def normalisation(dataset: str) -> tuple[tuple, tuple]:
+    """(mean, std) per channel, as fractions of 255, that the reference uses for this data set's images."""
+    if dataset == "cifar100n":
+        return CIFAR100_MEAN, CIFAR100_STD
+    return CIFAR_MEAN, CIFAR_STD
 
 
 class DataError(UsageError):
@@ -51,10 +60,13 @@ class DataBundle:
     images: bool  # uint8 images needing normalisation (and maybe augmentation)
     augment: bool
     noise: dict = field(default_factory=dict)  # realised rates and noisy indices
+    mean: tuple = CIFAR_MEAN  # image normalisation per channel (fractions of 255)
+    std: tuple = CIFAR_STD
 
     def to(self, device) -> "DataBundle":
         return DataBundle(self.name, self.train.to(device), self.val.to(device), self.test.to(device),
-                          self.num_classes, self.input_shape, self.images, self.augment, self.noise)
+                          self.num_classes, self.input_shape, self.images, self.augment, self.noise,
+                          self.mean, self.std)
 
 
 # ---------------------------------------------------------------- label noise
@@ -154,8 +166,11 @@ class _CifarFiles:
         return images, torch.from_numpy(y.astype(np.int64)), verified
 
 
-def load_cifar100n_labels(path: str, n_train: int) -> torch.Tensor:
-    """The CIFAR-100N human noisy labels (`CIFAR-100_human.pt`, key `noisy_label`)."""
+def load_cifar100n_labels(path: str, clean: torch.Tensor, train_file: str) -> torch.Tensor:
+    """The CIFAR-100N human noisy labels (`CIFAR-100_human.pt`: numpy arrays `noisy_label` and `clean_label`),
+    read without running code. The file as distributed was pickled under numpy 1.x; both numpy module paths
+    are accepted. Its `clean_label` must be the CIFAR-100 training labels `clean` read from `train_file`
+    (as the authors assert), else the two files do not belong together."""
     file = expand(path, "data.noisy_labels")
     if not file.is_file():
         raise DataError(f"data.noisy_labels = {path!r}: no such file; give the CIFAR-100N file CIFAR-100_human.pt")
@@ -164,21 +179,33 @@ def load_cifar100n_labels(path: str, n_train: int) -> torch.Tensor:
             raw = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line answer
         raise DataError(f"data.noisy_labels = {path!r}: cannot be read safely ({e.__class__.__name__}); "
-                        f"expected the CIFAR-100N .pt file with a 'noisy_label' array") from None
-    labels = raw.get("noisy_label") if isinstance(raw, dict) else None
-    if labels is None:
-        raise DataError(f"data.noisy_labels = {path!r}: has no 'noisy_label' entry; expected CIFAR-100_human.pt")
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long).flatten()
-    if labels.shape[0] != n_train:
-        raise DataError(f"data.noisy_labels = {path!r}: {labels.shape[0]} labels for {n_train} CIFAR-100 "
-                        f"training images; the file does not belong to this data set")
-    return labels
+                        f"expected the CIFAR-100N .pt file with 'noisy_label' and 'clean_label' arrays") from None
+    arrays = {}
+    for key in ("noisy_label", "clean_label"):
+        value = raw.get(key) if isinstance(raw, dict) else None
+        if value is None:
+            raise DataError(f"data.noisy_labels = {path!r}: has no {key!r} entry; expected CIFAR-100_human.pt")
+        arrays[key] = torch.as_tensor(np.asarray(value), dtype=torch.long).flatten()
+    n_train = clean.shape[0]
+    for key, labels in arrays.items():
+        if labels.shape[0] != n_train:
+            raise DataError(f"data.noisy_labels = {path!r}: {labels.shape[0]} {key} entries for the {n_train} "
+                            f"training images of {train_file}; the file does not belong to this data set")
+    differ = int((arrays["clean_label"] != clean.long()).sum())
+    if differ:
+        raise DataError(f"data.noisy_labels = {path!r}: its clean_label differs from the CIFAR-100 training labels "
+                        f"in {train_file} at {differ} of {n_train} images; use the CIFAR-N labels file with the "
+                        f"original CIFAR-100 python files")
+    return arrays["noisy_label"]
 
 
 def _numpy_safe_globals():
-    out = [np.ndarray, np.dtype]
+    """What a pickled numpy array needs, under the module path of numpy 1.x files (numpy.core) and of
+    numpy 2 files (numpy._core), whichever numpy runs here."""
     core = getattr(np, "_core", None) or np.core
-    out.append(core.multiarray._reconstruct)
+    rebuild = core.multiarray._reconstruct
+    out = [np.ndarray, np.dtype, (rebuild, "numpy.core.multiarray._reconstruct"),
+           (rebuild, "numpy._core.multiarray._reconstruct")]
     out.extend(type(np.dtype(t)) for t in ("int64", "int32", "uint8", "float32", "float64"))
     return out
 
@@ -225,7 +252,7 @@ def load_data(cfg, seed: int) -> DataBundle:
             classes = files.num_classes
             noise_info["checksums_verified"] = bool(ok_train and ok_test)
             if cfg.dataset == "cifar100n":
-                human = load_cifar100n_labels(cfg.noisy_labels, len(y))
+                human = load_cifar100n_labels(cfg.noisy_labels, y, str(files.root / files.folder / "train"))
                 noise_info["human_noisy_labels"] = True
                 y_noisy_all = human
         perm = torch.randperm(len(y), generator=gen)
@@ -256,11 +283,15 @@ def load_data(cfg, seed: int) -> DataBundle:
         "train_noisy_indices": tr_idx.tolist(),
         "val_noisy_indices": va_idx.tolist(),
     })
+    val_split = Split(val_x, val_noisy, val_y)
+    if cfg.val_size == 0:  # no validation split (distill.teacher = "best-test"): the test set stands in
+        val_split = Split(test_x, test_y, test_y)
+        noise_info["val_is_test"] = True
     augment = {"auto": images, "none": False, "crop-flip": True}[cfg.augment]
     if augment and not images:
         raise DataError("data.augment = 'crop-flip': only image datasets can be cropped and flipped; use 'none'")
-    return DataBundle(cfg.dataset, Split(train_x, train_noisy, train_y), Split(val_x, val_noisy, val_y),
-                      Split(test_x, test_y, test_y), classes, shape, images, augment, noise_info)
+    return DataBundle(cfg.dataset, Split(train_x, train_noisy, train_y), val_split, Split(test_x, test_y, test_y),
+                      classes, shape, images, augment, noise_info, *normalisation(cfg.dataset))
 
 
 # ---------------------------------------------------------------- batches on the device
@@ -273,8 +304,8 @@ class Batcher:
         self.augment = bundle.augment
         self.channels_last = channels_last
         if self.images:
-            self.mean = torch.tensor(CIFAR_MEAN, device=device).view(1, 3, 1, 1) * 255
-            self.inv_std = 1.0 / (torch.tensor(CIFAR_STD, device=device).view(1, 3, 1, 1) * 255)
+            self.mean = torch.tensor(bundle.mean, device=device).view(1, -1, 1, 1) * 255
+            self.inv_std = 1.0 / (torch.tensor(bundle.std, device=device).view(1, -1, 1, 1) * 255)
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         if not self.images:

@@ -1,8 +1,9 @@
 """The DSD² method, one rung at a time, told as events.
 
 A run is the teacher ladder (train dense, then prune `rate` of the remaining weights and retrain,
-`rungs` times) and, with distillation on, the student ladder (a fresh dense student trained by KD
-from the frozen best-validation teacher, pruned the same way with the same KD loss). Every rung is
+`rungs` times) and, with distillation on, the student ladder (a dense student, by default drawn from
+the teacher's dense init as in the authors' code, trained by KD from the frozen best-validation
+teacher, pruned the same way with the same KD loss). Every rung is
 `Ladder.run_rung`: prune → retrain → measure → stop checks → save; this module holds the method and
 its pieces, ladder_resume.py the resume bookkeeping (what is saved at every epoch end and how a
 resumed run finds its place again, exactly: docs/reliability.md).
@@ -22,9 +23,10 @@ from torch import nn
 
 from dsd_tui.core import ladder_resume, learning_distance, prune_scores
 from dsd_tui.core.data import Batcher, DataBundle, load_data
+from dsd_tui.core.data_facts import data_facts
 from dsd_tui.core.entropy import mean_entropy
 from dsd_tui.core.ladder_resume import Cursor, StartPoint, StateSaver
-from dsd_tui.core.models import build_model
+from dsd_tui.core.models import build_model, reinitialise
 from dsd_tui.core.pruning import Masks, output_layer_name
 from dsd_tui.core.teacher import load_teacher_model
 from dsd_tui.core.training import (
@@ -44,7 +46,7 @@ from dsd_tui.profile import Profile
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import RunDir, safe_torch_load
 from dsd_tui.record.rung import RungRecord, diverged_record, measured_record, trained
-from dsd_tui.record.summary import best_rung
+from dsd_tui.record.summary import best_rung, best_test_rung
 from dsd_tui.speed.modes import Speed
 from dsd_tui.stops import criteria, regime, verdicts
 from dsd_tui.stops.outcome import Plan, firing_details
@@ -159,7 +161,8 @@ class Ladder:
         phases = ["teacher"] + (["student"] if p.distill.enabled else [])
         env = {**environment(self.device, p.run.threads), "speed": self.speed.describe()}
         self.emit(ev.RunStarted(name=p.run.name, run_dir=str(self.rundir.path), profile=p.to_dict(),
-                                environment=env, phases=phases, rungs=p.prune.rungs, resumed=self.resume))
+                                environment=env, phases=phases, rungs=p.prune.rungs, resumed=self.resume,
+                                data=data_facts(self.data, p.data, p.distill.teacher)))
         if not self.resume:
             self.emit(ev.Log(message=f"data: {self.data.name}, {len(self.data.train)} train / {len(self.data.val)} "
                                      f"val / {len(self.data.test)} test, noise {self.data.noise['train_rate']:.3f} "
@@ -169,6 +172,12 @@ class Ladder:
                 self.emit(ev.Warning(message=f"train.sparse_kernels on {self.device.type}: the CSR kernels were "
                                              f"measured on the CPU only; on a GPU dense kernels are usually faster "
                                              f"(docs/benchmarks.md)"))
+            if p.distill.teacher == "best-test":
+                split = ("no validation split: the validation metrics are the test set's" if self.data.noise.get(
+                    "val_is_test") else "the validation split is kept but not used to pick the teacher")
+                self.emit(ev.Warning(message=f"distill.teacher = best-test: the teacher is the teacher rung with the "
+                                             f"best test accuracy (the authors' protocol; the test set is used for "
+                                             f"selection); {split}"))
             if self.data.noise.get("checksums_verified") is False:
                 self.emit(ev.Warning(message=f"the {self.data.name} files in {p.data.path} do not match the official "
                                              f"checksums; they are used as found (structure and labels checked)"))
@@ -223,21 +232,31 @@ class Ladder:
         teacher and KD loss."""
         p = self.p
         arch = (p.distill.arch or p.model.arch) if phase == "student" else p.model.arch
-        torch.manual_seed(p.run.seed * 1000 + PHASE_SEED[phase])
+        init_from = self.student_init(arch) if phase == "student" else "teacher"
+        # "teacher": drawn exactly as the teacher phase drew its dense init
+        torch.manual_seed(p.run.seed * 1000 + PHASE_SEED["teacher" if init_from == "teacher" else phase])
         model = self.speed.place(build_model(arch, p.model, self.data.input_shape, self.data.num_classes),
                                  self.device)
         masks = Masks(model)
         self.train_forward = self.speed.forward_of(model)  # masks and state dict stay on `model`
         gen = torch.Generator(device=self.device).manual_seed(p.run.seed * 7919 + PHASE_SEED[phase])
         rewind_state = None
-        if p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch == 0:
+        if p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch == 0 and p.prune.rewind_step == 0:
             rewind_state = copy.deepcopy(model.state_dict())  # the initial weights
         ph = PhaseRun(phase, arch, model, masks, gen, rewind_state, phases_done)
         teacher_info = None
         if phase == "student":
             teacher, teacher_info = self.load_teacher(cursor)
+            teacher_info["student_init"] = init_from
             ph.loss_fn = self.kd_loss_fn(teacher)
         return ph, teacher_info
+
+    def student_init(self, arch: str) -> str:
+        """Where the student's dense weights come from: "teacher" (drawn exactly as the teacher phase drew
+        its dense init, the authors' behaviour) or "fresh" (the student phase's own seed)."""
+        if self.p.distill.student_init == "teacher" and arch == self.p.model.arch:
+            return "teacher"
+        return "fresh"
 
     def resume_phase(self, ph: PhaseRun, cursor: Cursor) -> StartPoint:
         """Put the saved state back into the freshly built phase; returns where its rung loop continues."""
@@ -274,9 +293,7 @@ class Ladder:
             ph.model.load_state_dict(ph.rewind_state)
         elif mode == "reinit":
             torch.manual_seed(self.p.run.seed * 1000 + PHASE_SEED[ph.name] * 100 + rung)
-            for m in ph.model.modules():
-                if m is not ph.model and hasattr(m, "reset_parameters"):
-                    m.reset_parameters()
+            reinitialise(ph.model)
         ph.masks.zero_pruned()
 
     def cut(self, ph: PhaseRun, rung: int) -> None:
@@ -321,16 +338,26 @@ class Ladder:
         ph.start = self.rung_start(ph, rung, resume is not None)
         self.emit(ev.RungStarted(phase=ph.name, rung=rung, sparsity=ph.masks.sparsity(), epochs=epochs))
         autocast = self.autocast()
+        rewind_at = self.rewind_point() if rung == 0 else None
         with self.speed.rung_kernels(ph.model, opt):  # train.sparse_kernels: CSR for the sparsest Linear layers
             for epoch in range(first_epoch, epochs + 1):
                 t0 = time.time()
                 lr_now = opt.param_groups[0]["lr"]
+                kept: dict = {}
+                keep_step = None
+                if rewind_at is not None and rewind_at[0] == epoch:
+                    def keep_step(i, want=rewind_at[1]):
+                        if i == want:
+                            kept["state"] = {k: v.detach().clone() for k, v in ph.model.state_dict().items()}
                 res = train_epoch(self.train_forward, ph.masks, self.batcher, self.data.train, p.data.batch_size,
-                                  ph.gen, opt, ph.loss_fn or ce_loss, autocast, self.should_stop)
+                                  ph.gen, opt, ph.loss_fn or ce_loss, autocast, self.should_stop, keep_step)
                 sched.step()
                 if not res.finite:
                     raise Diverged(epoch)
-                if rung == 0 and p.prune.retrain == "weight-rewind" and epoch == p.prune.rewind_epoch:
+                if "state" in kept:
+                    ph.rewind_state = kept["state"]
+                if (rung == 0 and p.prune.retrain == "weight-rewind" and not p.prune.rewind_step
+                        and epoch == p.prune.rewind_epoch):
                     ph.rewind_state = {k: v.detach().clone() for k, v in ph.model.state_dict().items()}
                 dt = time.time() - t0
                 seconds += dt
@@ -351,6 +378,14 @@ class Ladder:
         self.rundir.save_torch(learning_distance.START_FILE, {
             "phase": ph.name, "rung": rung, "weights": {n: t.cpu() for n, t in start.items()}})
         return start
+
+    def rewind_point(self) -> tuple[int, int] | None:
+        """weight-rewind to a training step: (dense-rung epoch, step within it), both 1-based; else None."""
+        step = self.p.prune.rewind_step
+        if self.p.prune.retrain != "weight-rewind" or not step:
+            return None
+        per_epoch = steps_per_epoch(len(self.data.train), self.p.data.batch_size)
+        return (step - 1) // per_epoch + 1, (step - 1) % per_epoch + 1
 
     def measure(self, ph: PhaseRun, rung: int, train_seconds: float) -> RungRecord:
         """The rung's record: accuracies and losses on train/val/test, and the layer entropies."""
@@ -429,7 +464,7 @@ class Ladder:
     def load_teacher(self, cursor: Cursor | None):
         p = self.p
         choice = p.distill.teacher
-        own = choice in ("best", "dense")  # the teacher is one of this run's checkpoints
+        own = choice in ("best", "dense", "best-test")  # the teacher is one of this run's checkpoints
         if cursor is not None and self.state.get("teacher_path"):
             saved = Path(self.state["teacher_path"])
             # The run's own checkpoint is found in the run directory wherever it now lives (states written
@@ -437,7 +472,7 @@ class Ladder:
             path = self.rundir.path / "checkpoints" / saved.name if own else saved
         elif own:
             records = self.rundir.builder.records("teacher")
-            rung = best_rung(records) if choice == "best" else 0
+            rung = {"best": best_rung, "best-test": best_test_rung}.get(choice, lambda _r: 0)(records)
             if rung is None:
                 raise RunFailed("no teacher rung finished; the student phase has no teacher")
             path = self.rundir.checkpoint_path("teacher", rung)
@@ -451,7 +486,7 @@ class Ladder:
         # saved with the state, so a resume reloads this teacher: relative to the run directory when it is one of
         # the run's checkpoints (a moved run, or a resume from another cwd, finds it), else absolute
         self.saver.teacher_path = f"checkpoints/{path.name}" if own else str(path)
-        info = {"source": choice if choice in ("best", "dense") else "path", "path": str(path),
+        info = {"source": choice if choice in ("best", "dense", "best-test") else "path", "path": str(path),
                 "rung": ck.get("rung"), "arch": arch}
         rec = next((r for r in self.rundir.builder.records("teacher") if r["rung"] == ck.get("rung")), None)
         if rec is not None and info["source"] != "path":
@@ -480,3 +515,8 @@ class Ladder:
 
     def autocast(self):
         return self.speed.autocast()
+
+
+def steps_per_epoch(samples: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch (the last short batch is kept)."""
+    return max(1, math.ceil(samples / batch_size))

@@ -3,6 +3,11 @@ MLP of the embedded quickstart, and He et al.'s LeNet-300-100 (an MLP with their
 
 Every ReLU is its own `nn.ReLU` module (never reused, never functional), so the entropy hooks see
 each activation layer exactly once per forward and name it by its module path.
+
+Initialisation follows the authors' code: ResNet-18 re-initialises every Conv2d with
+kaiming_normal_(fan_out, relu) and every BatchNorm to weight 1, bias 0; VGG-like and the MLP keep
+PyTorch's default. It matters beyond the dense rung: global magnitude pruning compares |w| across
+layers, so each layer's initial scale decides how the sparsity is shared out (docs/results.md).
 """
 from __future__ import annotations
 
@@ -60,11 +65,37 @@ class ResNet18(nn.Module):
             cin = cout
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(512, num_classes)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """The authors' init (the classifier keeps PyTorch's default)."""
+        kaiming_fan_out_init(self)
 
     def forward(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def kaiming_fan_out_init(model: nn.Module) -> None:
+    """Every Conv2d: kaiming_normal_(mode="fan_out", nonlinearity="relu"), so weight std = √(2 / (C_out·k·k));
+    every BatchNorm: weight 1, bias 0."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def reinitialise(model: nn.Module) -> None:
+    """A fresh random init drawn as the model was built (`prune.retrain = "reinit"`): every module's
+    PyTorch default, then the architecture's own init where it has one."""
+    for m in model.modules():
+        if m is not model and hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    if hasattr(model, "init_weights"):
+        model.init_weights()
 
 
 class VGGLike(nn.Module):

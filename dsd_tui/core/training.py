@@ -74,7 +74,10 @@ def ce_loss(logits, _x, _idx, y):
 
 def train_epoch(model: nn.Module, masks: Masks, batcher: Batcher, split: Split, batch_size: int,
                 gen: torch.Generator, opt, loss_fn: LossFn = ce_loss, autocast=None,
-                should_stop: Callable[[], bool] | None = None) -> EpochResult:
+                should_stop: Callable[[], bool] | None = None,
+                after_step: Callable[[int], None] | None = None) -> EpochResult:
+    """One epoch over `split`; `after_step(i)` is called after the i-th optimizer step (1-based), e.g. to keep
+    the weights of a training step for weight rewinding."""
     model.train()
     device = split.y.device
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
@@ -82,7 +85,7 @@ def train_epoch(model: nn.Module, masks: Masks, batcher: Batcher, split: Split, 
     seen = 0
     ctx = autocast or contextlib.nullcontext
     compact = getattr(opt, "keeps_pruned_at_zero", False)
-    for idx, x, y in batcher.train_batches(split, batch_size, gen):
+    for step, (idx, x, y) in enumerate(batcher.train_batches(split, batch_size, gen), 1):
         if should_stop is not None and should_stop():
             raise Interrupted()
         with ctx():
@@ -96,6 +99,8 @@ def train_epoch(model: nn.Module, masks: Masks, batcher: Batcher, split: Split, 
             masks.apply_to_grads()
             opt.step()
             masks.apply_to_weights()
+        if after_step is not None:
+            after_step(step)
         n = y.shape[0]
         loss_sum += loss.detach().double() * n
         correct += (logits.detach().argmax(1) == y).sum()

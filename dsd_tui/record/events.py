@@ -89,6 +89,7 @@ class RunStarted(Event):
     phases: list  # planned phase names, in order
     rungs: int  # pruning rungs per phase after the dense rung
     resumed: bool = False
+    data: dict | None = None  # the data facts (core/data_facts.py): the summary's `data` block
 
 
 @dataclass(frozen=True)

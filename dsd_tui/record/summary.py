@@ -21,6 +21,15 @@ def best_rung(records: list[RungRecord]) -> int | None:
     return max(valid, key=lambda r: (r["val_acc"], r["rung"]))["rung"]
 
 
+def best_test_rung(records: list[dict]) -> int | None:
+    """The rung with the best test accuracy, ties to the sparser rung (`distill.teacher = "best-test"`, the
+    authors' protocol: it uses the test set for selection)."""
+    valid = [r for r in records if r.get("test_acc") is not None and not r.get("diverged")]
+    if not valid:
+        return None
+    return max(valid, key=lambda r: (r["test_acc"], r["rung"]))["rung"]
+
+
 class SummaryBuilder:
     def __init__(self):
         self.status: ev.RunStatus = "running"
@@ -28,6 +37,7 @@ class SummaryBuilder:
         self.run_dir = ""
         self.profile: dict = {}
         self.environment: dict = {}
+        self.data: dict | None = None
         self.planned_phases: list[str] = []
         self.planned_rungs = 0
         self.started: float | None = None
@@ -48,6 +58,8 @@ class SummaryBuilder:
     def _on_run_started(self, e: ev.RunStarted) -> None:
         self.name, self.run_dir, self.profile, self.environment = e.name, e.run_dir, e.profile, e.environment
         self.planned_phases, self.planned_rungs = list(e.phases), e.rungs
+        if e.data is not None:
+            self.data = e.data
         if self.started is None:
             self.started = e.time
         self.status = "running"
@@ -137,6 +149,7 @@ class SummaryBuilder:
             "seconds": self.seconds,
             "profile": self.profile,
             "environment": self.environment,
+            **({"data": self.data} if self.data is not None else {}),
             "phases": phases,
             "stops": self.stops,
         }
