@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_gpu_check_smoke_runs_every_step_on_cpu(tmp_path):
     env = {**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path)}
     proc = subprocess.run(["bash", str(ROOT / "bench" / "gpu_check.sh"), "--smoke"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     result = json.loads((tmp_path / "throughput.json").read_text())
