@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from dsd_tui.record import events as ev
+from dsd_tui.record.layers import collapse_text
 from dsd_tui.record.rundir import EVENTS, rebuild_summary
 from dsd_tui.record.rung import RungRecord
 from dsd_tui.record.summary import SummaryBuilder
@@ -123,6 +124,9 @@ class HeadlessPrinter:
                        f"sparsity; cost {d['rungs_trained']}/{d['rungs_full']} rungs, {d['epochs_trained']:.0f}/"
                        f"{d['epochs_full']:.0f} epochs, {d['density_epochs_trained']:.1f}/"
                        f"{d['density_epochs_full']:.1f} density-weighted epochs")
+
+    def _on_layer_collapse(self, e: ev.LayerCollapse) -> None:
+        self._line(f"  [{e.level.upper()}] " + collapse_text(e))
 
     def _on_phase_finished(self, e: ev.PhaseFinished) -> None:
         note = " (stopped early)" if e.stopped_early else ""

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from dsd_tui.record import events as ev
+from dsd_tui.record.layers import collapse_text
 from dsd_tui.record.summary import SummaryBuilder
 from dsd_tui.speed.modes import modes_note
 
@@ -224,6 +225,8 @@ def log_line(e: ev.Event) -> tuple[str, str] | None:
         tag = "STOP" if e.active else "shadow"
         return ("alert" if e.active else "info"), f"[{tag}] {e.criterion} at {e.phase} rung {e.rung} → keep " \
                                                   f"rung {e.selected_rung}: {e.reason}"
+    if isinstance(e, ev.LayerCollapse):
+        return ("error" if e.level == "collapsed" else "warning"), f"[{e.level.upper()}] {collapse_text(e)}"
     if isinstance(e, ev.PhaseFinished):
         return "info", f"{e.phase} phase done: best rung {e.best_rung}, {e.rungs_trained} rungs trained"
     if isinstance(e, ev.RunFinished):
