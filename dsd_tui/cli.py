@@ -116,7 +116,16 @@ def _run_tui(session) -> str:
         from dsd_tui.headless import HeadlessPrinter
         session.sink.sinks.append(HeadlessPrinter())
         return _run_headless(session)
-    return run_app(session)
+    try:
+        return run_app(session)
+    finally:  # the screen is gone: leave the end-of-run summary on the terminal, as the headless view does
+        _print_report(session.rundir.builder.summary())
+
+
+def _print_report(summary: dict) -> None:
+    from dsd_tui.headless import end_of_run_report
+    for line in end_of_run_report(summary):
+        say(line)
 
 
 def _finish(status: str, session) -> None:
@@ -169,6 +178,11 @@ def watch(run_dir, once, no_tui):
     except ImportError:
         fail("the TUI is not available in this installation; use `dsd-tui watch --once` or `--no-tui`")
     watch_app(path)
+    from dsd_tui.record.events import FINISHED
+    from dsd_tui.record.rundir import rebuild_summary
+    summary = rebuild_summary(path).summary()
+    if summary["status"] in FINISHED:  # leaving a finished run: its summary stays on the terminal
+        _print_report({**summary, "run_dir": str(path)})
 
 
 @main.command()
