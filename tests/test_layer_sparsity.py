@@ -2,18 +2,23 @@
 layer is made to collapse (tests/layer_support.py)."""
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
 from layer_support import COLLAPSING, collapsing_run
+from tui_support import screen_text
 
 from dsd_tui.cli import main
 from dsd_tui.record import layers
 from dsd_tui.record.rundir import read_events
+from dsd_tui.tui.app import DsdApp
+from dsd_tui.tui.screens.monitor import MonitorScreen
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +77,68 @@ def test_grades_collapsed_at_zero_warning_under_one_percent_or_ten_weights_and_o
         {"layer": "a", "level": "warning", "kept": 50, "weights": 10_000}]
     assert layers.worsened({"a": 0.995, "b": 0.0}, {"a": 0.996, "b": 1.0}, sizes) == [
         {"layer": "b", "level": "collapsed", "kept": 0, "weights": 100}]  # a: still a warning, not announced again
+
+
+# ------------------------------------------------------------------ the monitor over that run
+def watch(path: Path, size, scenario):
+    app = DsdApp(MonitorScreen(events_path=path / "events.jsonl"))
+
+    async def main():
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await pilot.pause(0.3)
+            await scenario(app, pilot)
+    asyncio.run(main())
+
+
+def test_the_layers_pane_marks_the_collapsed_layer_and_the_log_and_table_name_it(run):
+    path, _ = run
+    summary = json.loads((path / "summary.json").read_text())
+
+    async def check(app, pilot):
+        pane = app.query_one("#layers")
+        assert pane.display and app.query_one("#entropy").display  # 100×32: both, no key needed
+        assert [(r.name, r.weights, r.kept, r.level) for r in pane.rows_shown] == [
+            ("features.0.weight", 4096, pytest.approx(1 - 0.06884765625), None),
+            (COLLAPSING, 4096, 0.0, "collapsed"), ("classifier.weight", 640, pytest.approx(1 - 0.059375), None)]
+        text = screen_text(app)
+        assert pane.border_title == "kept per layer (3): teacher r1 · 1 ✗/!"
+        assert "✗ features.2 " in text and "features.0 " in text and " 0%" in text
+        assert any(f"[COLLAPSED] layer {COLLAPSING} collapsed" in line for line in app.query_one("#log").lines_written)
+        regimes = [str(app.query_one("#table").get_row_at(i)[7]).strip() for i in range(2)]
+        assert regimes == [r["regime"] for r in summary["phases"][0]["rungs"]]
+    watch(path, (100, 32), check)
+
+
+def test_the_rung_inspector_shows_the_rung_under_the_cursor_then_follows_the_newest_again(run):
+    path, _ = run
+    summary = json.loads((path / "summary.json").read_text())
+    dense = summary["phases"][0]["rungs"][0]
+
+    async def check(app, pilot):
+        pane, entropy = app.query_one("#layers"), app.query_one("#entropy")
+        app.query_one("#table").focus()
+        await pilot.press("up")
+        await pilot.pause(0.2)
+        assert [(r.name, r.kept, r.level) for r in pane.rows_shown] == [
+            ("features.0.weight", 1.0, None), (COLLAPSING, 1.0, None), ("classifier.weight", 1.0, None)]
+        assert pane.border_title == "kept per layer (3): teacher r0 · cursor"
+        assert entropy.border_title == "entropy (bits, 2 layers): teacher r0 · cursor"
+        assert {k: v[-1] for k, v in entropy.layer_values.items()} == pytest.approx(dense["entropy"])
+        await pilot.press("down")
+        await pilot.pause(0.2)
+        assert [r.level for r in pane.rows_shown] == [None, "collapsed", None]
+        assert "cursor" not in pane.border_title and "cursor" not in entropy.border_title
+    watch(path, (100, 32), check)
+
+
+def test_below_100x32_the_side_pane_shows_the_entropy_and_l_switches_it_to_the_layers(run):
+    path, _ = run
+
+    async def check(app, pilot):
+        pane, entropy = app.query_one("#layers"), app.query_one("#entropy")
+        assert entropy.display and not pane.display
+        await pilot.press("l")
+        await pilot.pause(0.2)
+        assert pane.display and not entropy.display
+        assert "✗ fea" in screen_text(app) and [r.level for r in pane.rows_shown] == [None, "collapsed", None]
+    watch(path, (80, 24), check)

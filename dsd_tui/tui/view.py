@@ -196,9 +196,11 @@ class Progress:
     rungs_total: int
     elapsed: float  # seconds
     eta: float | None  # seconds left; None until a rung has finished, and once the run has ended
+    resources: str = ""  # CPU: torch threads; CUDA: memory now (live only), last rung's peak, utilisation
 
 
-def progress(b: SummaryBuilder, now: float | None = None) -> Progress:
+def progress(b: SummaryBuilder, now: float | None = None, gpu: dict | None = None) -> Progress:
+    """Where the run is. `gpu`: device_stats.gpu_now() in the process that runs the ladder (None elsewhere)."""
     now = time.time() if now is None else now
     cur = b.current
     per_phase = b.planned_rungs + 1
@@ -213,7 +215,24 @@ def progress(b: SummaryBuilder, now: float | None = None) -> Progress:
         phase=str(cur.get("phase") or "-"), rung=int(cur.get("rung") or 0), rungs=b.planned_rungs,
         epoch=int(cur.get("epoch") or 0), epochs=int(cur.get("epochs") or 0), rungs_done=done,
         rungs_total=per_phase * len(phases), elapsed=max(0.0, elapsed),
-        eta=None if end else eta_seconds(b))
+        eta=None if end else eta_seconds(b), resources=resources(b, gpu))
+
+
+def resources(b: SummaryBuilder, gpu: dict | None = None) -> str:
+    """On a CPU the torch thread count; on CUDA the memory in use (when known), the newest rung's peak
+    (gpu_peak_mb) and the utilisation (with NVML)."""
+    env = b.environment
+    if not str(env.get("device", "")).startswith("cuda"):
+        return f"{env['threads']} threads" if env.get("threads") else ""
+    parts = []
+    if gpu is not None:
+        parts.append(f"{gpu['mem_mb']:,.0f} MiB")
+    peaks = [r["gpu_peak_mb"] for p in phase_names(b) for r in b.records(p) if r.get("gpu_peak_mb") is not None]
+    if peaks:
+        parts.append(f"peak {peaks[-1]:,.0f} MiB")
+    if gpu is not None and gpu.get("util") is not None:
+        parts.append(f"util {gpu['util']:.0f}%")
+    return " · ".join(parts)
 
 
 def profile_label(profile: dict) -> str:
@@ -270,6 +289,13 @@ def stop_headline(s: dict) -> str:
     if s.get("selected_test_acc") is not None and s.get("selected_sparsity") is not None:
         sel += f" (test {s['selected_test_acc']:.3f}, sparsity {s['selected_sparsity'] * 100:.2f}%)"
     return f"{s['criterion']} fired at {s['phase']} rung {s['rung']}: {sel}"
+
+
+def stop_line(s: dict) -> str:
+    """The banner's line for a stop: criterion, phase and rung, the rung it keeps and that rung's test accuracy."""
+    test = s.get("selected_test_acc")
+    return (f"{s['criterion']} fired at {s['phase']} rung {s['rung']} → keep rung {s['selected_rung']}"
+            + ("" if test is None else f" (test {test:.3f})"))
 
 
 def stop_text(s: dict) -> str:

@@ -29,6 +29,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from dsd_tui.core.device_stats import gpu_now
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import EVENTS, atomic_write_text, read_events, writer_alive
 from dsd_tui.record.summary import SummaryBuilder
@@ -195,10 +196,13 @@ class MonitorScreen(Screen):
             self._urgent = True
 
     def alert(self, e: ev.StopFired) -> None:
+        """A stop as it happens: a short toast and the bell (the banner keeps it). A stop read while
+        catching up on a run's history is only in the banner and the log: no toast over the plot."""
+        if self._catching_up:
+            return
         self.notify(f"{e.criterion} fired at {e.phase} rung {e.rung}: keep rung {e.selected_rung}",
                     title="Stop criterion", severity="warning", timeout=TOAST_SECONDS)
-        if not self._catching_up:
-            self.app.bell()
+        self.app.bell()
 
     # ------------------------------------------------------------------ drawing
     def schedule_redraw(self) -> None:
@@ -273,7 +277,8 @@ class MonitorScreen(Screen):
         self.set_class(not wide and self.show_layers, "-layers")
 
     def _tick(self) -> None:
-        p = view.progress(self.builder, self.clock())
+        gpu = gpu_now(str(self.builder.environment.get("device", ""))) if self.mode == "live" else None
+        p = view.progress(self.builder, self.clock(), gpu)
         if self.gone:
             p = dataclasses.replace(p, status=self.gone, eta=None)
         try:

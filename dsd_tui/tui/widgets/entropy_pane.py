@@ -15,11 +15,9 @@ class EntropyPane(VerticalScroll):
         self.layer_values: dict[str, list[float]] = {}
 
     def show(self, phase: str | None, layers: dict[str, list[float]], rung: int | None = None) -> None:
-        title = f"entropy per layer (bits){': ' + phase if phase else ''}"
-        if rung is not None:
-            title += f" rung {rung}"
-        if len(layers) > 1:
-            title += f" · {len(layers)} layers"
+        title = f"entropy (bits, {len(layers)} layers)" if layers else "entropy per layer (bits)"
+        if phase:
+            title += f": {phase}" + (f" r{rung} · cursor" if rung is not None else "")
         if title != self.border_title:
             self.border_title = title
         if layers == self.layer_values:

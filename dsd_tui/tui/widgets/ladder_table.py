@@ -15,7 +15,7 @@ from dsd_tui.tui.view import Row
 # narrow terminal the regime is abbreviated and the seconds per rung left out (`narrow`).
 COLUMNS = (("phase", 8), ("rung", 5), ("sparsity", 9), ("train", 6), ("val", 6), ("test", 6), ("H", 6),
            ("regime", 11), ("sec", 6))
-NARROW_COLUMNS = COLUMNS[:7] + (("regime", 6),)
+NARROW_COLUMNS = COLUMNS[:7] + (("regime", 7),)
 REGIME_SHORT = {"memorising": "mem", "critical": "crit", "recovered": "rec", "collapsing": "coll"}
 REGIME_STYLE = {"memorising": "yellow", "critical": "bold", "recovered": "green", "collapsing": "red"}
 

@@ -53,17 +53,20 @@ def percent(fraction: float) -> str:
 
 
 def layer_lines(rows: list[LayerRow], width: int) -> list[Text]:
-    """One line per layer: mark, name, size, bar of the kept fraction, kept %. Fitted to `width` cells."""
+    """One line per layer: mark, name, size, bar of the kept fraction, kept %. Fitted to `width` cells:
+    the name comes first (cut in the middle only when it must be), the size is left out below 30."""
     size_w, pct_w = max(len(count(r.weights)) for r in rows), 6
-    name_w = min(max(len(short_name(r.name, 99)) for r in rows), max(6, (width - size_w - pct_w - 4) // 2))
-    bar_w = max(3, width - 2 - name_w - 1 - size_w - 1 - 1 - pct_w)
+    size_part = size_w + 1 if width >= 30 else 0
+    name_w = min(max(len(short_name(r.name, 99)) for r in rows), max(6, width - 2 - size_part - 1 - 4 - pct_w))
+    bar_w = max(3, width - 2 - name_w - 1 - size_part - pct_w)
     lines = []
     for r in rows:
         mark, style = MARKS[r.level]
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(mark + " ", style=style)
         t.append(f"{short_name(r.name, name_w):<{name_w}} ", style=style or "")
-        t.append(f"{count(r.weights):>{size_w}} ", style="dim")
+        if size_part:
+            t.append(f"{count(r.weights):>{size_w}} ", style="dim")
         t.append(kept_bar(r.kept, bar_w), style=style or "bold")
         t.append(f" {percent(r.kept):>{pct_w - 1}}", style=style)
         lines.append(t)
@@ -83,17 +86,28 @@ class LayersPane(VerticalScroll):
 
     def show(self, phase: str | None, rung: int | None, rows: list[LayerRow], inspecting: bool = False) -> None:
         marks = sum(r.level is not None for r in rows)
-        title = "kept per layer"
+        title = f"kept per layer ({len(rows)})" if rows else "kept per layer"
         if phase is not None and rung is not None:
-            title += f": {phase} rung {rung}{' (inspecting)' if inspecting else ''}"
-        if rows:
-            title += f" · {len(rows)} layers" + (f" · {marks} ✗/!" if marks else "")
+            title += f": {phase} r{rung}{' · cursor' if inspecting else ''}"
+        if marks:
+            title += f" · {marks} ✗/!"
         if title != self.border_title:
             self.border_title = title
         width = self.scrollable_content_region.width
         if rows == self.rows_shown and width == self._width:
             return
         self.rows_shown, self._width = list(rows), width
+        self._render_body(rung)
+
+    def on_resize(self) -> None:
+        """The lines are fitted to the width: redo them when it changes (also when the pane is first shown)."""
+        width = self.scrollable_content_region.width
+        if width != self._width and self.rows_shown:
+            self._width = width
+            self._render_body(0)
+
+    def _render_body(self, rung: int | None) -> None:
+        rows, width = self.rows_shown, self._width
         body = self.query_one("#layers-body", Static)
         if not rows:
             why = "waiting for the first rung…" if rung is None else "no per-layer sparsity in this run's records"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from dsd_tui.tui.view import stop_headline
+from dsd_tui.tui.view import stop_line
 
 
 class StopBanner(Static):
@@ -25,6 +25,6 @@ class StopBanner(Static):
         lines = []
         for s in stops:
             t = Text(" STOP ", style="bold reverse", no_wrap=True, overflow="ellipsis")
-            t.append(" " + stop_headline(s) + "  (r: why)")
+            t.append(" " + stop_line(s) + "  (r: why)")
             lines.append(t)
         self.update(Text("\n").join(lines))
