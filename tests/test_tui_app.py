@@ -8,7 +8,17 @@ import time
 
 from textual.widgets import Sparkline
 from textual.widgets._toast import Toast
-from tui_support import RECORDED, SIZE, recorded_clock, recorded_copy, screen_text, summary_of, wait_for
+from tui_support import (
+    RECORDED,
+    RESNET18,
+    SIZE,
+    recorded_clock,
+    recorded_copy,
+    resnet18_copy,
+    screen_text,
+    summary_of,
+    wait_for,
+)
 
 from dsd_tui.record.rundir import read_events
 from dsd_tui.tui.app import DsdApp
@@ -303,3 +313,24 @@ def test_the_plot_marks_the_dense_reference_the_best_rungs_and_the_firings(tmp_p
         ticks = next(line for line in last if "0%" in line and "59%" in line)
         assert "  59%││" in ticks  # the last sparsity label whole, inside the border
     run(check, app, size=(120, 36))
+
+
+def test_resnet18s_21_layers_and_17_relu_layers_scroll_and_none_is_cut(tmp_path):
+    path = resnet18_copy(tmp_path)
+    summary = summary_of(path)
+    student = summary["phases"][-1]
+    app, _ = monitor_app(events_path=path, clock=recorded_clock(source=RESNET18))
+
+    async def check(pilot):
+        layers, entropy = app.query_one("#layers"), app.query_one("#entropy")
+        assert [r.name for r in layers.rows_shown] == list(student["layer_weights"]) and len(layers.rows_shown) == 21
+        assert layers.border_title.startswith("kept per layer (21)") and "17 layers" in entropy.border_title
+        assert layers.max_scroll_y > 0 and entropy.max_scroll_y > 0  # more lines than room: they scroll
+        assert "layer1.0.conv1 " in screen_text(app) and "fc " not in screen_text(app)
+        layers.scroll_end(animate=False)
+        await pilot.pause(0.2)
+        assert "fc " in screen_text(app)  # the last layer, reached by scrolling
+        collapsed = [r.name for r in layers.rows_shown if r.level == "collapsed"]
+        last = student["rungs"][-1]["layer_sparsity"]
+        assert collapsed == [n for n, s in last.items() if s == 1.0]
+    run(check, app, size=(100, 32))
