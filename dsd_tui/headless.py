@@ -55,12 +55,12 @@ def end_of_run_report(summary: dict) -> list[str]:
     collapsed, the stop-criteria table and the status line), from the run's summary: printed again
     when the monitor or `watch` leaves, so that it stays on the terminal after the screen is gone."""
     lines = [f"-- {summary.get('name') or 'run'}: {summary.get('run_dir', '')}"]
-    for p in summary.get("phases", []):
-        if p.get("verdict") or p.get("stopped_early") or summary.get("status") in FINISHED:
+    phases, status = summary.get("phases", []), summary.get("status")
+    for i, p in enumerate(phases):  # the phases that ended: all in a finished run, else those before the last
+        if status in FINISHED or i < len(phases) - 1 or p.get("verdict"):
             lines += phase_done_lines(p["name"], p.get("best_rung"), p.get("rungs_trained", len(p["rungs"])),
                                       bool(p.get("stopped_early")), p.get("verdict") or {})
     lines += [f"  [{c['level'].upper()}] {collapse_text(c)}" for c in summary.get("layer_collapse", [])]
-    status = summary.get("status")
     if status in FINISHED:
         lines += criteria_lines(summary)
         lines.append(f"run {status} in {summary.get('seconds') or 0.0:.1f} s")
