@@ -273,7 +273,7 @@ class MonitorScreen(Screen):
         """From WIDE on, both layer panes; below it the side pane shows one of them (l switches)."""
         wide = width >= WIDE[0] and height >= WIDE[1]
         self.set_class(wide, "-wide")
-        self.query_one("#table", LadderTable).set_narrow(width < WIDE[0])
+        self.query_one("#table", LadderTable).set_width(width)
         self.set_class(not wide and self.show_layers, "-layers")
 
     def _tick(self) -> None:

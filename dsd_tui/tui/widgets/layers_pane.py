@@ -8,6 +8,8 @@ title says how many there are, so no row is ever cut silently.
 """
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -19,8 +21,11 @@ EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
 def short_name(name: str, width: int) -> str:
-    """The weight's name without `.weight`, cut in the middle with … to fit `width`."""
+    """The weight's name without `.weight`, fitted to `width`: first a word-and-number part is cut to its
+    initial ("layer3.0.conv1" -> "l3.0.conv1"), then the name is cut in the middle with …."""
     name = name.removesuffix(".weight") or name
+    if len(name) > width:
+        name = re.sub(r"(?<![^.])([A-Za-z])[A-Za-z]+(?=\d)", r"\1", name)
     if len(name) <= width:
         return name
     head = (width - 1) // 2
@@ -57,7 +62,8 @@ def layer_lines(rows: list[LayerRow], width: int) -> list[Text]:
     the name comes first (cut in the middle only when it must be), the size is left out below 30."""
     size_w, pct_w = max(len(count(r.weights)) for r in rows), 6
     size_part = size_w + 1 if width >= 30 else 0
-    name_w = min(max(len(short_name(r.name, 99)) for r in rows), max(6, width - 2 - size_part - 1 - 4 - pct_w))
+    min_bar = 8 if width >= 36 else 4
+    name_w = min(max(len(short_name(r.name, 99)) for r in rows), max(6, width - 2 - size_part - 1 - min_bar - pct_w))
     bar_w = max(3, width - 2 - name_w - 1 - size_part - pct_w)
     lines = []
     for r in rows:
