@@ -11,6 +11,9 @@ shown, so the same events always give the same SVGs. Writes screenshots/monitor-
 ResNet-18 screenshot (many layers: 21 prunable, 17 ReLU) replays screenshots/resnet18-events.jsonl.gz,
 a short run on synthetic CIFAR-shaped data (RESNET18 below: 128 training images, 2 dense epochs,
 1 per rung, 6 rungs of 60% so that it reaches paper-like sparsities in few rungs; not a paper result).
+The committed file holds its teacher ladder only (up to the teacher's phase_finished; the same
+events as tests/data/tui-resnet18-run.jsonl): on the shared 2-core machine it was recorded on,
+the student ladder would have taken another hour.
 """
 from __future__ import annotations
 
