@@ -51,7 +51,10 @@ def kept_bar(fraction: float, width: int) -> str:
 
 
 def percent(fraction: float) -> str:
+    """The kept fraction in at most 5 characters; never 0% for a layer that keeps something."""
     pct = fraction * 100
+    if 0 < pct < 0.01:
+        return "<.01%"
     if pct >= 10 or pct == 0:
         return f"{pct:.0f}%"
     return f"{pct:.1f}%" if pct >= 1 else f"{pct:.2f}%"
