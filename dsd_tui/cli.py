@@ -116,7 +116,16 @@ def _run_tui(session) -> str:
         from dsd_tui.headless import HeadlessPrinter
         session.sink.sinks.append(HeadlessPrinter())
         return _run_headless(session)
-    return run_app(session)
+    try:
+        return run_app(session)
+    finally:  # the screen is gone: leave the end-of-run summary on the terminal, as the headless view does
+        _print_report(session.rundir.builder.summary())
+
+
+def _print_report(summary: dict) -> None:
+    from dsd_tui.headless import end_of_run_report
+    for line in end_of_run_report(summary):
+        say(line)
 
 
 def _finish(status: str, session) -> None:
@@ -169,17 +178,23 @@ def watch(run_dir, once, no_tui):
     except ImportError:
         fail("the TUI is not available in this installation; use `dsd-tui watch --once` or `--no-tui`")
     watch_app(path)
+    from dsd_tui.record.events import FINISHED
+    from dsd_tui.record.rundir import rebuild_summary
+    summary = rebuild_summary(path).summary()
+    if summary["status"] in FINISHED:  # leaving a finished run: its summary stays on the terminal
+        _print_report({**summary, "run_dir": str(path)})
 
 
 @main.command()
 @click.argument("run_dir")
 @click.option("-o", "output", metavar="FILE|DIR",
-              help="Write to FILE instead of stdout (json, csv); the folder DIR (tensorboard: required; wandb: "
-                   "default the current folder).")
-@click.option("--format", type=click.Choice(["json", "csv", "tensorboard", "wandb"]), default="json",
+              help="Write to FILE instead of stdout (json, csv, layers-csv); the folder DIR (tensorboard: required; "
+                   "wandb: default the current folder).")
+@click.option("--format", type=click.Choice(["json", "csv", "layers-csv", "tensorboard", "wandb"]), default="json",
               show_default=True)
 def export(run_dir, output, format):  # noqa: A002 - the name gives the variable DSD_TUI_EXPORT_FORMAT
-    """Print the run summary (JSON, or CSV with one row per phase and rung), or write the run's
+    """Print the run summary (JSON, or CSV with one row per phase and rung; layers-csv: one row per
+    phase, rung and prunable layer, with its size, kept weights and sparsity), or write the run's
     scalars as TensorBoard event files or as a Weights & Biases run (offline unless WANDB_MODE says)."""
     from dsd_tui.paths import output_target
     from dsd_tui.record.rundir import atomic_write_text, rebuild_summary, require_run_dir
@@ -199,7 +214,11 @@ def export(run_dir, output, format):  # noqa: A002 - the name gives the variable
         return
     target = output_target(output, "-o") if output else None  # before any work: a FIFO, a device, a run's file
     summary = rebuild_summary(path).summary()
-    text = json.dumps(summary, indent=2) + "\n" if format == "json" else summary_csv(summary)
+    if format == "layers-csv":
+        from dsd_tui.record.layers import layers_csv
+        text = layers_csv(summary)
+    else:
+        text = json.dumps(summary, indent=2) + "\n" if format == "json" else summary_csv(summary)
     if target is not None:
         try:
             atomic_write_text(target, text)

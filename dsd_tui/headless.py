@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TextIO
 
 from dsd_tui.record import events as ev
+from dsd_tui.record.events import FINISHED
+from dsd_tui.record.layers import collapse_text
 from dsd_tui.record.rundir import EVENTS, rebuild_summary
 from dsd_tui.record.rung import RungRecord
 from dsd_tui.record.summary import SummaryBuilder
@@ -33,6 +35,40 @@ def rung_row(phase: str, r: RungRecord, best: bool = False) -> str:
     return (f"{phase:<8} {r['rung']:>4} {r['sparsity'] * 100:8.2f}% {fmt_acc(r.get('train_acc'))} "
             f"{fmt_acc(r.get('val_acc'))} {fmt_acc(r.get('test_acc'))} {fmt_acc(r.get('entropy_mean'))} "
             f"{str(r.get('regime', '')):<11} {r.get('seconds', 0.0):6.1f}{mark}")
+
+
+def phase_done_lines(phase: str, best: int | None, rungs_trained: int, stopped_early: bool, verdict: dict) -> list[str]:
+    note = " (stopped early)" if stopped_early else ""
+    lines = [f"-- {phase} phase done: best validation rung {best}, {rungs_trained} rungs trained{note}"]
+    return lines + ([describe(phase, verdict)] if verdict else [])
+
+
+def criteria_lines(summary: dict) -> list[str]:
+    rows = comparison_rows(summary)
+    if not rows:
+        return []
+    return ["-- stop criteria vs the ladder's best (trainings = rungs trained / full ladder)", format_table(rows)]
+
+
+def end_of_run_report(summary: dict) -> list[str]:
+    """What the headless view prints as a run ends (each finished phase's verdict, the layers that
+    collapsed, the stop-criteria table and the status line), from the run's summary: printed again
+    when the monitor or `watch` leaves, so that it stays on the terminal after the screen is gone."""
+    lines = [f"-- {summary.get('name') or 'run'}: {summary.get('run_dir', '')}"]
+    phases, status = summary.get("phases", []), summary.get("status")
+    for i, p in enumerate(phases):  # the phases that ended: all in a finished run, else those before the last
+        if status in FINISHED or i < len(phases) - 1 or p.get("verdict"):
+            lines += phase_done_lines(p["name"], p.get("best_rung"), p.get("rungs_trained", len(p["rungs"])),
+                                      bool(p.get("stopped_early")), p.get("verdict") or {})
+    lines += [f"  [{c['level'].upper()}] {collapse_text(c)}" for c in summary.get("layer_collapse", [])]
+    if status in FINISHED:
+        lines += criteria_lines(summary)
+        lines.append(f"run {status} in {summary.get('seconds') or 0.0:.1f} s")
+    elif status == "interrupted":
+        lines.append(f"run interrupted: {summary.get('interrupted', '')}")
+    elif status == "failed":
+        lines.append(f"run failed: {summary.get('error', '')}")
+    return lines
 
 
 def silence_broken(stream: TextIO) -> None:
@@ -124,12 +160,12 @@ class HeadlessPrinter:
                        f"{d['epochs_full']:.0f} epochs, {d['density_epochs_trained']:.1f}/"
                        f"{d['density_epochs_full']:.1f} density-weighted epochs")
 
+    def _on_layer_collapse(self, e: ev.LayerCollapse) -> None:
+        self._line(f"  [{e.level.upper()}] " + collapse_text(e))
+
     def _on_phase_finished(self, e: ev.PhaseFinished) -> None:
-        note = " (stopped early)" if e.stopped_early else ""
-        self._line(f"-- {e.phase} phase done: best validation rung {e.best_rung}, {e.rungs_trained} rungs "
-                   f"trained{note}")
-        if e.verdict:
-            self._line(describe(e.phase, e.verdict))
+        for line in phase_done_lines(e.phase, e.best_rung, e.rungs_trained, e.stopped_early, e.verdict):
+            self._line(line)
 
     def _on_warning(self, e: ev.Warning) -> None:
         self._line(f"warning: {e.message}")
@@ -138,10 +174,8 @@ class HeadlessPrinter:
         self._line(e.message)
 
     def _on_run_finished(self, e: ev.RunFinished) -> None:
-        rows = comparison_rows(self.summary.summary())
-        if rows:
-            self._line("-- stop criteria vs the ladder's best (trainings = rungs trained / full ladder)")
-            self._line(format_table(rows))
+        for line in criteria_lines(self.summary.summary()):
+            self._line(line)
         self._line(f"run {e.status} in {e.seconds:.1f} s")
 
     def _on_run_failed(self, e: ev.RunFailed) -> None:

@@ -1,12 +1,19 @@
-"""Make the README's screenshots of the monitor from a recorded quickstart run.
+"""Make the README's screenshots of the monitor from recorded runs.
 
-    python scripts/make_screenshots.py                       # replay screenshots/quickstart-events.jsonl.gz
+    python scripts/make_screenshots.py                       # replay the recorded event files
     python scripts/make_screenshots.py --record              # first run the real quickstart (≈2 min, 1 thread)
+    python scripts/make_screenshots.py --record-resnet18     # first run the short ResNet-18 run (≈30 min, 1 thread)
     python scripts/make_screenshots.py --events RUN/events.jsonl
 
 The monitor is driven headless in watch mode over a copy of the event file: once cut in the middle
 of the student ladder ("during") and once whole ("end"), with the clock frozen at the last event
-shown, so the same events always give the same SVGs. Writes screenshots/monitor-*.svg.
+shown, so the same events always give the same SVGs. Writes screenshots/monitor-*.svg. The
+ResNet-18 screenshot (many layers: 21 prunable, 17 ReLU) replays screenshots/resnet18-events.jsonl.gz,
+a short run on synthetic CIFAR-shaped data (RESNET18 below: 128 training images, 2 dense epochs,
+1 per rung, 6 rungs of 60% so that it reaches paper-like sparsities in few rungs; not a paper result).
+The committed file holds its teacher ladder only (up to the teacher's phase_finished; the same
+events as tests/data/tui-resnet18-run.jsonl): on the shared 2-core machine it was recorded on,
+the student ladder would have taken another hour.
 """
 from __future__ import annotations
 
@@ -29,8 +36,12 @@ from dsd_tui.tui.screens.monitor import MonitorScreen  # noqa: E402
 
 OUT = ROOT / "screenshots"
 RECORDED = OUT / "quickstart-events.jsonl.gz"
+RESNET18_RECORDED = OUT / "resnet18-events.jsonl.gz"
+RESNET18 = ["run.name=resnet18-synthetic", "data.dataset=synthetic", "model.arch=resnet18", "data.synthetic_size=128",
+            "data.val_size=32", "prune.rungs=6", "prune.rate=0.6", "train.dense_epochs=2", "train.epochs=1"]
 SHOTS = {"monitor-during.svg": ("during", (120, 36)), "monitor-end.svg": ("end", (120, 36)),
          "monitor-80x24.svg": ("end", (80, 24))}
+RESNET18_SHOT = ("monitor-resnet18.svg", (120, 40))
 
 
 def record(overrides: list[str]) -> bytes:
@@ -71,11 +82,15 @@ def main() -> None:
     ap.add_argument("--record", action="store_true", help=f"run the quickstart first and save {RECORDED.name}")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="profile overrides for --record")
+    ap.add_argument("--record-resnet18", action="store_true", help=f"run the short ResNet-18 run first and save "
+                                                                   f"{RESNET18_RECORDED.name}")
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
     if args.record:
         RECORDED.write_bytes(gzip.compress(record(args.overrides), mtime=0))
         args.events = RECORDED
+    if args.record_resnet18:
+        RESNET18_RECORDED.write_bytes(gzip.compress(record(RESNET18), mtime=0))
     lines = read(args.events).splitlines(keepends=True)
     cuts = {"during": cut_during(lines), "end": len(lines)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,6 +101,14 @@ def main() -> None:
             (run_dir / "events.jsonl").write_bytes(b"".join(shown))
             asyncio.run(shoot(run_dir / "events.jsonl", json.loads(shown[-1])["time"], size, OUT / name))
             print(f"wrote {OUT / name} ({moment}, {size[0]}×{size[1]})")
+        if RESNET18_RECORDED.is_file():
+            name, size = RESNET18_SHOT
+            run_dir = Path(tmp) / "resnet18"
+            run_dir.mkdir()
+            shown = read(RESNET18_RECORDED).splitlines(keepends=True)
+            (run_dir / "events.jsonl").write_bytes(b"".join(shown))
+            asyncio.run(shoot(run_dir / "events.jsonl", json.loads(shown[-1])["time"], size, OUT / name))
+            print(f"wrote {OUT / name} (ResNet-18, end, {size[0]}×{size[1]})")
         shutil.rmtree(tmp, ignore_errors=True)
 
 

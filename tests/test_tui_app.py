@@ -8,12 +8,23 @@ import time
 
 from textual.widgets import Sparkline
 from textual.widgets._toast import Toast
-from tui_support import RECORDED, SIZE, recorded_clock, recorded_copy, screen_text, summary_of, wait_for
+from tui_support import (
+    RECORDED,
+    RESNET18,
+    SIZE,
+    recorded_clock,
+    recorded_copy,
+    resnet18_copy,
+    screen_text,
+    summary_of,
+    wait_for,
+)
 
 from dsd_tui.record.rundir import read_events
 from dsd_tui.tui.app import DsdApp
 from dsd_tui.tui.screens.help import HelpScreen
-from dsd_tui.tui.screens.monitor import EXPORT_NAME, REDRAW_HZ, MonitorScreen
+from dsd_tui.tui.screens.monitor import EXPORT_NAME, REDRAW_HZ, TOAST_SECONDS, MonitorScreen
+from dsd_tui.tui.screens.stop_reasons import StopReasons
 
 
 def monitor_app(app_class=DsdApp, **kwargs):
@@ -262,3 +273,64 @@ def test_the_table_grown_one_rung_at_a_time_equals_the_table_drawn_at_once(tmp_p
         assert table_cells(table) == summary_cells(summary)
         assert moved >= 2  # the best rung did move while the run went on: rows were updated in place
     run(check, app)
+
+
+def test_the_banner_gives_each_stop_one_line_r_shows_the_reasons_and_toasts_leave_soon(tmp_path):
+    path = recorded_copy(tmp_path)
+    summary = summary_of(path)
+    app, _ = monitor_app(events_path=path, clock=recorded_clock())
+
+    async def check(pilot):
+        active = [s for s in summary["stops"] if s["active"]]
+        banner = app.query_one("#banner")
+        assert banner.size.height == len(active) == 1
+        text = screen_text(app)
+        assert "early-stop fired at teacher rung 1 → keep rung 0 (test 0.844)" in text
+        assert active[0]["reason"] not in text  # the reason is long: in the log and on r, not in the banner
+        assert all(n.timeout <= TOAST_SECONDS for n in app._notifications)
+        await pilot.press("r")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, StopReasons)
+        reasons = str(app.screen.query_one("#reasons-text").render())
+        for s in summary["stops"]:
+            assert s["reason"] in " ".join(reasons.split())
+        await pilot.press("escape")
+        assert isinstance(app.screen, MonitorScreen)
+    run(check, app, size=(120, 36))
+
+
+def test_the_plot_marks_the_dense_reference_the_best_rungs_and_the_firings(tmp_path):
+    path = recorded_copy(tmp_path)
+    app, _ = monitor_app(events_path=path, clock=recorded_clock())
+
+    async def check(pilot):
+        plot = app.query_one("#plot")
+        assert plot.marks is not None and plot.marks.reference is not None
+        text = screen_text(app)
+        assert "┄" in text and "★" in text and "▲" in text and "△" in text, text
+        assert "┄ dense  ★ best  ▲ stop" in text
+        last = text.splitlines()
+        ticks = next(line for line in last if "0%" in line and "59%" in line)
+        assert "  59%││" in ticks  # the last sparsity label whole, inside the border
+    run(check, app, size=(120, 36))
+
+
+def test_resnet18s_21_layers_and_17_relu_layers_scroll_and_none_is_cut(tmp_path):
+    path = resnet18_copy(tmp_path)
+    summary = summary_of(path)
+    student = summary["phases"][-1]
+    app, _ = monitor_app(events_path=path, clock=recorded_clock(source=RESNET18))
+
+    async def check(pilot):
+        layers, entropy = app.query_one("#layers"), app.query_one("#entropy")
+        assert [r.name for r in layers.rows_shown] == list(student["layer_weights"]) and len(layers.rows_shown) == 21
+        assert layers.border_title.startswith("kept per layer (21)") and "17 layers" in entropy.border_title
+        assert layers.max_scroll_y > 0 and entropy.max_scroll_y > 0  # more lines than room: they scroll
+        assert "layer1.0.conv1 " in screen_text(app) and "fc " not in screen_text(app)
+        layers.scroll_end(animate=False)
+        await pilot.pause(0.2)
+        assert "fc " in screen_text(app)  # the last layer, reached by scrolling
+        collapsed = [r.name for r in layers.rows_shown if r.level == "collapsed"]
+        last = student["rungs"][-1]["layer_sparsity"]
+        assert collapsed == [n for n, s in last.items() if s == 1.0]
+    run(check, app, size=(100, 32))

@@ -5,7 +5,7 @@ and look at the SVGs in tests/__snapshots__/ before committing.
 """
 from __future__ import annotations
 
-from tui_support import SIZE, recorded_clock, recorded_copy
+from tui_support import RESNET18, SIZE, recorded_clock, recorded_copy, resnet18_copy
 
 from dsd_tui.tui.app import DsdApp
 from dsd_tui.tui.screens.monitor import MonitorScreen
@@ -29,3 +29,10 @@ def test_help_screen_lists_the_keys(snap_compare, tmp_path):
     """The help screen over the monitor."""
     app = DsdApp(MonitorScreen(events_path=recorded_copy(tmp_path), clock=recorded_clock()))
     assert snap_compare(app, terminal_size=SIZE, press=["question_mark"])
+
+
+def test_a_resnet18_run_at_100x32_shows_the_layers_and_entropy_panes_with_collapsed_layers(snap_compare, tmp_path):
+    """Many layers: 21 prunable (kept per layer, ✗ on the collapsed ones) and 17 ReLU layers, both panes
+    scrolling beside the table, no key needed at 100×32."""
+    app = DsdApp(MonitorScreen(events_path=resnet18_copy(tmp_path), clock=recorded_clock(source=RESNET18)))
+    assert snap_compare(app, terminal_size=(100, 32))

@@ -87,3 +87,34 @@ def test_canvas_draws_markers_at_points_and_braille_between():
     assert nice_range([0.52, 0.91]) == (0.5, 0.95) and nice_range([]) == (0.0, 1.0)
     lo, hi = nice_range([0.7, 0.7])
     assert hi > lo
+
+
+def test_the_header_resources_are_threads_on_a_cpu_and_memory_peak_and_utilisation_on_cuda():
+    from dsd_tui.core.device_stats import gpu_now
+    b = built()
+    assert b.environment["device"] == "cpu" and view.progress(b, 0.0).resources == "1 threads"
+    assert gpu_now("cpu") is None
+    cuda = SummaryBuilder()
+    events = read_events(RECORDED)
+    start = events[0]
+    cuda.consume(ev.RunStarted(name=start.name, run_dir=start.run_dir, profile=start.profile,
+                               environment={**start.environment, "device": "cuda:0"}, phases=start.phases,
+                               rungs=start.rungs))
+    record = next(e for e in events if e.type == "rung_finished").record
+    cuda.consume(ev.RungFinished(phase="teacher", rung=0, record={**record, "gpu_peak_mb": 1536.4}))
+    assert view.resources(cuda) == "peak 1,536 MiB"  # watch: only the recorded peaks
+    assert view.resources(cuda, {"mem_mb": 812.0, "util": 97.0}) == "812 MiB · peak 1,536 MiB · util 97%"
+    assert view.resources(cuda, {"mem_mb": 812.0, "util": None}) == "812 MiB · peak 1,536 MiB"  # no NVML
+
+
+def test_plot_marks_hold_the_dense_reference_the_best_rungs_and_the_firings():
+    b = built()
+    marks = view.plot_marks(b)
+    summary = b.summary()
+    teacher, student = summary["phases"]
+    assert marks.reference == teacher["rungs"][0]["test_acc"] and marks.reference_label == "teacher dense"
+    assert marks.best == (("teacher", 2, teacher["rungs"][2]["test_acc"]),
+                          ("student", 4, student["rungs"][4]["test_acc"]))
+    assert marks.fired == tuple(sorted({(s["rung"], s["active"]) for s in summary["stops"]}))
+    student_only = view.plot_marks(b, "student", "val")
+    assert student_only.reference == student["rungs"][0]["val_acc"] and len(student_only.best) == 1

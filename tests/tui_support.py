@@ -13,6 +13,9 @@ from dsd_tui import profile as profile_mod
 from dsd_tui.record.rundir import read_events, rebuild_summary
 
 RECORDED = Path(__file__).parent / "data" / "tui-short-run.jsonl"
+# A short ResNet-18 run on synthetic data (scripts/make_screenshots.py RESNET18): 21 prunable layers,
+# 17 ReLU layers, the deepest layers collapsing from rung 3 on.
+RESNET18 = Path(__file__).parent / "data" / "tui-resnet18-run.jsonl"
 # A real quickstart shortened to seconds: 2 pruning rungs, 3 dense epochs, 2 epochs per rung.
 SHORT = ["prune.rungs=2", "train.dense_epochs=3", "train.epochs=2"]
 SIZE = (80, 24)
@@ -34,9 +37,17 @@ def recorded_copy(tmp_path: Path, lines: int | None = None) -> Path:
     return events
 
 
-def recorded_clock(lines: int | None = None):
+def resnet18_copy(tmp_path: Path) -> Path:
+    """A run directory holding the recorded ResNet-18 events; returns its events.jsonl."""
+    run = tmp_path / "resnet18"
+    run.mkdir()
+    shutil.copy(RESNET18, run / "events.jsonl")
+    return run / "events.jsonl"
+
+
+def recorded_clock(lines: int | None = None, source: Path = RECORDED):
     """A clock frozen at the last recorded event, so elapsed and ETA are the same on every machine."""
-    text = RECORDED.read_text().splitlines()[:lines]
+    text = source.read_text().splitlines()[:lines]
     last = json.loads(text[-1])["time"]
     return lambda: last
 
@@ -64,5 +75,5 @@ async def wait_for(pilot, predicate, seconds: float = 60.0, step: float = 0.05) 
     return predicate()
 
 
-__all__ = ["RECORDED", "SHORT", "SIZE", "read_events", "recorded_copy", "recorded_clock", "screen_text",
-           "short_profile", "summary_of", "wait_for"]
+__all__ = ["RECORDED", "RESNET18", "resnet18_copy", "SHORT", "SIZE", "read_events", "recorded_copy", "recorded_clock",
+           "screen_text", "short_profile", "summary_of", "wait_for"]

@@ -44,6 +44,7 @@ from dsd_tui.errors import RunFailed, UsageError
 from dsd_tui.paths import expand
 from dsd_tui.profile import Profile
 from dsd_tui.record import events as ev
+from dsd_tui.record.layers import layer_sparsity, worsened
 from dsd_tui.record.rundir import RunDir, safe_torch_load
 from dsd_tui.record.rung import RungRecord, diverged_record, measured_record, trained
 from dsd_tui.record.summary import best_rung, best_test_rung
@@ -214,7 +215,8 @@ class Ladder:
         ph, teacher_info = self.start_phase(phase, cursor, phases_done)
         start = self.resume_phase(ph, cursor) if cursor is not None else StartPoint()
         self.emit(ev.PhaseStarted(phase=phase, arch=ph.arch, rungs=self.p.prune.rungs,
-                                  prunable_weights=ph.masks.total(), teacher=teacher_info))
+                                  prunable_weights=ph.masks.total(), teacher=teacher_info,
+                                  layer_weights=ph.masks.sizes()))
         stopped = start.stopped_early
         for rung in range(start.rung, self.p.prune.rungs + 1):
             outcome = self.run_rung(ph, rung, start if start.mid_rung(rung) else None)
@@ -337,6 +339,8 @@ class Ladder:
             first_epoch = resume.epoch + 1
         ph.start = self.rung_start(ph, rung, resume is not None)
         self.emit(ev.RungStarted(phase=ph.name, rung=rung, sparsity=ph.masks.sparsity(), epochs=epochs))
+        if self.device.type == "cuda":  # gpu_peak_mb: the peak of this rung (a resumed rung: since the resume)
+            torch.cuda.reset_peak_memory_stats(self.device)
         autocast = self.autocast()
         rewind_at = self.rewind_point() if rung == 0 else None
         with self.speed.rung_kernels(ph.model, opt):  # train.sparse_kernels: CSR for the sparsest Linear layers
@@ -403,17 +407,24 @@ class Ladder:
         if not math.isfinite(record["train_loss"]):  # the last step left non-finite weights
             raise Diverged(record["epochs"])
         record["seconds"] = train_seconds + (time.time() - t0)
+        record["layer_sparsity"] = layer_sparsity(ph.masks.kept_by_layer(), ph.masks.sizes())
+        if self.device.type == "cuda":
+            record["gpu_peak_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
         return record
 
     def keep(self, ph: PhaseRun, rung: int, record: RungRecord) -> None:
-        """Label the rung's regime, add its record, write its checkpoint, then announce it."""
+        """Label the rung's regime, add its record, write its checkpoint, then announce it (and any layer
+        that collapsed or nearly did at this rung)."""
         record["regime"] = regime.label(trained(ph.records) + [record], self.data.noise["train_rate"])
+        previous = trained(ph.records)[-1].get("layer_sparsity") if trained(ph.records) else None
         ph.records.append(record)
         self.rundir.save_checkpoint(ph.name, rung, {
             "state_dict": {k: v.detach().cpu() for k, v in ph.model.state_dict().items()},
             "masks": ph.masks.state(), "phase": ph.name, "rung": rung, "arch": ph.arch,
             "num_classes": self.data.num_classes, "entropy_counts": self.entropy_counts})
         self.emit(ev.RungFinished(phase=ph.name, rung=rung, record=record))
+        for c in worsened(previous, record["layer_sparsity"], ph.masks.sizes()):
+            self.emit(ev.LayerCollapse(phase=ph.name, rung=rung, **c))
 
     def save_rung_end(self, ph: PhaseRun, rung: int, stopped_early: bool = False) -> None:
         """The resume state at a finished rung, on disk before the next rung starts."""
@@ -425,6 +436,7 @@ class Ladder:
         "next-rung") restore the last good rung's weights under this rung's mask and go on."""
         phase, masks = ph.name, ph.masks
         record = diverged_record(rung, masks.kept(), masks.total(), epoch)
+        record["layer_sparsity"] = layer_sparsity(masks.kept_by_layer(), masks.sizes())
         self.emit(ev.Warning(message=f"{phase} rung {rung} diverged at epoch {epoch}: the loss is NaN/Inf"))
         self.emit(ev.RungFinished(phase=phase, rung=rung, record=record))
         good = [r["rung"] for r in trained(ph.records)]

@@ -44,6 +44,16 @@ class Masks:
     def sparsity(self) -> float:
         return 1.0 - self.kept() / self.total()
 
+    def sizes(self) -> dict[str, int]:
+        """Weights per prunable layer (state-dict name -> count)."""
+        return {n: m.numel() for n, m in self.masks.items()}
+
+    @torch.no_grad()
+    def kept_by_layer(self) -> dict[str, int]:
+        """Kept weights per prunable layer (state-dict name -> count); one host read in all."""
+        counts = torch.stack([m.sum() for m in self.masks.values()]).tolist()
+        return {n: int(c) for n, c in zip(self.masks, counts)}
+
     # -- keeping pruned weights at zero
     @torch.no_grad()
     def apply_to_weights(self) -> None:

@@ -100,6 +100,7 @@ class PhaseStarted(Event):
     rungs: int
     prunable_weights: int
     teacher: dict | None = None  # student phase: where its teacher came from
+    layer_weights: dict | None = None  # prunable weight's state-dict name -> its number of weights
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,20 @@ class StopFired(Event):
     active: bool  # the phase's active criterion (alerts); others are recorded in shadow mode
     action: str  # alert | stop | shadow
     details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LayerCollapse(Event):
+    """A prunable layer's kept weights fell to zero (level "collapsed") or under 1% of the layer or
+    10 weights ("warning") at this rung; announced once per level, when the layer reaches it."""
+
+    type: ClassVar[str] = "layer_collapse"
+    phase: str
+    rung: int
+    layer: str  # the weight's state-dict name
+    level: str  # collapsed | warning (record/layers.py)
+    kept: int  # weights kept in the layer
+    weights: int  # weights in the layer
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ class RungRecord(_RungRecordRequired, total=False):
     regime: str  # memorising | critical | recovered | collapsing (stops/regime.py; trained rungs only)
     diverged: bool  # True: the loss became NaN/Inf and the metrics are None (absent otherwise)
     diverged_epoch: int  # the 1-based epoch in which it diverged (diverged rungs only)
+    layer_sparsity: dict  # prunable weight's state-dict name -> fraction of it pruned, in [0, 1] (record/layers.py)
+    gpu_peak_mb: float  # CUDA only: torch.cuda.max_memory_allocated over the rung, MiB (2^20 bytes)
 
 
 METRICS = ("train_acc", "train_acc_clean", "train_loss", "val_acc", "val_acc_clean", "val_loss", "test_acc",

@@ -45,6 +45,7 @@ class SummaryBuilder:
         self.seconds = 0.0
         self.phases: dict[str, dict] = {}
         self.stops: list[dict] = []
+        self.layer_collapse: list[dict] = []  # layer_collapse events, one per (phase, layer, level)
         self.error: str | None = None
         self.interrupted_reason: str | None = None
         self.current: dict = {}  # where the ladder is: phase, rung, epoch, epochs
@@ -76,6 +77,8 @@ class SummaryBuilder:
         p = self._phase(e.phase)
         p["arch"] = e.arch
         p["prunable_weights"] = e.prunable_weights
+        if e.layer_weights is not None:
+            p["layer_weights"] = e.layer_weights
         if e.teacher is not None:
             p["teacher"] = e.teacher
         self.current = {"phase": e.phase, "rung": 0, "epoch": 0, "epochs": 0}
@@ -101,6 +104,13 @@ class SummaryBuilder:
                  "selected_rung": e.selected_rung, "active": e.active, "action": e.action, **e.details}
         self.stops = [s for s in self.stops if (s["phase"], s["criterion"]) != (e.phase, e.criterion)]
         self.stops.append(entry)
+
+    def _on_layer_collapse(self, e: ev.LayerCollapse) -> None:
+        entry = {"phase": e.phase, "rung": e.rung, "layer": e.layer, "level": e.level, "kept": e.kept,
+                 "weights": e.weights}
+        self.layer_collapse = [c for c in self.layer_collapse
+                               if (c["phase"], c["layer"], c["level"]) != (e.phase, e.layer, e.level)]
+        self.layer_collapse.append(entry)
 
     def _on_phase_finished(self, e: ev.PhaseFinished) -> None:
         p = self._phase(e.phase)
@@ -152,6 +162,7 @@ class SummaryBuilder:
             **({"data": self.data} if self.data is not None else {}),
             "phases": phases,
             "stops": self.stops,
+            "layer_collapse": self.layer_collapse,
         }
         if self.error:
             out["error"] = self.error

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from dsd_tui.record import events as ev
+from dsd_tui.record.layers import collapse_text, grade, kept_count
 from dsd_tui.record.summary import SummaryBuilder
 from dsd_tui.speed.modes import modes_note
 
@@ -38,6 +39,7 @@ class Row:
     entropy_mean: float | None
     seconds: float
     best: bool
+    regime: str = ""  # memorising | critical | recovered | collapsing (stops/regime.py); "" when not labelled
 
 
 def table_rows(b: SummaryBuilder) -> list[Row]:
@@ -49,7 +51,8 @@ def table_rows(b: SummaryBuilder) -> list[Row]:
         for r in phase["rungs"]:
             rows.append(Row(f"{name}:{r['rung']}", name, r["rung"], r["sparsity"], r.get("train_acc"),
                             r.get("val_acc"), r.get("test_acc"), r.get("entropy_mean"),
-                            float(r.get("seconds") or 0.0), r["rung"] == phase.get("best_rung")))
+                            float(r.get("seconds") or 0.0), r["rung"] == phase.get("best_rung"),
+                            str(r.get("regime") or "")))
     return rows
 
 
@@ -81,6 +84,34 @@ def plot_title(phase_mode: str, metric: str) -> str:
     return f"{what}: {who}, by rung"
 
 
+@dataclass(frozen=True)
+class PlotMarks:
+    reference: float | None  # the dense rung's value of the plotted metric (first phase shown): a reference line
+    reference_label: str
+    best: tuple[tuple[str, int, float], ...]  # (phase, rung, value): each shown phase's best validation rung
+    fired: tuple[tuple[int, bool], ...]  # (rung, active): where a stop criterion fired, in the shown phases
+
+
+def plot_marks(b: SummaryBuilder, phase_mode: str = "both", metric: str = "test+val") -> PlotMarks:
+    """What the plot marks beside its series: the dense reference, the best rungs, the firings."""
+    phases = phase_names(b) if phase_mode == "both" else [phase_mode]
+    key = METRIC_KEYS["test" if metric == "test+val" else metric]
+    reference, label = None, ""
+    for phase in phases:
+        dense = next((r for r in b.records(phase) if r["rung"] == 0), None)
+        if dense is not None and dense.get(key) is not None:
+            reference, label = dense[key], f"{phase} dense"
+            break
+    best = []
+    for phase in phases:
+        rung = b.phases.get(phase, {}).get("best_rung")
+        rec = next((r for r in b.records(phase) if r["rung"] == rung), None)
+        if rec is not None and rec.get(key) is not None:
+            best.append((phase, rung, rec[key]))
+    fired = tuple(sorted({(s["rung"], bool(s.get("active"))) for s in b.stops if s.get("phase") in phases}))
+    return PlotMarks(reference, label, tuple(best), fired)
+
+
 def rung_ticks(b: SummaryBuilder) -> dict[int, float]:
     """Rung index → sparsity (fraction) for every rung that has finished in any phase."""
     out: dict[int, float] = {}
@@ -102,14 +133,51 @@ def entropy_phase(b: SummaryBuilder, phase_mode: str) -> str | None:
     return with_rungs[-1] if with_rungs else current
 
 
-def entropy_by_layer(b: SummaryBuilder, phase: str | None) -> dict[str, list[float]]:
-    """Layer name → its mean entropy (bits) at each finished rung of `phase`, in rung order."""
+def entropy_by_layer(b: SummaryBuilder, phase: str | None, upto: int | None = None) -> dict[str, list[float]]:
+    """Layer name → its mean entropy (bits) at each finished rung of `phase`, in rung order (up to rung
+    `upto` included, when given: the rung inspector's view)."""
     out: dict[str, list[float]] = {}
     for r in b.records(phase) if phase else []:
+        if upto is not None and r["rung"] > upto:
+            break
         for layer, h in (r.get("entropy") or {}).items():
             if h is not None:
                 out.setdefault(layer, []).append(h)
     return out
+
+
+# ------------------------------------------------------------------ layers (per-layer sparsity)
+@dataclass(frozen=True)
+class LayerRow:
+    name: str  # the weight's state-dict name
+    weights: int | None  # its number of weights (None: a run recorded before layer_weights existed)
+    kept: float  # fraction of the layer kept, in [0, 1]
+    level: str | None  # "collapsed", "warning" or None (record/layers.py)
+
+
+def rung_in_view(b: SummaryBuilder, phase: str | None, inspect: tuple[str, int] | None) -> int | None:
+    """The rung the layer panes show: the inspected one (the table's cursor), else the phase's newest."""
+    if inspect is not None and inspect[0] == phase:
+        return inspect[1]
+    records = b.records(phase) if phase else []
+    return records[-1]["rung"] if records else None
+
+
+def layer_rows(b: SummaryBuilder, phase: str | None, rung: int | None) -> list[LayerRow]:
+    """Each prunable layer of `phase` at `rung`: its size, the fraction kept and its collapse grade."""
+    record = next((r for r in b.records(phase) if r["rung"] == rung), None) if phase else None
+    if record is None:
+        return []
+    sizes = b.phases.get(phase, {}).get("layer_weights") or {}
+    rows = []
+    for name, s in (record.get("layer_sparsity") or {}).items():
+        size = sizes.get(name)
+        if size is not None:
+            level = grade(kept_count(s, size), size)
+        else:
+            level = "collapsed" if s >= 1.0 else None
+        rows.append(LayerRow(name, size, 1.0 - s, level))
+    return rows
 
 
 # ------------------------------------------------------------------ header and progress
@@ -128,9 +196,11 @@ class Progress:
     rungs_total: int
     elapsed: float  # seconds
     eta: float | None  # seconds left; None until a rung has finished, and once the run has ended
+    resources: str = ""  # CPU: torch threads; CUDA: memory now (live only), last rung's peak, utilisation
 
 
-def progress(b: SummaryBuilder, now: float | None = None) -> Progress:
+def progress(b: SummaryBuilder, now: float | None = None, gpu: dict | None = None) -> Progress:
+    """Where the run is. `gpu`: device_stats.gpu_now() in the process that runs the ladder (None elsewhere)."""
     now = time.time() if now is None else now
     cur = b.current
     per_phase = b.planned_rungs + 1
@@ -145,7 +215,24 @@ def progress(b: SummaryBuilder, now: float | None = None) -> Progress:
         phase=str(cur.get("phase") or "-"), rung=int(cur.get("rung") or 0), rungs=b.planned_rungs,
         epoch=int(cur.get("epoch") or 0), epochs=int(cur.get("epochs") or 0), rungs_done=done,
         rungs_total=per_phase * len(phases), elapsed=max(0.0, elapsed),
-        eta=None if end else eta_seconds(b))
+        eta=None if end else eta_seconds(b), resources=resources(b, gpu))
+
+
+def resources(b: SummaryBuilder, gpu: dict | None = None) -> str:
+    """On a CPU the torch thread count; on CUDA the memory in use (when known), the newest rung's peak
+    (gpu_peak_mb) and the utilisation (with NVML)."""
+    env = b.environment
+    if not str(env.get("device", "")).startswith("cuda"):
+        return f"{env['threads']} threads" if env.get("threads") else ""
+    parts = []
+    if gpu is not None:
+        parts.append(f"{gpu['mem_mb']:,.0f} MiB")
+    peaks = [r["gpu_peak_mb"] for p in phase_names(b) for r in b.records(p) if r.get("gpu_peak_mb") is not None]
+    if peaks:
+        parts.append(f"peak {peaks[-1]:,.0f} MiB")
+    if gpu is not None and gpu.get("util") is not None:
+        parts.append(f"util {gpu['util']:.0f}%")
+    return " · ".join(parts)
 
 
 def profile_label(profile: dict) -> str:
@@ -204,6 +291,13 @@ def stop_headline(s: dict) -> str:
     return f"{s['criterion']} fired at {s['phase']} rung {s['rung']}: {sel}"
 
 
+def stop_line(s: dict) -> str:
+    """The banner's line for a stop: criterion, phase and rung, the rung it keeps and that rung's test accuracy."""
+    test = s.get("selected_test_acc")
+    return (f"{s['criterion']} fired at {s['phase']} rung {s['rung']} → keep rung {s['selected_rung']}"
+            + ("" if test is None else f" (test {test:.3f})"))
+
+
 def stop_text(s: dict) -> str:
     return f"{stop_headline(s)}. {s['reason']}"
 
@@ -224,6 +318,8 @@ def log_line(e: ev.Event) -> tuple[str, str] | None:
         tag = "STOP" if e.active else "shadow"
         return ("alert" if e.active else "info"), f"[{tag}] {e.criterion} at {e.phase} rung {e.rung} → keep " \
                                                   f"rung {e.selected_rung}: {e.reason}"
+    if isinstance(e, ev.LayerCollapse):
+        return ("error" if e.level == "collapsed" else "warning"), f"[{e.level.upper()}] {collapse_text(e)}"
     if isinstance(e, ev.PhaseFinished):
         return "info", f"{e.phase} phase done: best rung {e.best_rung}, {e.rungs_trained} rungs trained"
     if isinstance(e, ev.RunFinished):

@@ -15,14 +15,21 @@ HELP = """\
 [b]e[/b]  export the summary now, to RUN_DIR/export-summary.json
 [b]p[/b]  plot: teacher and student, teacher only, student only
 [b]m[/b]  plot: test+val accuracy, test, val, train accuracy, mean entropy
+[b]↑ ↓[/b] rung inspector: the layer panes show the rung under the table's cursor (the newest again on the last row)
+[b]l[/b]  below 100×32: the side pane shows the kept weights per layer instead of the entropy
+[b]r[/b]  the stop criteria that fired, each with its full reason
 [b]?[/b]  this help (escape closes it)
 
-[b]Table[/b]  one row per finished rung; * marks the best validation rung of each phase.
+[b]Table[/b]  one row per finished rung; * marks the best validation rung of each phase; the regime
+        (memorising, critical, recovered, collapsing; narrow: mem, crit, rec, coll).
 [b]Plot[/b]   x = rung (each prunes prune.rate of the remaining weights), labelled with its sparsity;
-        ● teacher test, ○ teacher val, ■ student test, □ student val.
+        ● teacher test, ○ teacher val, ■ student test, □ student val; ┄ the dense rung's value,
+        ★ each phase's best validation rung, ▲ under the axis where an active criterion fired (△ shadow).
+[b]Layers[/b]  each prunable layer's size and the fraction of it kept; ✗ nothing kept (layer
+        collapse), ! under 1% or under 10 weights kept. Scrolls when the network has more layers.
 [b]Entropy[/b] mean activation entropy of each ReLU layer (bits) across the rungs of the phase.
-[b]STOP[/b]   a stop criterion fired: the rung it recommends and why. The run goes on unless
-        the profile says stop.action = "stop".
+[b]STOP[/b]   a stop criterion fired: the rung it keeps and that rung's test accuracy (r: why). The
+        run goes on unless the profile says stop.action = "stop".
 
 In watch mode (dsd-tui watch RUN_DIR) the monitor follows events.jsonl and cannot stop the run.
 """

@@ -23,22 +23,25 @@ from typing import Callable
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from dsd_tui.core.device_stats import gpu_now
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import EVENTS, atomic_write_text, read_events, writer_alive
 from dsd_tui.record.summary import SummaryBuilder
 from dsd_tui.tui import view
 from dsd_tui.tui.feed import EventFollower, EventInbox
 from dsd_tui.tui.messages import EventsArrived
+from dsd_tui.tui.screens.stop_reasons import StopReasons
 from dsd_tui.tui.widgets.entropy_pane import EntropyPane
 from dsd_tui.tui.widgets.event_log import EventLog
 from dsd_tui.tui.widgets.ladder_plot import LadderPlot
 from dsd_tui.tui.widgets.ladder_table import LadderTable
+from dsd_tui.tui.widgets.layers_pane import LayersPane
 from dsd_tui.tui.widgets.run_header import RunHeader
 from dsd_tui.tui.widgets.run_progress import RunProgress
 from dsd_tui.tui.widgets.stop_banner import StopBanner
@@ -48,7 +51,8 @@ LIVE_HZ = 1  # the same, while the run is live in this process: every wake-up of
 FOLLOW_SECONDS = 0.5  # watch mode: how often events.jsonl is read for new lines
 ALIVE_SECONDS = 2.0  # watch mode: how often it checks that a running run's process still holds it open
 EXPORT_NAME = "export-summary.json"
-COMPACT_BELOW = 30  # terminal rows: below this the stop banner gives each stop one line
+WIDE = (100, 32)  # columns, rows: from this size on the layers pane and the entropy pane are both shown
+TOAST_SECONDS = 6  # alerts stay in the banner and the log; their toasts leave the plot soon
 
 
 PROGRESS_ONLY = frozenset({"epoch_finished"})
@@ -72,6 +76,9 @@ class MonitorScreen(Screen):
         Binding("e", "export", "Export"),
         Binding("p", "cycle_phase", "Plot phase"),
         Binding("m", "cycle_metric", "Plot metric"),
+        # not in the footer (80 columns hold no more): the pane titles and the stop banner name them
+        Binding("l", "toggle_layers", "Layers/entropy", show=False),
+        Binding("r", "stop_reasons", "Stop reasons", show=False),
         Binding("question_mark,f1", "app.help", "Help", key_display="?"),
         Binding("escape", "back", "Back", show=False),
     ]
@@ -104,6 +111,8 @@ class MonitorScreen(Screen):
         self._last_panes = 0.0
         self._log_pending: list[tuple[str, str]] = []  # log lines written with the next pane redraw
         self._catching_up = False
+        self.show_layers = False  # below WIDE: the side pane shows the layers (l) instead of the entropy
+        self.inspect: tuple[str, int] | None = None  # the rung under the table's cursor (None: the newest)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -112,7 +121,9 @@ class MonitorScreen(Screen):
         yield StopBanner(id="banner")
         with Horizontal(id="top"):
             yield LadderTable(id="table")
-            yield EntropyPane(id="entropy")
+            with Vertical(id="side"):
+                yield LayersPane(id="layers")
+                yield EntropyPane(id="entropy")
         with Horizontal(id="bottom"):
             yield LadderPlot(id="plot")
             yield EventLog(id="log")
@@ -122,6 +133,7 @@ class MonitorScreen(Screen):
         self.query_one("#log").border_title = "log" if self.mode == "live" else "log · watch (read-only)"
         self.query_one("#table").border_title = "ladder"
         self.query_one("#banner", StopBanner).display = False
+        self._layout_for(self.size.width, self.size.height)
         self.set_interval(1.0 / (LIVE_HZ if self.mode == "live" else REDRAW_HZ), self._on_timer)
         # Catch up from the file first: a resumed run's earlier rungs, or a watched run's history.
         self._catching_up = True
@@ -184,10 +196,13 @@ class MonitorScreen(Screen):
             self._urgent = True
 
     def alert(self, e: ev.StopFired) -> None:
+        """A stop as it happens: a short toast and the bell (the banner keeps it). A stop read while
+        catching up on a run's history is only in the banner and the log: no toast over the plot."""
+        if self._catching_up:
+            return
         self.notify(f"{e.criterion} fired at {e.phase} rung {e.rung}: keep rung {e.selected_rung}",
-                    title="Stop criterion", severity="warning", timeout=15)
-        if not self._catching_up:
-            self.app.bell()
+                    title="Stop criterion", severity="warning", timeout=TOAST_SECONDS)
+        self.app.bell()
 
     # ------------------------------------------------------------------ drawing
     def schedule_redraw(self) -> None:
@@ -222,19 +237,48 @@ class MonitorScreen(Screen):
         if self._log_pending:
             self.query_one("#log", EventLog).add_all(self._log_pending)
             self._log_pending = []
-        self.query_one("#banner", StopBanner).show(view.active_stops(b), compact=self.size.height < COMPACT_BELOW)
-        self.query_one("#table", LadderTable).show(view.table_rows(b))
+        self.query_one("#banner", StopBanner).show(view.active_stops(b))
+        table = self.query_one("#table", LadderTable)
+        table.show(view.table_rows(b))
         self.query_one("#plot", LadderPlot).show(view.plot_series(b, self.phase_mode, self.metric),
                                                  b.planned_rungs, view.rung_ticks(b),
-                                                 view.plot_title(self.phase_mode, self.metric))
-        phase = view.entropy_phase(b, self.phase_mode)
-        self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_layer(b, phase))
+                                                 view.plot_title(self.phase_mode, self.metric),
+                                                 view.plot_marks(b, self.phase_mode, self.metric))
+        self._draw_layers()
 
-    def on_resize(self) -> None:
+    def _draw_layers(self) -> None:
+        """The layer panes, for the inspected rung (the table's cursor) or else the newest one."""
+        b = self.builder
+        inspected = self.query_one("#table", LadderTable).inspected()
+        self.inspect = (inspected.phase, inspected.rung) if inspected is not None else None
+        phase = self.inspect[0] if self.inspect else view.entropy_phase(b, self.phase_mode)
+        rung = view.rung_in_view(b, phase, self.inspect)
+        self.query_one("#layers", LayersPane).show(phase, rung, view.layer_rows(b, phase, rung),
+                                                   self.inspect is not None)
+        upto = rung if self.inspect else None
+        self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_layer(b, phase, upto), upto)
+
+    def on_data_table_row_highlighted(self, _event) -> None:
+        """The rung inspector: the cursor moved in the ladder table."""
+        try:
+            self._draw_layers()
+        except NoMatches:
+            pass
+
+    def on_resize(self, event) -> None:
+        self._layout_for(event.size.width, event.size.height)
         self.schedule_redraw()
 
+    def _layout_for(self, width: int, height: int) -> None:
+        """From WIDE on, both layer panes; below it the side pane shows one of them (l switches)."""
+        wide = width >= WIDE[0] and height >= WIDE[1]
+        self.set_class(wide, "-wide")
+        self.query_one("#table", LadderTable).set_width(width)
+        self.set_class(not wide and self.show_layers, "-layers")
+
     def _tick(self) -> None:
-        p = view.progress(self.builder, self.clock())
+        gpu = gpu_now(str(self.builder.environment.get("device", ""))) if self.mode == "live" else None
+        p = view.progress(self.builder, self.clock(), gpu)
         if self.gone:
             p = dataclasses.replace(p, status=self.gone, eta=None)
         try:
@@ -260,7 +304,7 @@ class MonitorScreen(Screen):
         if self.quitting or self.exit_when_done or self.error is not None or self.session.stop_now.is_set():
             self.app.exit(self.status)
         else:
-            self.notify(f"run {self.status}; q quits", title="Run finished", timeout=30,
+            self.notify(f"run {self.status}; q quits", title="Run finished", timeout=TOAST_SECONDS,
                         severity="error" if self.status == "failed" else "information")
             self.refresh_bindings()
 
@@ -318,6 +362,16 @@ class MonitorScreen(Screen):
         modes = view.PHASE_MODES
         self.phase_mode = modes[(modes.index(self.phase_mode) + 1) % len(modes)]
         self.redraw()
+
+    def action_toggle_layers(self) -> None:
+        self.show_layers = not self.show_layers
+        self._layout_for(self.size.width, self.size.height)
+        self.redraw()
+
+    def action_stop_reasons(self) -> None:
+        """Every stop criterion that fired, active and shadow, with its full reason."""
+        self.app.push_screen(StopReasons([view.stop_text(s) + ("" if s.get("active") else " (shadow)")
+                                          for s in self.builder.stops]))
 
     def action_cycle_metric(self) -> None:
         metrics = view.METRICS

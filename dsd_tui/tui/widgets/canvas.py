@@ -34,6 +34,7 @@ class Canvas:
         self.dots = [[0] * self.width for _ in range(self.height)]
         self.chars: list[list[str | None]] = [[None] * self.width for _ in range(self.height)]
         self.styles: list[list[str]] = [[""] * self.width for _ in range(self.height)]
+        self.back: list[list[str | None]] = [[None] * self.width for _ in range(self.height)]  # under the dots
 
     def _dot(self, x: float, y: float) -> tuple[int, int]:
         fx = (x - self.x0) / ((self.x1 - self.x0) or 1.0)
@@ -58,6 +59,14 @@ class Canvas:
         self.chars[dy // 4][dx // 2] = char
         self.styles[dy // 4][dx // 2] = style
 
+    def hline(self, y: float, char: str, style: str) -> None:
+        """A reference line at `y`, drawn under everything else (dots and markers cover it)."""
+        row = self._dot(self.x0, y)[1] // 4
+        for c in range(self.width):
+            self.back[row][c] = char
+            if not self.styles[row][c]:
+                self.styles[row][c] = style
+
     def draw(self, trace: Trace) -> None:
         if trace.line:
             for a, b in zip(trace.points, trace.points[1:]):
@@ -70,7 +79,8 @@ class Canvas:
         for r in range(self.height):
             text = Text()
             for c in range(self.width):
-                ch = self.chars[r][c] or (chr(BRAILLE + self.dots[r][c]) if self.dots[r][c] else " ")
+                ch = self.chars[r][c] or (chr(BRAILLE + self.dots[r][c]) if self.dots[r][c] else None) \
+                    or self.back[r][c] or " "
                 text.append(ch, Style.parse(self.styles[r][c]) if self.styles[r][c] else None)
             out.append(text)
         return out

@@ -1,4 +1,8 @@
-"""Per-layer activation entropy across rungs: one sparkline per ReLU layer, with its latest value."""
+"""Per-layer activation entropy across rungs: one sparkline per ReLU layer, with its latest value.
+
+With the rung inspector on a rung, the sparklines end at that rung and the values are its own. A
+network with more ReLU layers than fit (ResNet-18: 17) scrolls; the title says how many there are.
+"""
 from __future__ import annotations
 
 from textual.containers import VerticalScroll
@@ -10,8 +14,10 @@ class EntropyPane(VerticalScroll):
         super().__init__(**kw)
         self.layer_values: dict[str, list[float]] = {}
 
-    def show(self, phase: str | None, layers: dict[str, list[float]]) -> None:
-        title = f"entropy per layer (bits){': ' + phase if phase else ''}"
+    def show(self, phase: str | None, layers: dict[str, list[float]], rung: int | None = None) -> None:
+        title = f"entropy (bits, {len(layers)} layers)" if layers else "entropy per layer (bits)"
+        if phase:
+            title += f": {phase}" + (f" r{rung} · cursor" if rung is not None else "")
         if title != self.border_title:
             self.border_title = title
         if layers == self.layer_values:

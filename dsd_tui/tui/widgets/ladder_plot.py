@@ -2,6 +2,8 @@
 
 The x axis is the rung index, so the high-sparsity rungs (where the dip and the recovery happen)
 get as much room as the first ones; tick labels give the sparsity of the rungs measured so far.
+Beside the series: a dotted reference line at the dense rung's value, a ★ on each phase's best
+validation rung, and under the x axis a ▲ where an active stop criterion fired (△: a shadow one).
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widget import Widget
 
-from dsd_tui.tui.view import Series
+from dsd_tui.tui.view import PlotMarks, Series
 from dsd_tui.tui.widgets.canvas import Canvas, Trace, nice_range
 
 MARKERS = {("teacher", "val"): "○", ("student", "val"): "□", "teacher": "●", "student": "■"}
@@ -41,11 +43,14 @@ class LadderPlot(Widget):
         self.series: list[Series] = []
         self.x_max = 1
         self.ticks: dict[int, float] = {}
+        self.marks: PlotMarks | None = None
 
-    def show(self, series: list[Series], x_max: int, ticks: dict[int, float], title: str) -> None:
-        if (series, max(1, x_max), ticks, title) == (self.series, self.x_max, self.ticks, self.border_title):
+    def show(self, series: list[Series], x_max: int, ticks: dict[int, float], title: str,
+             marks: PlotMarks | None = None) -> None:
+        if (series, max(1, x_max), ticks, title, marks) == (self.series, self.x_max, self.ticks, self.border_title,
+                                                             self.marks):
             return  # nothing new: no repaint (this is called on every redraw)
-        self.series, self.x_max, self.ticks = series, max(1, x_max), ticks
+        self.series, self.x_max, self.ticks, self.marks = series, max(1, x_max), ticks, marks
         self.border_title = title
         self.refresh()
 
@@ -55,10 +60,18 @@ class LadderPlot(Widget):
             return Text("waiting for the first rung…", style="dim")
         legend = self._legend(width)
         plot_w, plot_h = max(4, width - Y_LABEL - 1), max(2, height - 3)
-        y_lo, y_hi = nice_range([y for s in self.series for _, y in s.points])
+        marks = self.marks
+        ys = [y for s in self.series for _, y in s.points]
+        if marks is not None and marks.reference is not None:
+            ys.append(marks.reference)
+        y_lo, y_hi = nice_range(ys)
         canvas = Canvas(plot_w, plot_h, (0.0, float(self.x_max)), (y_lo, y_hi))
+        if marks is not None and marks.reference is not None:
+            canvas.hline(marks.reference, "┄", "dim")
         for s in self.series:
             canvas.draw(trace_for(s))
+        for phase, rung, value in marks.best if marks is not None else ():
+            canvas.marker(float(rung), value, "★", STYLES.get(phase, "bold"))
         lines = [legend]
         for i, row in enumerate(canvas.rows()):
             label = ""
@@ -66,17 +79,39 @@ class LadderPlot(Widget):
                 value = y_hi - (y_hi - y_lo) * i / max(1, plot_h - 1)
                 label = f"{value:.2f}"
             lines.append(Text(f"{label:>{Y_LABEL}}┤", style="dim") + row)
-        lines.append(Text(" " * Y_LABEL + "└" + "─" * plot_w, style="dim"))
+        lines.append(self._axis_line(plot_w))
         lines.append(self._tick_line(plot_w))
         return Group(*lines)
 
+    def _axis_line(self, plot_w: int) -> Text:
+        """The x axis, with ▲ under each rung where an active criterion fired (△: shadow only)."""
+        cells = ["─"] * plot_w
+        for rung, active in self.marks.fired if self.marks is not None else ():
+            col = round(rung / self.x_max * (plot_w * 2 - 1)) // 2
+            if 0 <= col < plot_w and (active or cells[col] != "▲"):
+                cells[col] = "▲" if active else "△"
+        axis = Text(" " * Y_LABEL + "└", style="dim")
+        for ch in cells:
+            axis.append(ch, style="bold yellow" if ch == "▲" else "dim")
+        return axis
+
     def _legend(self, width: int) -> Text:
-        long = sum(len(s.label) + 4 for s in self.series) <= width
+        extra = []
+        if self.marks is not None:
+            if self.marks.reference is not None:
+                extra.append(("┄", self.marks.reference_label, "dim"))
+            if self.marks.best:
+                extra.append(("★", "best", "bold"))
+            if any(active for _, active in self.marks.fired):
+                extra.append(("▲", "stop", "bold yellow"))
+        long = sum(len(s.label) + 4 for s in self.series) + sum(len(e[1]) + 4 for e in extra) <= width
         legend = Text(no_wrap=True, overflow="ellipsis")
         for s in self.series:
             t = trace_for(s)
             label = s.label if long else f"{s.phase[:1].upper()} {s.metric}"
             legend.append(f"{t.marker} {label}  ", style=t.style)
+        for marker, label, style in extra:
+            legend.append(f"{marker} {label.split()[-1]}  ", style=style)
         return legend
 
     def _tick_line(self, plot_w: int) -> Text:

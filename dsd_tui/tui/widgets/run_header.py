@@ -27,6 +27,8 @@ class RunHeader(Static):
         else:
             t.append(p.status, style=STATUS_STYLE.get(p.status, "bold"))
         t.append(f" · {p.profile} · {p.device}")
+        if p.resources:
+            t.append(f" · {p.resources}")
         if t != getattr(self, "_shown", None):
             self._shown = t
             self.update(t, layout=False)  # one line always: no layout pass per tick

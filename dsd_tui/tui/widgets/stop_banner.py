@@ -1,32 +1,30 @@
 """The stop alert: a banner that stays once an active stop criterion has fired.
 
-The app rings the bell and raises a notification when the event arrives; the banner keeps the
-criterion, the rung, the rung it recommends and why, until the app closes. On short terminals
-(`compact`) each stop gets one line and the reason is cut (the log pane has it whole).
+The app rings the bell and raises a short notification when the event arrives; the banner keeps,
+on one line per stop, the criterion, the phase and rung where it fired, the rung it keeps and that
+rung's test accuracy, until the app closes. The full reason is in the log pane and on the r key.
 """
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
 
-from dsd_tui.tui.view import stop_text
+from dsd_tui.tui.view import stop_line
 
 
 class StopBanner(Static):
     def __init__(self, **kw):
         super().__init__(**kw)
         self.stops: list[dict] = []
-        self.compact = False
 
-    def show(self, stops: list[dict], compact: bool = False) -> None:
+    def show(self, stops: list[dict]) -> None:
         self.display = bool(stops)
-        if stops == self.stops and compact == self.compact:
+        if stops == self.stops:
             return
-        self.stops, self.compact = list(stops), compact
+        self.stops = list(stops)
         lines = []
         for s in stops:
-            t = Text(" STOP ", style="bold reverse")
-            t.append(" " + stop_text(s))
+            t = Text(" STOP ", style="bold reverse", no_wrap=True, overflow="ellipsis")
+            t.append(" " + stop_line(s) + "  (r: why)")
             lines.append(t)
-        self.set_class(compact, "-compact")  # app.tcss: one line per stop, cut with an ellipsis
         self.update(Text("\n").join(lines))
