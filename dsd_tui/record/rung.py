@@ -42,6 +42,9 @@ class RungRecord(_RungRecordRequired, total=False):
     regime: str  # memorising | critical | recovered | collapsing (stops/regime.py; trained rungs only)
     diverged: bool  # True: the loss became NaN/Inf and the metrics are None (absent otherwise)
     diverged_epoch: int  # the 1-based epoch in which it diverged (diverged rungs only)
+    peak_rss_mb: float | None  # MiB: the process's peak resident set size up to this rung's end (ru_maxrss: a
+    #                            high-water mark since the process started, never reset; record/memory.py)
+    gpu_peak_mb: float  # MiB: this rung's peak of torch.cuda allocations (CUDA runs only)
 
 
 METRICS = ("train_acc", "train_acc_clean", "train_loss", "val_acc", "val_acc_clean", "val_loss", "test_acc",
