@@ -196,7 +196,8 @@ def test_the_run_started_lines_say_when_an_opt_in_speed_mode_is_on(tmp_path):
 
 
 def test_numerics_ab_bench_runs_both_paths_per_seed_and_reuses_finished_runs(tmp_path):
-    """bench/numerics_ab.py: real ladders for every seed with and without the mode, the comparison
+    """bench/numerics_ab.py: real ladders for every seed with and without the mode (here issue 16's A/B:
+    the default, which puts the 512×512 layer on CSR, against the exact dense path), the comparison
     printed, and a second call (another mode, say) reusing the finished base runs."""
     import subprocess
     import sys
@@ -205,12 +206,12 @@ def test_numerics_ab_bench_runs_both_paths_per_seed_and_reuses_finished_runs(tmp
     from relhelp import env, sets
 
     bench = Path(__file__).resolve().parents[1] / "bench" / "numerics_ab.py"
-    cmd = [sys.executable, str(bench), "--mode", "train.sparse_kernels=true", "--seeds", "2", "--out",
+    cmd = [sys.executable, str(bench), "--mode", "train.sparse_kernels=false", "--seeds", "2", "--out",
            str(tmp_path), *sets(*SPARSE_QUICK[:-1])]
     first = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "same seed, mode vs base" in first.stdout and first.stdout.count("| mode |") == 2
-    assert len(list(tmp_path.glob("base-s*"))) == 2 and len(list(tmp_path.glob("sparse_kernels-true-s*"))) == 2
+    assert len(list(tmp_path.glob("base-s*"))) == 2 and len(list(tmp_path.glob("sparse_kernels-false-s*"))) == 2
     again = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stdout.count("reusing") == 4, again.stdout
     assert len(list(tmp_path.iterdir())) == 4  # nothing run twice
