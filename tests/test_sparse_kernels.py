@@ -1,5 +1,5 @@
-"""The CSR kernels (`train.sparse_kernels`, true or the default "auto"): right gradients, the same training as the dense path
-up to rounding, pruned weights still exactly zero, exact resume, recorded in the summary, and refused
+"""The CSR kernels (`train.sparse_kernels`, true or the default "auto"): right gradients, the same training
+as the dense path up to rounding, pruned weights still exactly zero, exact resume, recorded in the summary, and refused
 with the modes it does not combine with."""
 import contextlib
 import copy
