@@ -191,3 +191,18 @@ def test_every_rung_record_keeps_the_process_peak_rss(tmp_path, auto_run):
     assert rungs[2]["peak_rss_mb"] >= rungs[1]["peak_rss_mb"]  # the peak stays although the memory was freed
     exported = CliRunner().invoke(main, ["export", str(path), "--format", "csv"])
     assert exported.exit_code == 0 and "peak_rss_mb" in exported.output.splitlines()[0]
+
+
+def test_the_run_started_lines_name_the_default_kernels_and_the_way_back_to_the_exact_path():
+    from dsd_tui.tui.view import log_line
+
+    def started(**speed):
+        return ev.RunStarted(name="r", run_dir="d", profile={}, environment={"speed": speed}, phases=["teacher"],
+                             rungs=1, resumed=False)
+    auto = log_line(started(precision="fp32", sparse_kernels=True, sparse_kernels_setting="auto"))[1]
+    assert auto.endswith("; sparse kernels: auto (exact dense path: train.sparse_kernels=false)")
+    assert "opt-in" not in auto  # the default is not an opt-in mode
+    forced = log_line(started(precision="fp32", sparse_kernels=True, sparse_kernels_setting=True))[1]
+    assert forced.endswith("; opt-in speed modes: sparse_kernels")
+    off = log_line(started(precision="fp32", sparse_kernels=False, sparse_kernels_setting="auto"))[1]  # e.g. a GPU
+    assert "sparse" not in off
