@@ -95,4 +95,15 @@ timeout "$LIMIT_MLP" "$PY" bench/throughput.py --model mlp --device "$DEVICE" --
     --rounds "$ROUNDS_MLP" --modes ref,fp32,bf16,sparse --sparsity 0.893,0.982 --json "$OUT/mlp.json" \
     || echo "MLP step failed (exit $?); the checks above stand"
 
+# ---- issue 16 (packing several ladders on one GPU): begin --------------------------------------------------
+# Aggregate images/s of 1, 2 and 4 ResNet-18 ladder steps training at once on the device (separate processes,
+# as `dsd-tui sweep --gpus-per-ladder 0.5 / 0.25` runs them), and each process's peak GPU memory
+# (bench/packing.py). Smoke mode: a tiny VGG-like net on the CPU, 1 and 2 processes. Adds up to 90 s on CUDA.
+if [[ "$DEVICE" == "cuda" ]]; then PACK=(--device cuda --concurrency 1,2,4 --threads 1 --steps 30 --rounds 2); LIMIT_PACK=90
+else PACK=(--device cpu --smoke --concurrency 1,2 --threads 1); LIMIT_PACK=300; fi
+echo "== packing: ladders training at once on one $DEVICE (aggregate images/s; issue 16)"
+timeout "$LIMIT_PACK" "$PY" bench/packing.py "${PACK[@]}" --json "$OUT/packing.json" \
+    || echo "packing check failed (exit $?); the checks above stand"
+# ---- issue 16: end -----------------------------------------------------------------------------------------
+
 echo "== gpu_check done in $(( $(date +%s) - T0 )) s; JSON and run directories in $OUT"

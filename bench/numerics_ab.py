@@ -3,15 +3,19 @@
     python bench/numerics_ab.py --mode train.sparse_kernels=true --seeds 6 --out /tmp/ab
     python bench/numerics_ab.py --mode train.precision=bf16 --seeds 6 --out /tmp/ab     # reuses the base runs
     python bench/numerics_ab.py --mode train.sparse_kernels=true --seeds 3 --set prune.rungs=12 PROFILE
+    python bench/numerics_ab.py --mode train.sparse_kernels=false --seeds 6 --out /tmp/ab16 \
+        --set prune.rungs=26 --set train.dense_epochs=60 --set train.epochs=15   # issue 16: base = the default
 
-Issue 6 keeps the reference numerics (fp32, dense kernels) as the default until an A/B over seeds
-shows that a fast mode gives the same curves within noise. This runs `dsd-tui run --no-tui` for every
-seed twice, as the profile says ("base") and with `--mode` added ("mode"), `--jobs` at a time, under
-`--out` (a finished run found there with the same profile is reused, so a second mode can share the
-base runs), then prints what to compare: per phase, the mean absolute difference in test accuracy
-per rung between the two paths at the same seed against the same figure between two seeds of one
-path, and per seed each path's findings (SDD verdicts, dip and peak, best-validation rung, the
-entropy-gated stop). Figures in docs/benchmarks.md ("Sparse kernels", "bf16").
+Issue 6 kept the reference numerics (fp32, dense kernels) as the default until an A/B over seeds
+showed that a fast mode gives the same curves within noise; since issue 16 the default ("base") is
+`train.sparse_kernels = "auto"`, and `--mode train.sparse_kernels=false` is the exact dense path.
+This runs `dsd-tui run --no-tui` for every seed twice, as the profile says ("base") and with `--mode`
+added ("mode"), `--jobs` at a time, under `--out` (a finished run found there with the same profile is
+reused, so a second mode can share the base runs), then prints what to compare: per phase, the mean
+absolute difference in test accuracy per rung between the two paths at the same seed against the same
+figure between two seeds of one path, and per seed each path's findings (SDD verdicts, dip and peak,
+best-validation rung, the entropy-gated stop).
+Figures in docs/benchmarks.md ("Sparse kernels", "bf16", "Issue 16").
 """
 from __future__ import annotations
 

@@ -4,6 +4,7 @@
     PYTHONPATH=src python bench/throughput.py --model mlp --modes ref,plain,fp32 --sparsity 0.2,0.893,0.982
     PYTHONPATH=src python bench/throughput.py --model mlp --modes ref,fp32,sparse --masks-from runs/quickstart-…
     PYTHONPATH=src python bench/throughput.py --model mlp --modes ref,fp32,sparse --masks-from RUN --sparsity ladder
+    python bench/throughput.py --model mlp --modes ref,default,fp32 --masks-from RUN --sparsity ladder  # issue 16
     PYTHONPATH=src python bench/throughput.py --model resnet18 --steps 3 --rounds 3   # CPU: a few steps
     PYTHONPATH=src python bench/throughput.py --model resnet18 --device cuda --modes ref,fp32,bf16,compile
 
@@ -12,12 +13,15 @@ Paths (same model, batch, optimizer, device and the same global-magnitude mask i
   ref      reference-style: PIL transforms in a DataLoader, torch.nn.utils.prune hooks, per-step .item()
   plain    dsd_tui's loop with a plain torch optimizer and masks applied around its step (before issue 6's
            compact step; bitwise the same weights as fp32)
-  fp32     dsd_tui as the ladder runs it: engine Batcher (device tensors, on-device crop+flip), train_epoch,
-           Masks, and the KeptWeightsOptimizer (the optimizer steps the kept weights only)
+  default  what a profile without speed keys runs (since issue 16: train.sparse_kernels = "auto", so on the
+           CPU at one thread the `sparse` path below, elsewhere `fp32`); the figure the issue asks for
+  fp32     dsd_tui's exact dense path (train.sparse_kernels = false; the default before issue 16): engine
+           Batcher (device tensors, on-device crop+flip), train_epoch, Masks, and the KeptWeightsOptimizer
+           (the optimizer steps the kept weights only)
   bf16     fp32 + bf16 autocast + channels_last (the engine's Speed, train.precision = "bf16")
   compile  fp32 + torch.compile of the forward (the engine's Speed, train.compile = true)
-  sparse   fp32 + CSR kernels for the large Linear layers with ≤ 20% kept (train.sparse_kernels = true;
-           opt-in: the same sums in another order, not bitwise)
+  sparse   fp32 + CSR kernels for the large Linear layers with ≤ 20% kept (train.sparse_kernels = true:
+           the same sums in another order, not bitwise)
 Masks: by default a global-magnitude prune of the freshly initialised model; `--masks-from RUN_DIR` takes
 instead, for each `--sparsity`, the masks of the teacher rung of that run nearest to it (the per-layer
 densities of a trained ladder, which decide which layers the sparse mode puts on CSR).
@@ -159,9 +163,9 @@ class DsdPath:
     def __init__(self, args, bundle, device, mode: str, compile_backend: str = "inductor", sparsity: float = 0.2,
                  masks=None):
         self.name = mode
-        cfg = TrainSection(precision="bf16" if mode == "bf16" else "fp32", compile=mode == "compile",
-                           sparse_kernels=mode == "sparse")
-        self.speed = dataclasses.replace(Speed.from_profile(cfg, device, bundle.images),
+        cfg = TrainSection() if mode == "default" else TrainSection(
+            precision="bf16" if mode == "bf16" else "fp32", compile=mode == "compile", sparse_kernels=mode == "sparse")
+        self.speed = dataclasses.replace(Speed.from_profile(cfg, device, bundle.images, torch.get_num_threads()),
                                          compile_backend=compile_backend)
         self.speed.apply_backends()
         self.model = self.speed.place(fresh_model(args, bundle), device)
@@ -333,7 +337,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=8, help="conv nets: steps per timed epoch (images = steps × batch)")
     ap.add_argument("--rounds", type=int, default=7, help="timed epochs per path (medians reported)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed epochs per path first")
-    ap.add_argument("--modes", default="ref,fp32", help="comma list of ref, plain, fp32, bf16, compile, sparse")
+    ap.add_argument("--modes", default="ref,fp32",
+                    help="comma list of ref, plain, default, fp32, bf16, compile, sparse")
     ap.add_argument("--sparsity", default=DEFAULT_SPARSITY,
                     help="comma list of mask sparsities, one training table each (quickstart rung k: 1 − 0.8^k); "
                          "'ladder' (with --masks-from): every teacher rung, weighted by its epochs")

@@ -62,6 +62,10 @@ def between(lo=None, hi=None, lo_open=False, hi_open=False):
     return check
 
 
+def kernel_switch(v):
+    return None if isinstance(v, bool) or v == "auto" else 'must be "auto", true or false'
+
+
 def run_name(v):
     if NAME_RE.match(v):
         return None
@@ -136,8 +140,11 @@ class TrainSection:
                          "opt-in, changes numerics)",
                          choice("fp32", "bf16"))
     compile: bool = opt(False, "torch.compile the model (opt-in, may change numerics)")
-    sparse_kernels: bool = opt(False, "train Linear layers of ≥ 32,768 weights with ≤ 20% kept through CSR "
-                               "kernels (opt-in, sums in another order; fp32 and no compile; conv stays dense)")
+    sparse_kernels: object = opt("auto", "auto (CSR kernels on the CPU at one thread, fp32, no compile, for Linear "
+                                 "layers of ≥ 32,768 weights with ≤ 20% kept, where bench/sparse_kernels.py measures "
+                                 "a win; dense otherwise and on GPUs) | true (those layers on CSR on any device; fp32 "
+                                 "and no compile) | false (the exact dense path of runs before 2 Dec 2026)",
+                                 kernel_switch)
     on_divergence: str = opt("fail", "on a NaN/Inf loss: fail the run | skip to the next rung",
                              choice("fail", "next-rung"))
 
@@ -265,6 +272,8 @@ def _coerce(tp, value, where: str):
         ok = isinstance(value, str)
     elif tp is list:
         ok = isinstance(value, list)
+    elif tp is object:  # a key of several types: its check says which values it takes
+        ok = True
     else:  # pragma: no cover
         ok = False
     if not ok:
@@ -281,7 +290,7 @@ def _field_types(cls) -> dict:
     hints = {f.name: f.type for f in dataclasses.fields(cls)}
     out = {}
     for name, tp in hints.items():
-        tp = {"str": str, "int": int, "float": float, "bool": bool, "list": list}.get(tp, tp)
+        tp = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "object": object}.get(tp, tp)
         out[name] = get_origin(tp) or tp
     return out
 
@@ -328,7 +337,7 @@ def _check_items(section: str, key: str, value) -> str | None:
 
 
 def _cross_checks(p: Profile, source: str) -> None:
-    if p.train.sparse_kernels and (p.train.precision != "fp32" or p.train.compile):
+    if p.train.sparse_kernels is True and (p.train.precision != "fp32" or p.train.compile):
         other = "train.compile = true" if p.train.compile else f"train.precision = {p.train.precision!r}"
         raise ProfileError(f"{source}: train.sparse_kernels = true cannot be combined with {other}; "
                            f"turn one of them off")

@@ -95,11 +95,12 @@ def test_compiled_forward_trains_the_same_weights_under_the_original_names():
 
 def test_speed_modes_follow_the_profile():
     cpu = torch.device("cpu")
-    assert Speed.from_profile(TrainSection(), cpu, images=True).describe() == {
-        "precision": "fp32", "channels_last": False, "compile": False, "sparse_kernels": False}
+    assert Speed.from_profile(TrainSection(), cpu, images=True).describe() == {  # "auto": CSR where it wins
+        "precision": "fp32", "channels_last": False, "compile": False, "sparse_kernels": True,
+        "sparse_kernels_setting": "auto"}
     fast = Speed.from_profile(TrainSection(precision="bf16", compile=True), cpu, images=True)
     assert fast.describe() == {"precision": "bf16", "channels_last": True, "compile": True, "sparse_kernels": False,
-                               "fp32_head": True}
+                               "sparse_kernels_setting": "auto", "fp32_head": True}
     assert Speed.from_profile(TrainSection(sparse_kernels=True), cpu, images=False).describe()["sparse_kernels"]
     assert not Speed.from_profile(TrainSection(precision="bf16"), cpu, images=False).channels_last  # digits rows
     with fast.autocast()():
@@ -113,7 +114,7 @@ def test_run_records_speed_modes_and_keeps_raw_entropy_counts(tmp_path):
     run = next(tmp_path.iterdir())
     summary = json.loads((run / "summary.json").read_text())
     assert summary["environment"]["speed"] == {"precision": "fp32", "channels_last": False, "compile": False,
-                                               "sparse_kernels": False}
+                                               "sparse_kernels": True, "sparse_kernels_setting": "auto"}
     record = summary["phases"][0]["rungs"][2]
     ck = torch.load(run / "checkpoints" / "teacher-rung02.pt", weights_only=True)
     counts = ck["entropy_counts"]

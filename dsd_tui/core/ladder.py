@@ -45,6 +45,7 @@ from dsd_tui.paths import expand
 from dsd_tui.profile import Profile
 from dsd_tui.record import events as ev
 from dsd_tui.record.layers import layer_sparsity, worsened
+from dsd_tui.record.memory import gpu_peak_mb, peak_rss_mb, reset_gpu_peak
 from dsd_tui.record.rundir import RunDir, safe_torch_load
 from dsd_tui.record.rung import RungRecord, diverged_record, measured_record, trained
 from dsd_tui.record.summary import best_rung, best_test_rung
@@ -155,7 +156,7 @@ class Ladder:
         cursor = ladder_resume.first_cursor(self.state)
         self.data = (self.preloaded or load_data(p.data, p.run.seed)).to(self.device)
         self.preloaded = None
-        self.speed = Speed.from_profile(p.train, self.device, self.data.images)
+        self.speed = Speed.from_profile(p.train, self.device, self.data.images, p.run.threads)
         self.speed.apply_backends()
         self.channels_last = self.speed.channels_last
         self.batcher = Batcher(self.data, self.device, self.channels_last)
@@ -169,7 +170,7 @@ class Ladder:
                                      f"val / {len(self.data.test)} test, noise {self.data.noise['train_rate']:.3f} "
                                      f"realised on train ({self.data.noise.get('noise_type', 'symmetric')}, "
                                      f"{self.data.noise['val_rate']:.3f} on val)"))
-            if self.speed.sparse_kernels and self.device.type != "cpu":
+            if self.speed.sparse_kernels and self.device.type != "cpu":  # only when forced on (true)
                 self.emit(ev.Warning(message=f"train.sparse_kernels on {self.device.type}: the CSR kernels were "
                                              f"measured on the CPU only; on a GPU dense kernels are usually faster "
                                              f"(docs/benchmarks.md)"))
@@ -339,11 +340,11 @@ class Ladder:
             first_epoch = resume.epoch + 1
         ph.start = self.rung_start(ph, rung, resume is not None)
         self.emit(ev.RungStarted(phase=ph.name, rung=rung, sparsity=ph.masks.sparsity(), epochs=epochs))
-        if self.device.type == "cuda":  # gpu_peak_mb: the peak of this rung (a resumed rung: since the resume)
-            torch.cuda.reset_peak_memory_stats(self.device)
         autocast = self.autocast()
         rewind_at = self.rewind_point() if rung == 0 else None
-        with self.speed.rung_kernels(ph.model, opt):  # train.sparse_kernels: CSR for the sparsest Linear layers
+        reset_gpu_peak(self.device)  # gpu_peak_mb: the peak of this rung (a resumed rung: since the resume)
+        with self.speed.rung_kernels(ph.model, opt) as csr_layers:  # train.sparse_kernels: CSR, sparsest Linears
+            self.note_csr_layers(ph.name, rung, csr_layers)
             for epoch in range(first_epoch, epochs + 1):
                 t0 = time.time()
                 lr_now = opt.param_groups[0]["lr"]
@@ -408,9 +409,18 @@ class Ladder:
             raise Diverged(record["epochs"])
         record["seconds"] = train_seconds + (time.time() - t0)
         record["layer_sparsity"] = layer_sparsity(ph.masks.kept_by_layer(), ph.masks.sizes())
+        record["peak_rss_mb"] = peak_rss_mb()  # the process's peak so far (record/memory.py)
         if self.device.type == "cuda":
-            record["gpu_peak_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
+            record["gpu_peak_mb"] = gpu_peak_mb(self.device)
         return record
+
+    def note_csr_layers(self, phase: str, rung: int, layers: list[str]) -> None:
+        """A log line when the layers on CSR kernels change (a layer fell under the density threshold)."""
+        before = getattr(self, "_csr_layers", (phase, []))
+        if before != (phase, layers) and (layers or before[0] == phase):
+            self.emit(ev.Log(message=f"{phase} rung {rung}: CSR kernels for "
+                                     f"{', '.join(layers) or 'no layer'} (train.sparse_kernels)"))
+        self._csr_layers = (phase, layers)
 
     def keep(self, ph: PhaseRun, rung: int, record: RungRecord) -> None:
         """Label the rung's regime, add its record, write its checkpoint, then announce it (and any layer

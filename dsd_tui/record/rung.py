@@ -43,7 +43,9 @@ class RungRecord(_RungRecordRequired, total=False):
     diverged: bool  # True: the loss became NaN/Inf and the metrics are None (absent otherwise)
     diverged_epoch: int  # the 1-based epoch in which it diverged (diverged rungs only)
     layer_sparsity: dict  # prunable weight's state-dict name -> fraction of it pruned, in [0, 1] (record/layers.py)
-    gpu_peak_mb: float  # CUDA only: torch.cuda.max_memory_allocated over the rung, MiB (2^20 bytes)
+    peak_rss_mb: float | None  # MiB: the process's peak resident set size up to this rung's end (ru_maxrss: a
+    #                            high-water mark since the process started, never reset; record/memory.py)
+    gpu_peak_mb: float  # MiB: this rung's peak of torch.cuda allocations (CUDA runs only)
 
 
 METRICS = ("train_acc", "train_acc_clean", "train_loss", "val_acc", "val_acc_clean", "val_loss", "test_acc",

@@ -11,8 +11,11 @@
 - `compile = true`: the training forward (and a teacher's forward under augmentation) goes through
   `torch.compile`. Masks, the state dict, checkpoints and the entropy hooks keep using the original
   module: a compiled wrapper shares its parameters and would prefix every name with `_orig_mod.`.
-- `sparse_kernels = true`: within a rung, Linear layers with few kept weights train through CSR
-  kernels (`sparse_kernels.py`); the same sums in another order.
+- `sparse_kernels`: within a rung, Linear layers with few kept weights train through CSR kernels
+  (`sparse_kernels.py`); the same sums in another order. `"auto"` (the default since 2 Dec 2026)
+  switches them on only where they were measured to win: on the CPU, at one torch thread, in fp32
+  without compile (bench/sparse_kernels.py, docs/benchmarks.md); elsewhere it is the dense path.
+  `true` forces them on (any device), `false` is the exact dense path of older runs.
 
 On CUDA, cuDNN's autotuner (`cudnn.benchmark`) is switched on: it picks the fastest fp32 algorithm
 for each batch shape, the same arithmetic up to rounding order. `describe()` is what the summary's
@@ -37,13 +40,15 @@ class Speed:
     channels_last: bool = False
     device_type: str = "cpu"
     compile_backend: str = "inductor"  # not a profile key: tests and the CPU smoke check use "eager"
-    sparse_kernels: bool = False
+    sparse_kernels: bool = False  # in effect for this run (the CSR kernels where a layer qualifies)
+    sparse_kernels_setting: object = None  # the profile's train.sparse_kernels ("auto", true, false)
 
     @classmethod
-    def from_profile(cls, train_cfg, device: torch.device, images: bool) -> "Speed":
+    def from_profile(cls, train_cfg, device: torch.device, images: bool, threads: int = 1) -> "Speed":
         bf16 = train_cfg.precision == "bf16"
         return cls(train_cfg.precision, bool(train_cfg.compile), bf16 and images, device.type,
-                   sparse_kernels=bool(train_cfg.sparse_kernels))
+                   sparse_kernels=sparse_kernels_on(train_cfg, device.type, threads),
+                   sparse_kernels_setting=train_cfg.sparse_kernels)
 
     def apply_backends(self) -> None:
         if self.device_type == "cuda":
@@ -81,6 +86,8 @@ class Speed:
     def describe(self) -> dict:
         out = {"precision": self.precision, "channels_last": self.channels_last, "compile": self.compile,
                "sparse_kernels": self.sparse_kernels}
+        if self.sparse_kernels_setting is not None:
+            out["sparse_kernels_setting"] = self.sparse_kernels_setting
         if self.precision == "bf16":
             out["fp32_head"] = True
         if self.device_type == "cuda":
@@ -88,6 +95,16 @@ class Speed:
             out["tf32_cudnn"] = bool(torch.backends.cudnn.allow_tf32)
             out["cudnn_benchmark"] = bool(torch.backends.cudnn.benchmark)
         return out
+
+
+def sparse_kernels_on(train_cfg, device_type: str, threads: int) -> bool:
+    """Whether a run trains its sparse Linear layers on CSR kernels. `"auto"` says yes only where
+    bench/sparse_kernels.py measured a win: the CPU at one torch thread (`run.threads`), fp32, no
+    compile; which layers then qualify, rung by rung, is `sparse_kernels.sparse_linears`' rule."""
+    setting = train_cfg.sparse_kernels
+    if setting == "auto":
+        return device_type == "cpu" and threads == 1 and train_cfg.precision == "fp32" and not train_cfg.compile
+    return setting is True
 
 
 def keep_head_fp32(model: nn.Module) -> nn.Module:
@@ -109,8 +126,13 @@ def _fp32_linear_forward(self: nn.Linear, x: torch.Tensor) -> torch.Tensor:
 def modes_note(environment: dict | None) -> str:
     """The suffix `; opt-in speed modes: …` for a run whose `environment["speed"]` has any switched on,
     else "": the run-started line of the headless printer and of the monitor's log say when a run is
-    not on the reference numerics."""
+    not on the reference numerics. The default CSR kernels (`sparse_kernels = "auto"`, in effect) get
+    their own note, which names the switch back to the exact dense path."""
     speed = (environment or {}).get("speed") or {}
+    auto = speed.get("sparse_kernels") and speed.get("sparse_kernels_setting") == "auto"
     modes = [f"precision={speed['precision']}"] if speed.get("precision", "fp32") != "fp32" else []
-    modes += [key for key in ("compile", "sparse_kernels") if speed.get(key)]
-    return f"; opt-in speed modes: {', '.join(modes)}" if modes else ""
+    modes += [key for key in ("compile", "sparse_kernels") if speed.get(key) and not (auto and key == "sparse_kernels")]
+    note = f"; opt-in speed modes: {', '.join(modes)}" if modes else ""
+    if auto:
+        note += "; sparse kernels: auto (exact dense path: train.sparse_kernels=false)"
+    return note

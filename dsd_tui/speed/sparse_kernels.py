@@ -1,4 +1,4 @@
-"""Opt-in CSR kernels for highly pruned Linear layers (`train.sparse_kernels`): the ladder's tail, faster.
+"""CSR kernels for highly pruned Linear layers (`train.sparse_kernels`): the ladder's tail, faster.
 
 Why it exists: from rung 10 of the quickstart on, ≥ 89% of the MLP's weights are zero, yet a dense
 step still multiplies all of them, forward and backward. With the compact optimizer
@@ -15,12 +15,18 @@ The weight gradient goes straight to the compact tensor, which the inner optimiz
 the dense parameter is refreshed from it after every step (a scatter of the kept entries), so
 evaluation, the entropy pass, checkpoints and the mask check see the usual dense weights.
 
+Which layers: those where bench/sparse_kernels.py measured a win (table in docs/benchmarks.md): at
+least `MIN_WEIGHTS` weights and `MIN_OUT` output features, at most `MAX_DENSITY` kept. The same rule
+serves `true` and the default `"auto"`; `"auto"` also keeps the whole run dense off the CPU, at more
+than one thread and under bf16/compile (`modes.sparse_kernels_on`).
+
 It is the same arithmetic in exact arithmetic, but not bit for bit: the sparse kernels add the
 products in another order than dense BLAS (≈ 1 ulp per output), so a ladder's curves drift apart
 from the dense path's as training amplifies rounding, as any change of BLAS or thread count would.
-Hence opt-in, recorded in the summary (`environment.speed.sparse_kernels`), and checked against the
-dense path over seeds in docs/benchmarks.md. fp32 only, and not with `train.compile` (the profile
-rejects those combinations). Conv layers always run dense.
+Hence recorded in the summary (`environment.speed.sparse_kernels`), checked against the dense path
+over seeds in docs/benchmarks.md, and one `--set train.sparse_kernels=false` away from the exact dense
+path. fp32 only, and not with `train.compile` (the profile rejects `true` with those). Conv layers
+always run dense.
 """
 from __future__ import annotations
 
@@ -32,11 +38,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-# When a Linear layer takes the CSR kernels. Both thresholds come from bench/sparse_kernels.py (the table and
+# When a Linear layer takes the CSR kernels. The thresholds come from bench/sparse_kernels.py (the table and
 # its command are in docs/benchmarks.md): a large layer wins only well below its break-even density, and MKL's
-# sparse products carry a fixed cost per call that makes a small layer (the classifier) lose at any density.
+# sparse products carry a fixed cost per call and per output row that makes a layer with few outputs (every
+# built-in classifier, however many inputs it has) lose at any density.
 MAX_DENSITY = 0.2  # at most this fraction of the layer's weights kept
 MIN_WEIGHTS = 32_768  # and at least this many weights in the layer (512×64, the MLP's first layer)
+MIN_OUT = 512  # and at least this many output features (the smallest measured winner; 100×512 loses)
 
 
 @dataclass
@@ -123,11 +131,12 @@ def csr_linear(x: torch.Tensor, values: torch.Tensor, bias: torch.Tensor | None,
 
 
 @contextlib.contextmanager
-def sparse_linears(model: nn.Module, opt, max_density: float = MAX_DENSITY, min_weights: int = MIN_WEIGHTS):
-    """For one rung: the Linear layers of `model` with at least `min_weights` weights, at most
-    `max_density` of them kept, run their forward (and so their backward) through the CSR kernels on
-    the compact optimizer's kept values. Yields the names of those layers; restores the dense
-    forwards on leaving."""
+def sparse_linears(model: nn.Module, opt, max_density: float = MAX_DENSITY, min_weights: int = MIN_WEIGHTS,
+                   min_out: int = MIN_OUT):
+    """For one rung: the Linear layers of `model` with at least `min_weights` weights and `min_out`
+    outputs, at most `max_density` of them kept, run their forward (and so their backward) through the
+    CSR kernels on the compact optimizer's kept values. Yields the names of those layers; restores the
+    dense forwards on leaving."""
     slots = {id(s.param): s for s in getattr(opt, "slots", [])}
     patched: list[nn.Linear] = []
     names: list[str] = []
@@ -136,7 +145,7 @@ def sparse_linears(model: nn.Module, opt, max_density: float = MAX_DENSITY, min_
             if not isinstance(module, nn.Linear):
                 continue
             slot = slots.get(id(module.weight))
-            if (slot is None or module.weight.numel() < min_weights
+            if (slot is None or module.weight.numel() < min_weights or module.out_features < min_out
                     or slot.compact.numel() > max_density * module.weight.numel()):
                 continue
             pattern = CsrPattern.from_kept(slot.kept, tuple(module.weight.shape))

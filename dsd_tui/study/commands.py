@@ -30,8 +30,8 @@ from dsd_tui.exits import DONE, FAILED, Interrupted, echo_all, fail
               help="Join this Ray cluster (e.g. 10.0.0.1:6379 or auto); none starts a local one.")
 @click.option("--out", metavar="DIR",
               help="The sweep directory (default: <run.out>/sweep-<name>-<hash of profile and grid>).")
-@click.option("--gpus-per-task", type=float, metavar="F",
-              help="GPUs per ladder (default 1 where the cluster has GPUs, else 0; a fraction packs ladders).")
+@click.option("--gpus-per-ladder", "--gpus-per-task", "gpus_per_task", type=float, metavar="F",
+              help="GPUs per ladder (default 1 where the cluster has GPUs, else 0; 0.25 packs four ladders on a GPU).")
 @click.option("--num-cpus", type=int, metavar="N",
               help="CPUs a local cluster may use (default: all); ignored with --address.")
 @click.option("--table-every", type=float, default=60.0, show_default=True, metavar="SEC",
@@ -47,7 +47,7 @@ def sweep(profile, grid, seeds, overrides, address, out, gpus_per_task, num_cpus
     sweep_dir = out
     try:
         if (gpus_per_task is not None and gpus_per_task < 0) or (num_cpus is not None and num_cpus < 1):
-            raise UsageError("--gpus-per-task must be >= 0 and --num-cpus >= 1")
+            raise UsageError("--gpus-per-ladder (--gpus-per-task) must be >= 0 and --num-cpus >= 1")
         study = study_file.load(profile) if study_file.is_study_spec(profile) else None
         spec, sets = profile, list(overrides)
         if study is not None:

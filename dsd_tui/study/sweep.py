@@ -3,8 +3,10 @@
 The driver (this process) plans the ladders, decides for each whether it is finished (skip), has
 resume state (resume) or must start, submits one Ray task per ladder and records every outcome in
 sweep.json as it arrives. A task never raises: a ladder that fails comes back as a result, is
-reported, and the other ladders go on. Each task asks for one GPU (or `gpus_per_task`, a fraction
-packs several small ladders on one GPU) where the cluster has GPUs, one CPU otherwise.
+reported, and the other ladders go on. Each task asks for one GPU (or `gpus_per_task`, from
+`--gpus-per-ladder`: a fraction packs several small ladders on one GPU) where the cluster has GPUs,
+one CPU otherwise; before submitting, the driver prints the plan (`resource_plan.py`): how many
+ladders run at once, on which nodes and GPUs.
 
 Ladders write their run directories themselves, so on a multi-node cluster the sweep directory
 must be on a filesystem every node mounts (docs/scaling.md).
@@ -23,8 +25,8 @@ from typing import TextIO
 
 from dsd_tui.errors import UsageError
 from dsd_tui.record.rundir import PROFILE, STATE, atomic_write_text, is_run_dir, rebuild_summary
+from dsd_tui.study import resource_plan, sweep_table
 from dsd_tui.study import sweep_index as idx
-from dsd_tui.study import sweep_table
 from dsd_tui.study.grid import LadderPlan
 
 
@@ -134,15 +136,12 @@ def check_address(address: str | None, seconds: float = 5.0) -> None:
                          f"`ray start --head` or check the address") from None
 
 
-def task_resources(ray, opts: SweepOptions) -> tuple[float, float]:
-    """(cpus, gpus) per task: one GPU where the cluster has GPUs, else none."""
-    cluster_gpus = float(ray.cluster_resources().get("GPU", 0.0))
-    gpus = opts.gpus_per_task if opts.gpus_per_task is not None else (1.0 if cluster_gpus > 0 else 0.0)
-    if gpus > 0 and cluster_gpus == 0:
-        raise UsageError(f"--gpus-per-task {gpus:g}: the Ray cluster has no GPUs; use --gpus-per-task 0")
-    if gpus > max(cluster_gpus, 1.0):
-        raise UsageError(f"--gpus-per-task {gpus:g}: more than the cluster's {cluster_gpus:g} GPUs")
-    return opts.cpus_per_task, gpus
+def task_resources(ray, opts: SweepOptions, ladders: int = 0):
+    """(cpus, gpus, plan): per task one GPU where the cluster has GPUs, else none, unless
+    `--gpus-per-ladder` says otherwise; and the plan of what runs at once."""
+    gpus = resource_plan.gpus_per_ladder(opts.gpus_per_task, float(ray.cluster_resources().get("GPU", 0.0)))
+    return opts.cpus_per_task, gpus, resource_plan.plan(resource_plan.cluster_nodes(ray), ladders,
+                                                        opts.cpus_per_task, gpus)
 
 
 # ---------------------------------------------------------------- the driver
@@ -176,6 +175,7 @@ def run_sweep(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderP
     sweep_dir = Path(sweep_dir)
     import_ray()  # the two checks that need no cluster come before anything is written
     check_address(opts.address)
+    resource_plan.check_request(opts.gpus_per_task)
     index = prepare(sweep_dir, base, grid, ident, plans, study)
     steps = {plan.name: next_step(sweep_dir / plan.name) for plan in plans}
     for plan in plans:
@@ -198,9 +198,11 @@ def _dispatch(sweep_dir, index, todo, steps, opts, out) -> None:
     ray = import_ray()
     started = connect(opts.address, opts.num_cpus)
     try:
-        cpus, gpus = task_resources(ray, opts)
+        cpus, gpus, the_plan = task_resources(ray, opts, len(todo))
         _say(out, f"ray: {ray.cluster_resources().get('CPU', 0):g} CPUs, {ray.cluster_resources().get('GPU', 0):g} "
                   f"GPUs; {cpus:g} CPU and {gpus:g} GPU per ladder")
+        for line in the_plan.lines():
+            _say(out, line)
         task = ray.remote(run_ladder).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
         pending = {}
         for plan in todo:
