@@ -1,7 +1,7 @@
 """The entropy hook's per-batch reduction: ON counts summed in int64 vs int32 (the engine's), against
 a ReLU over the same map, CPU milliseconds (medians, one thread).
 
-    PYTHONPATH=src python bench/count_dtype.py
+    PYTHONPATH=. python bench/count_dtype.py
 """
 import statistics
 import time

@@ -1,6 +1,6 @@
 """Where a quickstart MLP step goes, and how close dsd_tui's epoch loop is to a bare tensor loop.
 
-    PYTHONPATH=src python bench/mlp_step.py
+    PYTHONPATH=. python bench/mlp_step.py
 
 Prints CPU milliseconds per step (medians, one thread, the 20% mask of rung 1), measured interleaved
 in one process: (1) the engine's `train_epoch` with its optimizer as the ladder builds it (the compact

@@ -10,7 +10,7 @@ and reports the wall time of each, plus the time the training thread itself spen
 `StateSaver.save` (snapshot + hand-off; the file is written by a background thread) as a share of
 the run.
 
-    PYTHONPATH=src python bench/state_overhead.py [--rungs 5] [--repeats 3]
+    PYTHONPATH=. python bench/state_overhead.py [--rungs 5] [--repeats 3]
 """
 from __future__ import annotations
 

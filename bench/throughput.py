@@ -1,12 +1,12 @@
 """Training throughput of dsd_tui's path against a reference-style pipeline, in one process, side by side.
 
-    PYTHONPATH=src python bench/throughput.py --model mlp                     # quickstart MLP, CPU
-    PYTHONPATH=src python bench/throughput.py --model mlp --modes ref,plain,fp32 --sparsity 0.2,0.893,0.982
-    PYTHONPATH=src python bench/throughput.py --model mlp --modes ref,fp32,sparse --masks-from runs/quickstart-…
-    PYTHONPATH=src python bench/throughput.py --model mlp --modes ref,fp32,sparse --masks-from RUN --sparsity ladder
+    PYTHONPATH=. python bench/throughput.py --model mlp                     # quickstart MLP, CPU
+    PYTHONPATH=. python bench/throughput.py --model mlp --modes ref,plain,fp32 --sparsity 0.2,0.893,0.982
+    PYTHONPATH=. python bench/throughput.py --model mlp --modes ref,fp32,sparse --masks-from runs/quickstart-…
+    PYTHONPATH=. python bench/throughput.py --model mlp --modes ref,fp32,sparse --masks-from RUN --sparsity ladder
     python bench/throughput.py --model mlp --modes ref,default,fp32 --masks-from RUN --sparsity ladder  # issue 16
-    PYTHONPATH=src python bench/throughput.py --model resnet18 --steps 3 --rounds 3   # CPU: a few steps
-    PYTHONPATH=src python bench/throughput.py --model resnet18 --device cuda --modes ref,fp32,bf16,compile
+    PYTHONPATH=. python bench/throughput.py --model resnet18 --steps 3 --rounds 3   # CPU: a few steps
+    PYTHONPATH=. python bench/throughput.py --model resnet18 --device cuda --modes ref,fp32,bf16,compile
 
 Paths (same model, batch, optimizer, device and the same global-magnitude mask in every path;
 `--sparsity`, default 0.2 = rung 1; the quickstart's rung k is at 1 − 0.8^k: 0.893 at rung 10, 0.982 at 18):

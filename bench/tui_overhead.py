@@ -1,6 +1,6 @@
 """What the live monitor costs a run: quickstart wall time under the TUI (driven headless) vs --no-tui.
 
-    PYTHONPATH=src python bench/tui_overhead.py --pairs 6 --set prune.rungs=3
+    PYTHONPATH=. python bench/tui_overhead.py --pairs 6 --set prune.rungs=3
 
 Each run is a fresh process (same profile, one torch thread). The pairs alternate their order
 (tui first, then headless first, ...) so drift on a shared machine hits both sides alike; the

@@ -1,7 +1,7 @@
 """Where the live monitor's CPU goes: the UI thread's CPU during a real run, and one pane redraw's cost.
 
-    PYTHONPATH=src python bench/tui_ui_cpu.py run [--variant normal|notick|nothing] [--set KEY=VALUE ...]
-    PYTHONPATH=src python bench/tui_ui_cpu.py redraw [--size 80x24]
+    PYTHONPATH=. python bench/tui_ui_cpu.py run [--variant normal|notick|nothing] [--set KEY=VALUE ...]
+    PYTHONPATH=. python bench/tui_ui_cpu.py redraw [--size 80x24]
 
 `run`: a real quickstart (shortened with --set) under `run_app(headless=True)`; prints the UI
 thread's CPU (`time.thread_time()` in the app's thread) from the app's mount to its exit, against the

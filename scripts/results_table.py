@@ -1,6 +1,6 @@
 """Regenerate the tables of docs/results.md from saved run summaries (no training).
 
-    PYTHONPATH=src python scripts/results_table.py docs/data/quickstart-seed*.json
+    PYTHONPATH=. python scripts/results_table.py docs/data/quickstart-seed*.json
 
 Prints Markdown: per seed the teacher's dense / dip / peak test accuracy with sparsities, the
 student's curve and both phases' wall time; the per-rung table (mean over seeds) of each phase;

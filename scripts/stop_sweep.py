@@ -1,6 +1,6 @@
 """Replay stop criteria, with varied settings, over finished runs' rung records (no training).
 
-    PYTHONPATH=src python scripts/stop_sweep.py docs/data/quickstart-seed*.json
+    PYTHONPATH=. python scripts/stop_sweep.py docs/data/quickstart-seed*.json
 
 Prints, per phase and per variant (criterion × smoothing window × ...), the mean over the given runs
 of the rung it fires at, the rung it keeps, that rung's sparsity and test accuracy, its gap to the
