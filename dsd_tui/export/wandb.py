@@ -37,8 +37,9 @@ def require():
 
 
 def run_id(summary: dict) -> str:
-    """The same dsd_tui run always maps to the same W&B run id (its name and start time)."""
-    key = f"{summary.get('name')}|{summary.get('started')}|{summary.get('run_dir')}"
+    """The same dsd_tui run always maps to the same W&B run id: its name and its first start time. Not its
+    folder: a resumed (or moved) run may name its run directory by another path."""
+    key = f"{summary.get('name')}|{summary.get('started')}"
     return "dsd-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
