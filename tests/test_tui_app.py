@@ -216,7 +216,7 @@ def test_live_panes_redraw_at_most_every_few_seconds_but_a_stop_shows_at_once(tm
     from tui_support import short_profile
 
     from dsd_tui.runner import RunSession
-    from dsd_tui.tui.screens.monitor import PANE_SECONDS
+    from dsd_tui.tui.screens.monitor import PANE_SECONDS, PANE_SECONDS_MAX
 
     now = [1000.0]
     session = RunSession.new(short_profile(), str(tmp_path))
@@ -240,10 +240,53 @@ def test_live_panes_redraw_at_most_every_few_seconds_but_a_stop_shows_at_once(tm
         mon.inbox(stop)
         mon._on_timer()
         assert mon.redraws == before + 1  # a stop is drawn on the next tick, whatever the pane budget
-        now[0] += PANE_SECONDS
+        now[0] += PANE_SECONDS_MAX  # the least time between redraws grows with their cost, up to this
         mon.inbox(rungs[6])
         mon._on_timer()
         assert mon.redraws == before + 2
+        await pilot.press("q")
+
+    async def main():
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await scenario(pilot)
+    asyncio.run(main())
+    session.rundir.close()
+
+
+def test_a_dear_redraw_spaces_the_live_redraws_further_apart(tmp_path, monkeypatch):
+    """A slow CPU or a large terminal: the panes then wait longer, so that they keep to their share of a core."""
+    from tui_support import short_profile
+
+    from dsd_tui.runner import RunSession
+    from dsd_tui.tui.screens.monitor import PANE_CPU_SHARE, PANE_SECONDS, PANE_SECONDS_MAX
+
+    now = [1000.0]
+    session = RunSession.new(short_profile(), str(tmp_path))
+    app, mon = monitor_app(session=session, clock=lambda: now[0])
+    monkeypatch.setattr(mon, "run_worker", lambda *a, **k: None)
+    draw = mon._draw
+
+    def dear_draw():  # a redraw that costs the UI thread 0.1 s of CPU
+        draw()
+        t = time.thread_time()
+        while time.thread_time() - t < 0.1:
+            pass
+    monkeypatch.setattr(mon, "_draw", dear_draw)
+    rungs = [e for e in read_events(RECORDED) if e.type == "rung_finished"]
+
+    async def scenario(pilot):
+        await pilot.pause()
+        mon.redraw()
+        mon._on_timer()  # the tick after a redraw measures it
+        assert PANE_SECONDS < min(0.1 / PANE_CPU_SHARE, PANE_SECONDS_MAX) <= mon.pane_period <= PANE_SECONDS_MAX
+        before = mon.redraws
+        now[0] += PANE_SECONDS
+        mon.inbox(rungs[0])
+        mon._on_timer()
+        assert mon.redraws == before  # a cheap redraw would be due by now; this one is not
+        now[0] += mon.pane_period - PANE_SECONDS
+        mon._on_timer()
+        assert mon.redraws == before + 1
         await pilot.press("q")
 
     async def main():

@@ -9,8 +9,9 @@ Data flows one way: events → `SummaryBuilder` (the same fold that writes summa
 the screen through an `EventInbox` (the training thread never waits for the UI), and the screen is
 redrawn at most `REDRAW_HZ` times a second however fast events come (a timer redraws when
 events have arrived since the last redraw; keys redraw at once). While the run is live in this
-process, the panes are redrawn at most every `PANE_SECONDS`, so that the UI takes little of the
-CPU (and the GIL) the training runs on.
+process, the panes are redrawn at most every `PANE_SECONDS`, and less often where a redraw is dear
+(a slow CPU, a large terminal: `pane_period`), so that the UI takes little of the CPU (and the GIL)
+the training runs on.
 """
 from __future__ import annotations
 
@@ -56,13 +57,18 @@ TOAST_SECONDS = 6  # alerts stay in the banner and the log; their toasts leave t
 
 
 PROGRESS_ONLY = frozenset({"epoch_finished"})
-# A pane redraw costs 15-30 ms of CPU (80x24 to 160x50) in the process, and under the GIL, the training
-# shares (docs/benchmarks.md), so while a run is live the panes are redrawn at most every PANE_SECONDS;
+# A pane redraw costs 15-30 ms of CPU (80x24 to 160x50) on a quick core and up to 5 times that on a slow
+# one (docs/benchmarks.md), in the process, and under the GIL, the training shares. So while a run is
+# live the panes are redrawn at most every PANE_SECONDS, and further apart when the redraws cost more
+# than PANE_CPU_SHARE of that time (a redraw's cost: the UI thread's CPU from the redraw to the next
+# tick, the compositor's rendering included, averaged with the one before), up to PANE_SECONDS_MAX;
 # a stop, the end of a phase or run, and every key still redraw at once. Rungs of a real ladder last
-# minutes, so this only ever batches the short rungs of small demos. (A CPU budget in place of the
-# fixed period was tried and measured: Textual's own idle work, ~0.7% of a core, already spends any
-# budget small enough to matter; docs/benchmarks.md.)
+# minutes, so this only ever batches the short rungs of small demos. (A CPU budget charged with all of the UI's CPU was tried and
+# measured: Textual's own idle work, ~0.7% of a core, already spends any budget small enough to
+# matter; docs/benchmarks.md. The period here is set by the redraw's own cost only.)
 PANE_SECONDS = 5.0
+PANE_CPU_SHARE = 0.005
+PANE_SECONDS_MAX = 20.0
 URGENT = frozenset({"stop_fired", "phase_finished", "run_finished", "run_failed", "run_interrupted"})
 
 
@@ -109,6 +115,9 @@ class MonitorScreen(Screen):
         self._stale = False
         self._urgent = False
         self._last_panes = 0.0
+        self.pane_period = PANE_SECONDS  # live: the least time between pane redraws (see PANE_CPU_SHARE)
+        self._redraw_cpu: float | None = None  # the UI thread's CPU clock when the last redraw began
+        self._redraw_cost: float | None = None  # a redraw's CPU seconds, averaged over the last ones
         self._log_pending: list[tuple[str, str]] = []  # log lines written with the next pane redraw
         self._catching_up = False
         self.show_layers = False  # below WIDE: the side pane shows the layers (l) instead of the entropy
@@ -146,6 +155,7 @@ class MonitorScreen(Screen):
             self.consume(read_events(self.events_path))
         self._catching_up = False
         self.redraw()
+        self._redraw_cpu = None  # what the first tick would measure is mostly the app's start-up
         if self.mode == "live":
             self.run_worker(self._run_ladder, name="ladder", thread=True, exit_on_error=False)
 
@@ -215,16 +225,27 @@ class MonitorScreen(Screen):
             self.app.exit(self.status or "interrupted")  # a hangup, and no run (left) to wait for: nobody presses q
             return
         if self.mode == "live":
+            self._measure_redraw()
             self.consume(self.inbox.take())
-        due = self._urgent or self.mode == "watch" or self.clock() - self._last_panes >= PANE_SECONDS
+        due = self._urgent or self.mode == "watch" or self.clock() - self._last_panes >= self.pane_period
         if self._stale and due:
             self.redraw()
         else:
             self._tick()
 
+    def _measure_redraw(self) -> None:
+        """On the first tick after a redraw: what it cost the UI thread sets the least time to the next one."""
+        if self._redraw_cpu is None:
+            return
+        cost, self._redraw_cpu = time.thread_time() - self._redraw_cpu, None
+        # the mean with the last cost: one redraw that met a garbage collection does not stall the panes
+        self._redraw_cost = cost if self._redraw_cost is None else (self._redraw_cost + cost) / 2
+        self.pane_period = min(PANE_SECONDS_MAX, max(PANE_SECONDS, self._redraw_cost / PANE_CPU_SHARE))
+
     def redraw(self) -> None:
         self._stale = self._urgent = False
         self._last_panes = self.clock()
+        self._redraw_cpu = time.thread_time()
         try:
             self._draw()
         except NoMatches:  # a timer that fired while the app was closing: nothing left to draw on
