@@ -63,9 +63,10 @@ PROGRESS_ONLY = frozenset({"epoch_finished"})
 # than PANE_CPU_SHARE of that time (a redraw's cost: the UI thread's CPU from the redraw to the next
 # tick, the compositor's rendering included, averaged with the one before), up to PANE_SECONDS_MAX;
 # a stop, the end of a phase or run, and every key still redraw at once. Rungs of a real ladder last
-# minutes, so this only ever batches the short rungs of small demos. (A CPU budget charged with all of the UI's CPU was tried and
-# measured: Textual's own idle work, ~0.7% of a core, already spends any budget small enough to
-# matter; docs/benchmarks.md. The period here is set by the redraw's own cost only.)
+# minutes, so this only ever batches the short rungs of small demos. (A CPU budget charged with all
+# of the UI's CPU was tried and measured: Textual's own idle work, ~0.7% of a core, already spends
+# any budget small enough to matter; docs/benchmarks.md. The period here is set by the redraw's own
+# cost only.)
 PANE_SECONDS = 5.0
 PANE_CPU_SHARE = 0.005
 PANE_SECONDS_MAX = 20.0
