@@ -4,7 +4,6 @@ measured to win (the CPU at one thread, fp32, no compile; layers by `sparse_kern
 the same numbers. Also the rung records' `peak_rss_mb` (record/memory.py)."""
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
 import subprocess
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from csr_support import csr_spy
 from relhelp import env, load_summary, metrics, run_dirs, sets, wait_for
 
 from dsd_tui import profile as profile_mod
@@ -23,30 +23,12 @@ from dsd_tui.profile import TrainSection
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import EVENTS, STATE, read_events, safe_torch_load
 from dsd_tui.runner import RunSession
-from dsd_tui.speed import modes as speed_mod
 from dsd_tui.speed.modes import Speed
 
 # The quickstart's 512-wide MLP (the layer size the CSR kernels need), pruned 80% then 96%: rungs 1 and 2
 # of both phases put the 512×512 hidden layer on CSR under the default. 20 epochs a rung leave the
 # SIGKILL test time to land inside one.
 AUTO = ["prune.rungs=2", "prune.rate=0.8", "train.dense_epochs=3", "train.epochs=20", "model.hidden=[512, 512]"]
-
-
-@contextlib.contextmanager
-def csr_spy():
-    """Record, per rung, the layers the run put on CSR kernels (None: the rung never asked for them)."""
-    used = []
-    real = speed_mod.sparse_linears
-
-    @contextlib.contextmanager
-    def spy(model, opt):
-        with real(model, opt) as names:
-            used.append(tuple(names))
-            yield names
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(speed_mod, "sparse_linears", spy)
-        yield used
 
 
 def run(tmp_path, name: str, *extra: str, sinks=()) -> tuple[dict, list, Path]:
