@@ -3,13 +3,12 @@ metric per phase, with the profile as its config. Offline only: nothing leaves t
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from tui_support import RECORDED
+from tui_support import recorded_run
 
 from dsd_tui.cli import main
 from dsd_tui.record.rundir import rebuild_summary
@@ -44,10 +43,7 @@ def test_offline_wandb_run_holds_the_ladders(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "profile.toml").write_text("")
-    shutil.copy(RECORDED, run / "events.jsonl")
+    run = recorded_run(tmp_path)
     result = CliRunner().invoke(main, ["export", str(run), "--format", "wandb", "-o", str(tmp_path / "wb")])
     assert result.exit_code == 0, result.output
     local = Path(result.stdout.splitlines()[-1])
