@@ -175,7 +175,7 @@ def test_the_run_started_lines_say_when_an_opt_in_speed_mode_is_on(tmp_path):
     result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(tmp_path), *sets(*SPARSE_QUICK)])
     assert result.exit_code == 0, result.output
     started = next(line for line in result.output.splitlines() if " started on " in line)
-    assert started.endswith("; opt-in speed modes: sparse_kernels")
+    assert started.endswith("; opt-in speed modes: sparse_kernels (CSR for features.0, features.2 once ≤ 20% kept)")
 
     def started_event(**speed):
         return ev.RunStarted(name="r", run_dir="d", profile={}, environment={"speed": speed},
