@@ -1,5 +1,5 @@
-"""Helpers for the reliability tests: the shortened quickstart, the real CLI in a subprocess, and
-summary comparison without the timing fields."""
+"""Helpers for the reliability tests: the shortened quickstart, the real CLI in a subprocess (or in this
+process, for a finished run folder), and summary comparison without the timing fields."""
 from __future__ import annotations
 
 import json
@@ -19,6 +19,16 @@ TIMING = {"seconds", "started", "finished", "run_dir", "time", "path", "peak_rss
 
 def sets(*overrides: str) -> list[str]:
     return [a for o in overrides for a in ("--set", o)]
+
+
+def headless_run(out: Path, *overrides: str) -> Path:
+    """`run --no-tui --out OUT --set ...` in this process, which must succeed; returns the run folder."""
+    from click.testing import CliRunner
+
+    from dsd_tui.cli import main
+    result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(out), *sets(*overrides)])
+    assert result.exit_code == 0, result.output
+    return Path(result.output.splitlines()[0])
 
 
 def env() -> dict:

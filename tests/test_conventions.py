@@ -5,23 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
-from pathlib import Path
 
 from click.testing import CliRunner
-from tui_support import RECORDED
+from tui_support import recorded_run
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
 from dsd_tui.record.rundir import rebuild_summary
-
-
-def recorded_run(tmp_path: Path) -> Path:
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "profile.toml").write_text("")
-    shutil.copy(RECORDED, run / "events.jsonl")
-    return run
 
 
 def test_options_come_from_dsd_tui_environment_variables(tmp_path):

@@ -64,19 +64,12 @@ def feed_fifo_later(path: Path, data: bytes, after: float = 20.0) -> threading.T
 
 # ---------------------------------------------------------------- files outside the run, and the run's own
 
-def test_export_to_a_fifo_is_refused_and_the_fifo_stays(tmp_path):
+@pytest.mark.parametrize("command, name", [("export", "out.json"), ("plot", "fig.png")])
+def test_export_or_plot_to_a_fifo_is_refused_and_the_fifo_stays(tmp_path, command, name):
     run = fake_run(tmp_path)
-    fifo = tmp_path / "out.json"
+    fifo = tmp_path / name
     os.mkfifo(fifo)
-    one_line_exit_2(invoke("export", str(run), "-o", str(fifo)), "FIFO")
-    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
-
-
-def test_plot_to_a_fifo_is_refused_and_the_fifo_stays(tmp_path):
-    run = fake_run(tmp_path)
-    fifo = tmp_path / "fig.png"
-    os.mkfifo(fifo)
-    one_line_exit_2(invoke("plot", str(run), "-o", str(fifo)), "FIFO")
+    one_line_exit_2(invoke(command, str(run), "-o", str(fifo)), "FIFO")
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from relhelp import headless_run
 
 from dsd_tui.cli import main
 from dsd_tui.core.models import MLP
@@ -16,12 +17,7 @@ SETS = ("prune.rungs=2", "train.dense_epochs=2", "train.epochs=2", "entropy.enab
 
 
 def run(tmp_path: Path, *extra: str) -> Path:
-    args = ["run", "--no-tui", "--out", str(tmp_path)]
-    for item in SETS + extra:
-        args += ["--set", item]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
-    return Path(result.output.splitlines()[0])
+    return headless_run(tmp_path, *SETS, *extra)
 
 
 @pytest.fixture(scope="module")

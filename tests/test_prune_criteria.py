@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from relhelp import headless_run
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
@@ -23,12 +24,7 @@ BASE = ("prune.rungs=1", "train.dense_epochs=2", "train.epochs=1", "distill.enab
 
 
 def ladder(tmp_path: Path, *extra: str) -> Path:
-    args = ["run", "--no-tui", "--out", str(tmp_path)]
-    for item in BASE + extra:
-        args += ["--set", item]
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
-    return Path(result.output.splitlines()[0])
+    return headless_run(tmp_path, *BASE, *extra)
 
 
 def checkpoints(run: Path):

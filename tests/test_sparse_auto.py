@@ -4,7 +4,6 @@ measured to win (the CPU at one thread, fp32, no compile; layers by `sparse_kern
 the same numbers. Also the rung records' `peak_rss_mb` (record/memory.py)."""
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
 import subprocess
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from csr_support import csr_spy
 from relhelp import env, load_summary, metrics, run_dirs, sets, wait_for
 
 from dsd_tui import profile as profile_mod
@@ -23,30 +23,12 @@ from dsd_tui.profile import TrainSection
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import EVENTS, STATE, read_events, safe_torch_load
 from dsd_tui.runner import RunSession
-from dsd_tui.speed import modes as speed_mod
 from dsd_tui.speed.modes import Speed
 
 # The quickstart's 512-wide MLP (the layer size the CSR kernels need), pruned 80% then 96%: rungs 1 and 2
 # of both phases put the 512×512 hidden layer on CSR under the default. 20 epochs a rung leave the
 # SIGKILL test time to land inside one.
 AUTO = ["prune.rungs=2", "prune.rate=0.8", "train.dense_epochs=3", "train.epochs=20", "model.hidden=[512, 512]"]
-
-
-@contextlib.contextmanager
-def csr_spy():
-    """Record, per rung, the layers the run put on CSR kernels (None: the rung never asked for them)."""
-    used = []
-    real = speed_mod.sparse_linears
-
-    @contextlib.contextmanager
-    def spy(model, opt):
-        with real(model, opt) as names:
-            used.append(tuple(names))
-            yield names
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(speed_mod, "sparse_linears", spy)
-        yield used
 
 
 def run(tmp_path, name: str, *extra: str, sinks=()) -> tuple[dict, list, Path]:
@@ -199,10 +181,33 @@ def test_the_run_started_lines_name_the_default_kernels_and_the_way_back_to_the_
     def started(**speed):
         return ev.RunStarted(name="r", run_dir="d", profile={}, environment={"speed": speed}, phases=["teacher"],
                              rungs=1, resumed=False)
-    auto = log_line(started(precision="fp32", sparse_kernels=True, sparse_kernels_setting="auto"))[1]
-    assert auto.endswith("; sparse kernels: auto (exact dense path: train.sparse_kernels=false)")
+    auto = log_line(started(precision="fp32", sparse_kernels=True, sparse_kernels_setting="auto",
+                            sparse_kernels_layers={"teacher": ["features.2"], "student": ["features.2"]}))[1]
+    assert auto.endswith("; sparse kernels: auto, CSR for features.2 once ≤ 20% kept "
+                         "(exact dense path: train.sparse_kernels=false)")
     assert "opt-in" not in auto  # the default is not an opt-in mode
-    forced = log_line(started(precision="fp32", sparse_kernels=True, sparse_kernels_setting=True))[1]
-    assert forced.endswith("; opt-in speed modes: sparse_kernels")
+    older = log_line(started(precision="fp32", sparse_kernels=True, sparse_kernels_setting="auto"))[1]
+    assert older.endswith("; sparse kernels: auto (exact dense path: train.sparse_kernels=false)")  # no layer list
+    forced = log_line(started(precision="fp32", sparse_kernels=True, sparse_kernels_setting=True,
+                              sparse_kernels_layers={"teacher": []}))[1]
+    assert forced.endswith("; opt-in speed modes: sparse_kernels (no layer qualifies)")
     off = log_line(started(precision="fp32", sparse_kernels=False, sparse_kernels_setting="auto"))[1]  # e.g. a GPU
     assert "sparse" not in off
+
+
+def test_a_run_whose_layers_are_all_too_small_says_no_layer_qualifies_in_both_front_ends(tmp_path):
+    """auto is in effect (the CPU, one thread, fp32), but a 64-64 MLP has no Linear layer of 32,768 weights and
+    512 outputs: the run-started line says no layer takes the kernels, the same in the headless printer and in
+    the monitor's log, instead of a bare "sparse kernels: auto"."""
+    from dsd_tui.tui.view import log_line
+
+    result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(tmp_path / "runs"),
+                                       *sets("model.hidden=[64, 64]", "prune.rungs=1", "train.dense_epochs=1",
+                                             "train.epochs=1", "data.train_size=200", "data.val_size=50")])
+    assert result.exit_code == 0, result.output
+    note = "; sparse kernels: auto, no layer qualifies: the exact dense path"
+    assert next(line for line in result.output.splitlines() if " started on " in line).endswith(note)
+    run = run_dirs(tmp_path / "runs")[0]
+    assert log_line(read_events(run / EVENTS)[0])[1].endswith(note)
+    assert load_summary(run)["environment"]["speed"]["sparse_kernels_layers"] == {"teacher": [], "student": []}
+    assert "CSR kernels for" not in result.output  # and no rung went on them

@@ -1,13 +1,13 @@
 """The CSR kernels (`train.sparse_kernels`, true or the default "auto"): right gradients, the same training
 as the dense path up to rounding, pruned weights still exactly zero, exact resume, recorded in the summary, and refused
 with the modes it does not combine with."""
-import contextlib
 import copy
 
 import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from csr_support import csr_spy
 from relhelp import QUICK, load_summary, metrics
 
 from dsd_tui import profile as profile_mod
@@ -19,7 +19,6 @@ from dsd_tui.core.training import make_optimizer, train_epoch
 from dsd_tui.profile import DataSection
 from dsd_tui.record import events as ev
 from dsd_tui.runner import RunSession
-from dsd_tui.speed import modes as speed_mod
 from dsd_tui.speed.sparse_kernels import MAX_DENSITY, MIN_OUT, MIN_WEIGHTS, CsrPattern, csr_linear, sparse_linears
 
 # A quick ladder whose rungs 1 and 2 (80% and 96% pruned) put the 512×512 hidden layer on CSR (a layer needs
@@ -95,20 +94,11 @@ def test_a_sparse_rung_trains_the_dense_paths_weights_up_to_rounding_and_keeps_p
     assert any(not torch.equal(trained[0][k], trained[1][k]) for k in trained[0])  # another summation order
 
 
-def test_ladder_with_sparse_kernels_records_the_mode_and_resumes_exactly(tmp_path, monkeypatch):
-    used = []
-    real = speed_mod.sparse_linears
-
-    @contextlib.contextmanager
-    def spy(model, opt):
-        with real(model, opt) as names:
-            used.append(tuple(names))
-            yield names
-
-    monkeypatch.setattr(speed_mod, "sparse_linears", spy)
+def test_ladder_with_sparse_kernels_records_the_mode_and_resumes_exactly(tmp_path):
     prof = profile_mod.load(None, SPARSE_QUICK)
-    ref = RunSession.new(prof, str(tmp_path / "ref"))
-    assert ref.run() == "completed"
+    with csr_spy() as used:
+        ref = RunSession.new(prof, str(tmp_path / "ref"))
+        assert ref.run() == "completed"
     expected = load_summary(ref.path)
     assert expected["environment"]["speed"]["sparse_kernels"] is True
     assert used.count(("features.2",)) == 4  # rungs 1 and 2 of both phases; the dense rungs take none
@@ -185,7 +175,7 @@ def test_the_run_started_lines_say_when_an_opt_in_speed_mode_is_on(tmp_path):
     result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(tmp_path), *sets(*SPARSE_QUICK)])
     assert result.exit_code == 0, result.output
     started = next(line for line in result.output.splitlines() if " started on " in line)
-    assert started.endswith("; opt-in speed modes: sparse_kernels")
+    assert started.endswith("; opt-in speed modes: sparse_kernels (CSR for features.0, features.2 once ≤ 20% kept)")
 
     def started_event(**speed):
         return ev.RunStarted(name="r", run_dir="d", profile={}, environment={"speed": speed},

@@ -114,7 +114,8 @@ def test_run_records_speed_modes_and_keeps_raw_entropy_counts(tmp_path):
     run = next(tmp_path.iterdir())
     summary = json.loads((run / "summary.json").read_text())
     assert summary["environment"]["speed"] == {"precision": "fp32", "channels_last": False, "compile": False,
-                                               "sparse_kernels": True, "sparse_kernels_setting": "auto"}
+                                               "sparse_kernels": True, "sparse_kernels_setting": "auto",
+                                               "sparse_kernels_layers": {"teacher": ["features.0", "features.2"]}}
     record = summary["phases"][0]["rungs"][2]
     ck = torch.load(run / "checkpoints" / "teacher-rung02.pt", weights_only=True)
     counts = ck["entropy_counts"]

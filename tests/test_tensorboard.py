@@ -3,13 +3,12 @@ back as the run's numbers (rung as step, profile as hyperparameters); the same e
 scalars; a resumed live run holds each point once."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tui_support import RECORDED
+from tui_support import recorded_run
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
@@ -21,14 +20,6 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 TINY = ["prune.rungs=2", "train.dense_epochs=2", "train.epochs=1", "data.train_size=300", "data.val_size=60",
         "model.hidden=[64, 64]"]
-
-
-def recorded_run(tmp_path: Path) -> Path:
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "profile.toml").write_text("")
-    shutil.copy(RECORDED, run / "events.jsonl")
-    return run
 
 
 def read_back(folder: Path) -> tuple[dict, EventAccumulator]:

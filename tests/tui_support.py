@@ -1,4 +1,5 @@
-"""Helpers shared by the monitor's tests: the recorded run, a short real profile, screen text."""
+"""Helpers shared by the monitor's tests: the recorded run, a short real profile, screen text. The export
+tests (CSV, TensorBoard, W&B) take the recorded run from here too."""
 from __future__ import annotations
 
 import asyncio
@@ -35,6 +36,13 @@ def recorded_copy(tmp_path: Path, lines: int | None = None) -> Path:
     else:
         events.write_text("".join(RECORDED.read_text().splitlines(keepends=True)[:lines]))
     return events
+
+
+def recorded_run(tmp_path: Path) -> Path:
+    """The recorded run as a run directory that `export` reads (its events and an empty profile.toml)."""
+    run = recorded_copy(tmp_path).parent
+    (run / "profile.toml").write_text("")
+    return run
 
 
 def resnet18_copy(tmp_path: Path) -> Path:

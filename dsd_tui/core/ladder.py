@@ -50,6 +50,7 @@ from dsd_tui.record.rundir import RunDir, safe_torch_load
 from dsd_tui.record.rung import RungRecord, diverged_record, measured_record, trained
 from dsd_tui.record.summary import best_rung, best_test_rung
 from dsd_tui.speed.modes import Speed
+from dsd_tui.speed.sparse_kernels import candidate_layers
 from dsd_tui.stops import criteria, regime, verdicts
 from dsd_tui.stops.outcome import Plan, firing_details
 
@@ -162,6 +163,8 @@ class Ladder:
         self.batcher = Batcher(self.data, self.device, self.channels_last)
         phases = ["teacher"] + (["student"] if p.distill.enabled else [])
         env = {**environment(self.device, p.run.threads), "speed": self.speed.describe()}
+        if self.speed.sparse_kernels:  # which layers can take them: the run-started line says so
+            env["speed"]["sparse_kernels_layers"] = {phase: self.csr_candidates(phase) for phase in phases}
         self.emit(ev.RunStarted(name=p.run.name, run_dir=str(self.rundir.path), profile=p.to_dict(),
                                 environment=env, phases=phases, rungs=p.prune.rungs, resumed=self.resume,
                                 data=data_facts(self.data, p.data, p.distill.teacher)))
@@ -230,11 +233,21 @@ class Ladder:
                                    stopped_early=stopped, verdict=self.verdict(phase, trained(ph.records))))
         return "stopped" if stopped else "done"
 
+    def arch_of(self, phase: str) -> str:
+        return (self.p.distill.arch or self.p.model.arch) if phase == "student" else self.p.model.arch
+
+    def csr_candidates(self, phase: str) -> list[str]:
+        """The phase network's layers large enough for the CSR kernels, from the network built on the meta
+        device (no memory, no weights drawn, so the run's random numbers are untouched)."""
+        with torch.device("meta"):
+            model = build_model(self.arch_of(phase), self.p.model, self.data.input_shape, self.data.num_classes)
+        return candidate_layers(model)
+
     def start_phase(self, phase: str, cursor: Cursor | None, phases_done: tuple) -> tuple[PhaseRun, dict | None]:
         """Build the phase's network (seeded from the run seed and the phase) and, for the student, its
         teacher and KD loss."""
         p = self.p
-        arch = (p.distill.arch or p.model.arch) if phase == "student" else p.model.arch
+        arch = self.arch_of(phase)
         init_from = self.student_init(arch) if phase == "student" else "teacher"
         # "teacher": drawn exactly as the teacher phase drew its dense init
         torch.manual_seed(p.run.seed * 1000 + PHASE_SEED["teacher" if init_from == "teacher" else phase])

@@ -157,7 +157,9 @@ class WandbSink:
                 self.run.log(row, step=step)
         self.logged, self.step = set(fold.points), len(earlier)
 
-    @staticmethod
-    def _logged_before(run_dir: Path, ident: str) -> bool:
-        """Whether an earlier process logged this run: more than the folder this process just made."""
-        return len(list((run_dir / "wandb").glob(f"*-{ident}"))) > 1
+    def _logged_before(self, run_dir: Path, ident: str) -> bool:
+        """Whether an earlier process logged this run: a W&B folder other than this process's holds the run's
+        transaction log (`run-<id>.wandb`). Not the folders' names: W&B names a folder by its start second and
+        the run id, with a `-1`, `-2`, ... after the id when a resume starts within the same second."""
+        mine = Path(self.run.dir).parent.resolve()  # .../wandb/offline-run-<time>-<id>[-<n>]
+        return any(log.parent.resolve() != mine for log in (run_dir / "wandb").glob(f"*/run-{ident}.wandb"))

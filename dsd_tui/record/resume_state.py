@@ -97,23 +97,25 @@ class StateWriter:
     def flush(self) -> None:
         """Block until the newest snapshot is on disk; raise the write error if it failed."""
         with self._cond:
-            self._urgent = True
-            self._cond.notify_all()
-            while (self._pending is not None or self._busy) and self._error is None:
-                self._cond.wait()
+            self._wait_written()
             self._urgent = False
             self._raise_error()
 
     def close(self) -> None:
         """Write what is pending, then stop the thread (errors are left to `flush`)."""
         with self._cond:
-            self._urgent = True
-            self._cond.notify_all()
-            while (self._pending is not None or self._busy) and self._error is None:
-                self._cond.wait()
+            self._wait_written()
             self._closed = True
             self._cond.notify_all()
         self._thread.join()
+
+    def _wait_written(self) -> None:
+        """With the lock held: hurry the writer, then wait until nothing is pending or being written (or a
+        write failed)."""
+        self._urgent = True
+        self._cond.notify_all()
+        while (self._pending is not None or self._busy) and self._error is None:
+            self._cond.wait()
 
     def _raise_error(self) -> None:
         if self._error is not None:

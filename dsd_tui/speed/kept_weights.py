@@ -127,32 +127,35 @@ class KeptWeightsOptimizer:
     # -- resume state, in the plain optimizer's format
     def state_dict(self) -> dict:
         sd = self.inner.state_dict()
-        state = dict(sd["state"])
-        for s in self.slots:
-            if s.index not in state:
-                continue
-            full = {}
-            for k, v in state[s.index].items():
-                if isinstance(v, torch.Tensor) and v.shape == s.compact.shape:
-                    out = torch.zeros_like(s.param, dtype=v.dtype)
-                    flat_view(out).index_copy_(0, s.kept, v)
-                    v = out
-                full[k] = v
-            state[s.index] = full
-        return {**sd, "state": state}
+        return {**sd, "state": self._slot_states(sd["state"], _expanded)}
 
     def load_state_dict(self, sd: dict) -> None:
-        state = dict(sd["state"])
+        self.inner.load_state_dict({**sd, "state": self._slot_states(sd["state"], _compacted)})
+
+    def _slot_states(self, state: dict, convert) -> dict:
+        """The optimizer state with each slot's tensors passed through `convert(slot, tensor)`."""
+        state = dict(state)
         for s in self.slots:
-            if s.index not in state:
-                continue
-            compact = {}
-            for k, v in state[s.index].items():
-                if isinstance(v, torch.Tensor) and v.shape == s.param.shape:
-                    v = _memory_order_copy(v.to(s.param.device), s.param).index_select(0, s.kept)
-                compact[k] = v
-            state[s.index] = compact
-        self.inner.load_state_dict({**sd, "state": state})
+            if s.index in state:
+                state[s.index] = {k: convert(s, v) if isinstance(v, torch.Tensor) else v
+                                  for k, v in state[s.index].items()}
+        return state
+
+
+def _expanded(s: _Slot, v: torch.Tensor) -> torch.Tensor:
+    """A slot's compact moment in the parameter's full shape, zero at the pruned entries (the plain format)."""
+    if v.shape != s.compact.shape:
+        return v
+    out = torch.zeros_like(s.param, dtype=v.dtype)
+    flat_view(out).index_copy_(0, s.kept, v)
+    return out
+
+
+def _compacted(s: _Slot, v: torch.Tensor) -> torch.Tensor:
+    """A full-shape moment (the plain format) as the slot's compact one: its kept entries."""
+    if v.shape != s.param.shape:
+        return v
+    return _memory_order_copy(v.to(s.param.device), s.param).index_select(0, s.kept)
 
 
 def _memory_order_copy(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dsd_tui.speed.sparse_kernels import sparse_linears
+from dsd_tui.speed.sparse_kernels import MAX_DENSITY, sparse_linears
 
 
 @dataclass(frozen=True)
@@ -127,12 +127,35 @@ def modes_note(environment: dict | None) -> str:
     """The suffix `; opt-in speed modes: …` for a run whose `environment["speed"]` has any switched on,
     else "": the run-started line of the headless printer and of the monitor's log say when a run is
     not on the reference numerics. The default CSR kernels (`sparse_kernels = "auto"`, in effect) get
-    their own note, which names the switch back to the exact dense path."""
+    their own note, which names the layers that can take them (or says that none can) and the switch
+    back to the exact dense path."""
     speed = (environment or {}).get("speed") or {}
     auto = speed.get("sparse_kernels") and speed.get("sparse_kernels_setting") == "auto"
+    scope = csr_scope(speed)
     modes = [f"precision={speed['precision']}"] if speed.get("precision", "fp32") != "fp32" else []
-    modes += [key for key in ("compile", "sparse_kernels") if speed.get(key) and not (auto and key == "sparse_kernels")]
+    if speed.get("compile"):
+        modes.append("compile")
+    if speed.get("sparse_kernels") and not auto:
+        modes.append(f"sparse_kernels ({scope})" if scope else "sparse_kernels")
     note = f"; opt-in speed modes: {', '.join(modes)}" if modes else ""
-    if auto:
-        note += "; sparse kernels: auto (exact dense path: train.sparse_kernels=false)"
+    if auto and scope == NO_LAYER:
+        note += f"; sparse kernels: auto, {NO_LAYER}: the exact dense path"
+    elif auto:
+        note += f"; sparse kernels: auto{f', {scope}' if scope else ''} (exact dense path: train.sparse_kernels=false)"
     return note
+
+
+NO_LAYER = "no layer qualifies"
+
+
+def csr_scope(speed: dict) -> str:
+    """Which layers the CSR kernels are for, from `environment.speed.sparse_kernels_layers` (per phase, the
+    layers large enough): "CSR for features.2 once ≤ 20% kept", NO_LAYER, or "" for a run recorded before that key."""
+    layers = speed.get("sparse_kernels_layers")
+    if not isinstance(layers, dict):
+        return ""
+    names = list(dict.fromkeys(name for per_phase in layers.values() for name in per_phase))
+    if not names:
+        return NO_LAYER
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"CSR for {shown} once ≤ {MAX_DENSITY:.0%} kept"

@@ -130,6 +130,17 @@ def csr_linear(x: torch.Tensor, values: torch.Tensor, bias: torch.Tensor | None,
     return _CsrLinear.apply(x.flatten(1) if x.dim() > 2 else x, values, bias, pattern)
 
 
+def large_enough(module: nn.Module, min_weights: int = MIN_WEIGHTS, min_out: int = MIN_OUT) -> bool:
+    """The size half of the rule: a Linear layer this large takes the CSR kernels in every rung where at most
+    `MAX_DENSITY` of it is kept (the density half, which changes rung by rung)."""
+    return isinstance(module, nn.Linear) and module.weight.numel() >= min_weights and module.out_features >= min_out
+
+
+def candidate_layers(model: nn.Module) -> list[str]:
+    """The names of the model's layers large enough for the CSR kernels: the only ones that can ever take them."""
+    return [name for name, module in model.named_modules() if large_enough(module)]
+
+
 @contextlib.contextmanager
 def sparse_linears(model: nn.Module, opt, max_density: float = MAX_DENSITY, min_weights: int = MIN_WEIGHTS,
                    min_out: int = MIN_OUT):
@@ -142,11 +153,10 @@ def sparse_linears(model: nn.Module, opt, max_density: float = MAX_DENSITY, min_
     names: list[str] = []
     try:
         for name, module in model.named_modules():
-            if not isinstance(module, nn.Linear):
+            if not large_enough(module, min_weights, min_out):
                 continue
             slot = slots.get(id(module.weight))
-            if (slot is None or module.weight.numel() < min_weights or module.out_features < min_out
-                    or slot.compact.numel() > max_density * module.weight.numel()):
+            if slot is None or slot.compact.numel() > max_density * module.weight.numel():
                 continue
             pattern = CsrPattern.from_kept(slot.kept, tuple(module.weight.shape))
             opt.take_grad_directly(slot)

@@ -43,24 +43,26 @@ def _curve(rungs: list[dict], metric: str) -> dict:
             "std": [r["metrics"][metric]["std"] for r in rungs]}
 
 
+def phase_aggregates(groups: list[idx.Group], phases=("teacher", "student")):
+    """(group, phase, the phase aggregated over the group's seeds) for each group and each phase it ran."""
+    for g in groups:
+        for phase in phases:
+            agg = aggregate_phase(phase, [r.summary for r in g.runs])
+            if agg is not None:
+                yield g, phase, agg
+
+
 def accuracy_series(groups: list[idx.Group], metric: str = "test_acc") -> list[dict]:
     out = []
-    for g in groups:
-        for phase in ("teacher", "student"):
-            agg = aggregate_phase(phase, [r.summary for r in g.runs])
-            if agg is None:
-                continue
-            rungs = [r for r in agg["rungs"] if r["metrics"].get(metric, {}).get("mean") is not None]
-            out.append({"group": g.label, "phase": phase, "n": agg["n"], **_curve(rungs, metric)})
+    for g, phase, agg in phase_aggregates(groups):
+        rungs = [r for r in agg["rungs"] if r["metrics"].get(metric, {}).get("mean") is not None]
+        out.append({"group": g.label, "phase": phase, "n": agg["n"], **_curve(rungs, metric)})
     return out
 
 
 def entropy_series(groups: list[idx.Group], phase: str = "teacher") -> list[dict]:
     out = []
-    for g in groups:
-        agg = aggregate_phase(phase, [r.summary for r in g.runs])
-        if agg is None:
-            continue
+    for g, _, agg in phase_aggregates(groups, (phase,)):
         layers = sorted({m[len("entropy:"):] for r in agg["rungs"] for m in r["metrics"] if m.startswith("entropy:")})
         for layer in layers:
             rungs = [r for r in agg["rungs"] if f"entropy:{layer}" in r["metrics"]]
@@ -71,16 +73,11 @@ def entropy_series(groups: list[idx.Group], phase: str = "teacher") -> list[dict
 def cost_series(groups: list[idx.Group]) -> list[dict]:
     """Per group, phase and criterion: cost (epochs) and test accuracy of the rung it kept, ± std."""
     out = []
-    for g in groups:
-        for phase in ("teacher", "student"):
-            agg = aggregate_phase(phase, [r.summary for r in g.runs])
-            if agg is None:
-                continue
-            best = agg["best"]
-            out.append(_point(g.label, phase, "full ladder", agg["cost_epochs"], best["test_acc"], agg["n"]))
-            for crit, st in agg["stops"].items():
-                out.append(_point(g.label, phase, crit, st["cost_epochs"],
-                                  st.get("selected_test_acc", stats([])), st["fired_n"]))
+    for g, phase, agg in phase_aggregates(groups):
+        out.append(_point(g.label, phase, "full ladder", agg["cost_epochs"], agg["best"]["test_acc"], agg["n"]))
+        for crit, st in agg["stops"].items():
+            out.append(_point(g.label, phase, crit, st["cost_epochs"],
+                              st.get("selected_test_acc", stats([])), st["fired_n"]))
     return out
 
 
@@ -91,7 +88,8 @@ def _point(group, phase, criterion, cost, acc, n) -> dict:
 
 # ---------------------------------------------------------------- drawing
 
-def _sparsity_axis(ax, series: list[dict]) -> None:
+def sparsity_axis(ax, series: list[dict]) -> None:
+    """The x-axis in spread sparsity, its ticks labelled in sparsity (the rungs' own on a short ladder)."""
     seen = sorted({round(s, 4) for ser in series for s in ser["sparsity"]})
     top = seen[-1] if seen else 0.9
     ticks = [t for t in TICKS if t <= top + 1e-9]
@@ -101,7 +99,7 @@ def _sparsity_axis(ax, series: list[dict]) -> None:
     ax.set_xlabel("sparsity (axis: -log10(1 - sparsity))")
 
 
-def _band(ax, x, ser: dict, color, alpha: float) -> None:
+def band(ax, x, ser: dict, color, alpha: float) -> None:
     """The ± 1 std band over seeds around a series' mean."""
     lo = [m - s for m, s in zip(ser["mean"], ser["std"])]
     hi = [m + s for m, s in zip(ser["mean"], ser["std"])]
@@ -114,8 +112,8 @@ def draw_accuracy(ax, series: list[dict], colors: dict) -> None:
         c = colors[ser["group"]]
         ax.plot(x, ser["mean"], PHASE_STYLE[ser["phase"]], color=c, marker=".", label=f"{ser['group']} {ser['phase']}")
         if ser["n"] > 1:
-            _band(ax, x, ser, c, 0.18)
-    _sparsity_axis(ax, series)
+            band(ax, x, ser, c, 0.18)
+    sparsity_axis(ax, series)
     ax.set_ylabel("test accuracy")
     ax.set_title("test accuracy (band: ± 1 std over seeds)")
 
@@ -123,7 +121,7 @@ def draw_accuracy(ax, series: list[dict], colors: dict) -> None:
 def draw_entropy(ax, series: list[dict], colors: dict) -> None:
     layers = list(dict.fromkeys(ser["layer"] for ser in series))
     one_group = len({ser["group"] for ser in series}) == 1
-    layer_colors = _palette(layers)
+    layer_colors = palette(layers)
     for ser in series:
         x = [spread(s) for s in ser["sparsity"]]
         if one_group:
@@ -134,8 +132,8 @@ def draw_entropy(ax, series: list[dict], colors: dict) -> None:
             label = f"{ser['group']} {ser['layer']}"
         ax.plot(x, ser["mean"], style, color=color, marker=".", label=label)
         if any(ser["std"]):
-            _band(ax, x, ser, color, 0.15)
-    _sparsity_axis(ax, series)
+            band(ax, x, ser, color, 0.15)
+    sparsity_axis(ax, series)
     ax.set_ylabel("activation entropy (bits)")
     ax.set_title("teacher: per-layer activation entropy")
 
@@ -166,22 +164,37 @@ def _cost_legend(ax, series: list[dict], colors: dict) -> None:
         ax.legend(handles=handles, fontsize=7, loc="best")
 
 
-def _palette(names: list[str]) -> dict:
+def palette(names: list[str]) -> dict:
+    """A colour per name, in order (study_figure.py colours its settings with it too)."""
     cycle = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
     return {n: cycle[i % len(cycle)] for i, n in enumerate(names)}
 
 
-def plot(groups: list[idx.Group], path: Path) -> dict:
-    """Draw the three panels into `path` (.png, .svg or .pdf); returns the series drawn, per panel."""
-    path = Path(path)
+def figure_class(path: Path):
+    """matplotlib's Figure, to draw what goes into `path`: a one-line usage error for a format not written
+    here or without matplotlib."""
     if path.suffix.lower() not in FORMATS:
         raise UsageError(f"-o {path}: unknown figure format {path.suffix or '(none)'}; use a .png, .svg or .pdf name")
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise UsageError("matplotlib is not installed; install it with: pip install 'dsd-tui[plot]'") from None
+    return Figure
+
+
+def rendered(fig, path: Path) -> bytes:
+    """The figure in `path`'s format, to be written in one go."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lower()[1:], dpi=120)
+    return buf.getvalue()
+
+
+def plot(groups: list[idx.Group], path: Path) -> dict:
+    """Draw the three panels into `path` (.png, .svg or .pdf); returns the series drawn, per panel."""
+    path = Path(path)
+    Figure = figure_class(path)
     drawn = {"accuracy": accuracy_series(groups), "entropy": entropy_series(groups), "cost": cost_series(groups)}
-    colors = _palette([g.label for g in groups])
+    colors = palette([g.label for g in groups])
     fig = Figure(figsize=(18, 5.2), layout="constrained")
     axes = fig.subplots(1, 3)
     draw_accuracy(axes[0], drawn["accuracy"], colors)
@@ -191,7 +204,5 @@ def plot(groups: list[idx.Group], path: Path) -> dict:
         ax.grid(alpha=0.3)
         if ax.get_legend() is None and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="best")
-    buf = io.BytesIO()
-    fig.savefig(buf, format=path.suffix.lower()[1:], dpi=120)
-    atomic_write_bytes(path, buf.getvalue())  # a failed write leaves no half-written figure
+    atomic_write_bytes(path, rendered(fig, path))  # a failed write leaves no half-written figure
     return drawn

@@ -16,7 +16,6 @@ The table, one row per setting and phase, like the papers' tables (mean ± std o
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from dsd_tui.errors import UsageError
@@ -77,12 +76,7 @@ def table_markdown(rows: list[dict]) -> str:
 def plot_study(groups: list[idx.Group], study: dict, path: Path) -> dict:
     """Draw the study's figure into `path` and its table beside it (same name, .md); returns what was drawn."""
     path = Path(path)
-    if path.suffix.lower() not in figures.FORMATS:
-        raise UsageError(f"-o {path}: unknown figure format {path.suffix or '(none)'}; use a .png, .svg or .pdf name")
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise UsageError("matplotlib is not installed; install it with: pip install 'dsd-tui[plot]'") from None
+    Figure = figures.figure_class(path)
     metric = study.get("plot", {}).get("metric", "test_acc")
     # finished ladders only, as in the table: a ladder still running would pull its setting's curve around
     groups = [idx.Group(g.label, g.settings, [r for r in g.runs if r.status in idx.FINISHED]) for g in groups]
@@ -90,7 +84,7 @@ def plot_study(groups: list[idx.Group], study: dict, path: Path) -> dict:
     series = figures.accuracy_series(groups, metric)
     if not any(s["mean"] for s in series):
         raise UsageError(f"study {study.get('name')}: no finished rung has the metric {metric!r}; fix [plot] metric")
-    colors = figures._palette([g.label for g in groups])
+    colors = figures.palette([g.label for g in groups])
     fig = Figure(figsize=(13, 5), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     for ax, phase in zip(axes, PHASES):
@@ -99,18 +93,17 @@ def plot_study(groups: list[idx.Group], study: dict, path: Path) -> dict:
             c = colors[ser["group"]]
             ax.plot(x, ser["mean"], "-", color=c, marker=".", label=f"{ser['group']} (n={ser['n']})")
             if ser["n"] > 1:
-                figures._band(ax, x, ser, c, 0.18)
-        figures._sparsity_axis(ax, series)
+                figures.band(ax, x, ser, c, 0.18)
+        figures.sparsity_axis(ax, series)
         ax.set_title(f"{phase}{' (vanilla)' if phase == 'teacher' else ' (DSD²)'}")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="best")
     axes[0].set_ylabel(f"{metric} (band: ± 1 std over seeds)")
     fig.suptitle(study.get("plot", {}).get("title") or f"study {study.get('name', '')}")
-    buf = io.BytesIO()
-    fig.savefig(buf, format=path.suffix.lower()[1:], dpi=120)
+    image = figures.rendered(fig, path)
     rows = table_rows(groups)
     table = table_markdown(rows)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, image)
     atomic_write_text(path.with_suffix(".md"), table)
     return {"series": series, "rows": rows, "table": table, "table_path": path.with_suffix(".md")}
