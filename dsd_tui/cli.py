@@ -142,17 +142,18 @@ def _finish(status: str, session) -> None:
 def watch(run_dir, once, no_tui):
     """Follow a run started elsewhere (read-only); works on finished runs too. A sweep directory
     shows the table of its ladders, from which one is opened with Enter."""
-    from dsd_tui.record.rundir import EVENTS, read_events, require_run_dir
+    from dsd_tui.record.rundir import read_run_events, require_run_dir
     from dsd_tui.study.sweep_index import is_sweep_dir
     sweep = is_sweep_dir(Path(run_dir))
     text = once or no_tui
     path = Path(run_dir) if sweep else require_run_dir(Path(run_dir), "watch")
-    # A damaged sweep.json or an edited log is one line naming it, before anything else is said or drawn.
+    # A damaged sweep.json, an edited log or an empty one that no process holds is one line naming it,
+    # before anything else is said or drawn.
     if sweep:
         from dsd_tui.study.sweep_index import read_index
         read_index(path)
     else:
-        read_events(path / EVENTS)
+        read_run_events(path)
     if not text and not _is_terminal():
         flags = f"`dsd-tui watch --once {path}` (the state as text) or `--no-tui` (follow as text)"
         raise UsageError(f"watch needs a terminal (stdin and stdout); without one use {flags}"
@@ -197,8 +198,9 @@ def export(run_dir, output, format):  # noqa: A002 - the name gives the variable
     phase, rung and prunable layer, with its size, kept weights and sparsity), or write the run's
     scalars as TensorBoard event files or as a Weights & Biases run (offline unless WANDB_MODE says)."""
     from dsd_tui.paths import output_target
-    from dsd_tui.record.rundir import atomic_write_text, rebuild_summary, require_run_dir
+    from dsd_tui.record.rundir import atomic_write_text, fold_events, read_run_events, require_run_dir
     path = require_run_dir(Path(run_dir), "export")
+    events = read_run_events(path)  # an empty log that no process holds is one line, in every format
     if format == "tensorboard":
         if not output:
             raise UsageError("--format tensorboard writes event files into a folder: give it with -o DIR")
@@ -213,7 +215,7 @@ def export(run_dir, output, format):  # noqa: A002 - the name gives the variable
             say(f"dsd-tui: an offline W&B run; upload it with `wandb sync {local}`", err=True)
         return
     target = output_target(output, "-o") if output else None  # before any work: a FIFO, a device, a run's file
-    summary = rebuild_summary(path).summary()
+    summary = fold_events(events).summary()
     if format == "layers-csv":
         from dsd_tui.record.layers import layers_csv
         text = layers_csv(summary)

@@ -25,19 +25,18 @@ from dsd_tui.record import events as ev
 from dsd_tui.record import resume_check
 from dsd_tui.record.checkpoints import CheckpointRetention
 from dsd_tui.record.rundir import (
-    EVENTS,
     PROFILE,
     STATE,
     RunDir,
     atomic_write_text,
+    fold_events,
     is_run_dir,
     new_run_dir,
-    read_events,
+    read_run_events,
     rebuild_summary,
     require_run_dir,
     safe_torch_load,
 )
-from dsd_tui.record.summary import SummaryBuilder
 
 
 class RunSession:
@@ -86,10 +85,8 @@ class RunSession:
     def resume_from(cls, run_dir: str, sinks=()) -> "RunSession":
         path = require_run_dir(Path(run_dir), "resume")
         prof = profile_mod.load(str(path / PROFILE))
-        events = read_events(path / EVENTS)
-        builder = SummaryBuilder()
-        for e in events:
-            builder.consume(e)
+        events = read_run_events(path)  # an empty log that no process holds: one line, nothing changed
+        builder = fold_events(events)
         if builder.status in ev.FINISHED:
             raise UsageError(f"{path}: this run already finished ({builder.status}); nothing to resume. "
                              f"`dsd-tui export {path}` prints its summary")

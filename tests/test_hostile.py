@@ -445,3 +445,81 @@ def test_a_failed_first_write_does_not_claim_a_previous_version(tmp_path, monkey
     finally:
         rundir.close()
     assert "previous version" not in str(failed.value)
+
+
+# ---------------------------------------------------------------- an empty event log (left from the round)
+
+EMPTY_LOGS = {"0 bytes": b"", "blank lines": b"  \n\n\t\n", "a torn first line": b'{"type": "run_sta'}
+EMPTY_READERS = {
+    "export": lambda run, tmp: ["export", str(run)],
+    "export csv": lambda run, tmp: ["export", str(run), "--format", "csv"],
+    "export layers-csv": lambda run, tmp: ["export", str(run), "--format", "layers-csv", "-o", str(tmp / "l.csv")],
+    "export tensorboard": lambda run, tmp: ["export", str(run), "--format", "tensorboard", "-o", str(tmp / "tb")],
+    "export wandb": lambda run, tmp: ["export", str(run), "--format", "wandb", "-o", str(tmp / "wb")],
+    "compare": lambda run, tmp: ["compare", str(run)],
+    "plot": lambda run, tmp: ["plot", str(run), "-o", str(tmp / "f.png")],
+    "resume": lambda run, tmp: ["resume", str(run), "--no-tui"],
+    "watch": lambda run, tmp: ["watch", str(run)],
+    "watch --once": lambda run, tmp: ["watch", str(run), "--once"],
+    "watch --no-tui": lambda run, tmp: ["watch", str(run), "--no-tui"],
+}
+
+
+@pytest.mark.parametrize("content", EMPTY_LOGS.values(), ids=EMPTY_LOGS.keys())
+@pytest.mark.parametrize("command", EMPTY_READERS)
+def test_an_empty_event_log_is_one_line_for_every_reader(tmp_path, command, content):
+    """What a run killed between creating its folder and its first event leaves: not a `running` run with no
+    phases (nor a resume that starts it over unchecked), but one line saying so; nothing is written."""
+    run = fake_run(tmp_path)
+    (run / "events.jsonl").write_bytes(content)
+    before = snapshot_tree(tmp_path)
+    one_line_exit_2(invoke(*EMPTY_READERS[command](run, tmp_path)), "events.jsonl", "event log is empty",
+                    "never started", f"dsd-tui run {run / 'profile.toml'}")
+    assert snapshot_tree(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [run.name]  # no -o file or folder made either
+
+
+def test_an_empty_log_is_refused_by_the_python_api_too(tmp_path):
+    import dsd_tui
+    run = fake_run(tmp_path)
+    (run / "events.jsonl").write_bytes(b"")
+    with pytest.raises(dsd_tui.UsageError, match="event log is empty"):
+        dsd_tui.load_summary(run)
+
+
+def test_an_empty_log_held_by_its_process_is_a_starting_run(tmp_path):
+    """Control: the log is opened (and locked) before the first event is written, so a run that is starting has
+    an empty log for a moment; read then, it is what it is: running, no phases yet."""
+    run = fake_run(tmp_path)
+    (run / "events.jsonl").write_bytes(b"")
+    holder = RunDir(run)
+    try:
+        result = invoke("export", str(run))
+    finally:
+        holder.close()
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "running" and summary["phases"] == []
+
+
+def test_a_missing_event_log_says_so(tmp_path):
+    run = fake_run(tmp_path)
+    (run / "events.jsonl").unlink()
+    for args in (["export", str(run)], ["resume", str(run), "--no-tui"], ["watch", str(run), "--once"]):
+        one_line_exit_2(invoke(*args), "no events.jsonl", "never started")
+
+
+def test_a_sweep_ladder_with_an_empty_log_is_left_out_and_restarted(tmp_path):
+    """In a sweep, a ladder killed before its first event is one that never started: compare and aggregate
+    leave it out (as a ladder not started yet), and the next `dsd-tui sweep` restarts it."""
+    from dsd_tui.study.sweep import next_step
+    from dsd_tui.study.sweep_index import sweep_runs
+    sweep = tmp_path / "sweep"
+    done = fake_run(sweep, finished=True).rename(sweep / "a")
+    empty = fake_run(tmp_path / "b").rename(sweep / "b")
+    (empty / "events.jsonl").write_bytes(b"")
+    ladders = [{"name": n, "settings": {"run.seed": i}, "seed": i, "status": "running"} for i, n in enumerate("ab")]
+    (sweep / "sweep.json").write_text(json.dumps({"schema": "dsd_tui.sweep/1", "grid": {"run.seed": [0, 1]},
+                                                  "seeds": [0, 1], "ladders": ladders}))
+    assert [r.path.name for r in sweep_runs(sweep)] == [done.name]
+    assert next_step(empty) == "restart" and next_step(done) == "skip"

@@ -18,7 +18,15 @@ from pathlib import Path
 
 from dsd_tui.errors import UsageError
 from dsd_tui.record import events as ev
-from dsd_tui.record.rundir import atomic_write_text, is_run_dir, rebuild_summary
+from dsd_tui.record.rundir import (
+    EVENTS,
+    atomic_write_text,
+    fold_events,
+    is_run_dir,
+    read_events,
+    rebuild_summary,
+    writer_alive,
+)
 from dsd_tui.study.grid import LadderPlan, setting_key, value_text
 
 SWEEP = "sweep.json"
@@ -116,20 +124,25 @@ class Group:
     runs: list[RunRef]
 
 
-def load_run(path: Path, settings: dict | None = None, sweep: str = "") -> RunRef:
-    summary = rebuild_summary(path).summary()
+def load_run(path: Path, settings: dict | None = None, sweep: str = "", events: list | None = None) -> RunRef:
+    """A run directory as a RunRef (its log folded: `events` when already read); an empty log that no process
+    holds is refused (`rundir.read_run_events`)."""
+    summary = (fold_events(events) if events is not None else rebuild_summary(path)).summary()
     seed = summary.get("profile", {}).get("run", {}).get("seed")
     return RunRef(Path(path), summary, dict(settings or {}), seed, sweep)
 
 
 def sweep_runs(path: Path) -> list[RunRef]:
-    """The ladders of a sweep that have a run directory (planned but never started ones are left out)."""
+    """The ladders of a sweep that have a run directory (planned but never started ones are left out, and so
+    is one killed before its first event, whose log is empty: the sweep restarts it when run again)."""
     index = read_index(path)
     out = []
     for lad in index["ladders"]:
         run = Path(path) / lad["name"]
         if is_run_dir(run):
-            out.append(load_run(run, lad["settings"], str(path)))
+            events = read_events(run / EVENTS)
+            if events or writer_alive(run):
+                out.append(load_run(run, lad["settings"], str(path), events))
     return out
 
 
