@@ -523,3 +523,24 @@ def test_a_sweep_ladder_with_an_empty_log_is_left_out_and_restarted(tmp_path):
                                                   "seeds": [0, 1], "ladders": ladders}))
     assert [r.path.name for r in sweep_runs(sweep)] == [done.name]
     assert next_step(empty) == "restart" and next_step(done) == "skip"
+
+
+# ---------------------------------------------------------------- a non-finite teacher (left from the round)
+
+@pytest.mark.parametrize("poison", [float("nan"), float("inf")])
+def test_a_non_finite_teacher_is_refused_before_the_run_dir(tmp_path, poison):
+    """Accepted, it made the student's loss NaN at its first batch and the divergence message blamed train.lr."""
+    from test_bad_input import checkpoint_bytes
+
+    from dsd_tui.core.models import MLP
+    model = MLP(64, [32, 32], 10)
+    name = next(k for k in model.state_dict() if k.endswith("weight") and k != next(iter(model.state_dict())))
+    with torch.no_grad():
+        model.state_dict()[name].view(-1)[3] = poison
+    teacher = tmp_path / "teacher.pt"
+    teacher.write_bytes(checkpoint_bytes(model, arch="mlp"))
+    line = one_line_exit_2(invoke("run", "--no-tui", "--out", str(tmp_path / "out"),
+                                  *sets(f"distill.teacher='{teacher}'", *SMALL)),
+                           "distill.teacher", str(teacher), repr(name), "non-finite")
+    assert "train.lr" not in line
+    assert not (tmp_path / "out").exists()
