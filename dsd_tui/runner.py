@@ -57,8 +57,9 @@ class RunSession:
         self.done = threading.Event()  # set when run() has returned or raised, its files closed
 
     @classmethod
-    def new(cls, prof: profile_mod.Profile, out: str | None, sinks=()) -> "RunSession":
-        data = preflight(prof)
+    def new(cls, prof: profile_mod.Profile, out: str | None, sinks=(), data: DataBundle | None = None) -> "RunSession":
+        """A new run directory under `out` (or run.out); `data`: what `preflight(prof)` returned, if called."""
+        data = data if data is not None else preflight(prof)
         path = new_run_dir(expand(out, "--out") if out else expand(prof.run.out, "run.out"), prof.run.name,
                            time.time())
         try:
@@ -128,6 +129,13 @@ class RunSession:
             raise
         finally:
             self.rundir.close()
+
+    def abandon(self) -> None:
+        """The run never ran (a signal came before its handlers were installed): a new run's directory, which
+        holds only its profile and an empty log, is removed; a resumed run is closed as it was."""
+        self.rundir.close()
+        if not self.resume:
+            shutil.rmtree(self.path, ignore_errors=True)
 
     def _discard_if_empty(self) -> bool:
         """A new run refused before its first rung finished leaves nothing behind (bad input)."""
