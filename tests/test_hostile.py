@@ -320,13 +320,16 @@ def watch_header(run: Path, setup) -> tuple[str | None, str]:
     from dsd_tui.tui.app import watch_monitor
     app = watch_monitor(run)
 
+    from tui_support import wait_for
+
     async def main():
         async with app.run_test(size=(100, 24)) as pilot:
-            await pilot.pause(0.2)
             screen = app.screen
+            assert await wait_for(pilot, lambda: "quickstart" in screen_text(app).splitlines()[0], 60)  # drawn
             setup(screen)
             screen.check_alive()
-            await pilot.pause(0.2)
+            # the header says what check_alive found (60 s only guards against a hang)
+            await wait_for(pilot, lambda: (screen.gone or "ETA") in screen_text(app).splitlines()[0], 60)
             return screen.gone, screen_text(app).splitlines()[0]
     return asyncio.run(main())
 
@@ -544,3 +547,78 @@ def test_a_non_finite_teacher_is_refused_before_the_run_dir(tmp_path, poison):
                            "distill.teacher", str(teacher), repr(name), "non-finite")
     assert "train.lr" not in line
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- study files and the other files read whole
+
+STUDY = b"profile = 'quickstart'\nseeds = [0]\n[grid.prune]\nrate = [0.2, 0.3]\n"
+
+
+def test_a_fifo_as_study_file_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "study.toml"
+    os.mkfifo(fifo)
+    writer = feed_fifo_later(fifo, STUDY)
+    result = invoke("sweep", str(fifo), "--dry-run", "--out", str(tmp_path / "sweep"))
+    writer.stop.set()
+    one_line_exit_2(result, "study", "FIFO", str(fifo))
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_a_huge_study_file_is_refused_without_reading_it_whole(tmp_path):
+    big = tmp_path / "study.toml"
+    big.write_bytes(STUDY + b"# padding\n" * 200_000)  # a valid study, 2 MB
+    one_line_exit_2(invoke("sweep", str(big), "--dry-run", "--out", str(tmp_path / "sweep")), "study", "bytes",
+                    str(big))
+    assert not (tmp_path / "sweep").exists()
+
+
+def a_sweep(tmp_path: Path, ladder: str = "a") -> Path:
+    sweep = tmp_path / "sweep"
+    fake_run(sweep, finished=True).rename(sweep / ladder)
+    (sweep / "sweep.json").write_text(json.dumps({"schema": "dsd_tui.sweep/1", "grid": {}, "seeds": [0],
+                                                  "ladders": [{"name": ladder, "settings": {}, "seed": 0,
+                                                                              "status": "done"}]}))
+    return sweep
+
+
+def test_a_fifo_as_sweep_index_is_refused_without_blocking(tmp_path):
+    sweep = a_sweep(tmp_path)
+    (sweep / "sweep.json").unlink()
+    os.mkfifo(sweep / "sweep.json")
+    writer = feed_fifo_later(sweep / "sweep.json", b"{}")
+    result = invoke("aggregate", str(sweep), "--out", str(tmp_path / "agg"))
+    writer.stop.set()
+    one_line_exit_2(result, "FIFO", "sweep.json")
+    assert not (tmp_path / "agg").exists()
+
+
+@pytest.mark.parametrize("command", ["aggregate", "compare", "plot", "watch --once"])
+def test_a_huge_sweep_index_is_refused_without_reading_it_whole(tmp_path, command):
+    from dsd_tui.paths import MAX_RECORD_BYTES
+    sweep = a_sweep(tmp_path)
+    with open(sweep / "sweep.json", "r+b") as f:  # sparse: its size, without the disk space or the writing
+        f.truncate(MAX_RECORD_BYTES + 1)
+    args = {"plot": ["plot", str(sweep), "-o", str(tmp_path / "f.png")],
+            "watch --once": ["watch", str(sweep), "--once"]}
+    one_line_exit_2(invoke(*args.get(command, [command, str(sweep)])), "sweep.json", "bytes")
+
+
+def test_a_fifo_as_summary_is_refused_by_resume_without_blocking(tmp_path):
+    run = fake_run(tmp_path)
+    os.mkfifo(run / "summary.json")
+    writer = feed_fifo_later(run / "summary.json", b"{}")
+    result = invoke("resume", str(run), "--no-tui")
+    writer.stop.set()
+    one_line_exit_2(result, "FIFO", "summary.json")
+    assert stat.S_ISFIFO(os.lstat(run / "summary.json").st_mode)
+
+
+def test_the_sweep_table_skips_a_fifo_summary_without_blocking(tmp_path):
+    sweep = a_sweep(tmp_path)
+    os.mkfifo(sweep / "a" / "summary.json")
+    writer = feed_fifo_later(sweep / "a" / "summary.json", b"{}")
+    result = invoke("watch", str(sweep), "--once")
+    assert writer.is_alive(), "the table waited for the FIFO's writer"  # it never opened the FIFO
+    writer.stop.set()
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert "a" in result.stdout

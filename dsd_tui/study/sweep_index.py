@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsd_tui.errors import UsageError
+from dsd_tui.paths import MAX_RECORD_BYTES, read_bounded
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import (
     EVENTS,
@@ -41,7 +42,7 @@ def is_sweep_dir(path: Path) -> bool:
 def read_index(path: Path) -> dict:
     path = Path(path)
     try:
-        index = json.loads((path / SWEEP).read_text())
+        index = json.loads(read_bounded(path / SWEEP, "sweep index", MAX_RECORD_BYTES))  # not a FIFO, not huge
     except FileNotFoundError:
         raise UsageError(f"{path}: not a sweep directory (no {SWEEP}); give the folder `dsd-tui sweep` printed "
                          f"first") from None
