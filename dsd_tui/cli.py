@@ -39,16 +39,20 @@ def main():
                                             "says otherwise (= --set run.wandb=true).")
 def run(profile, no_tui, out, overrides, tensorboard, wandb):
     """Run PROFILE (a .toml path or a bundled name; default: the embedded quickstart)."""
-    from dsd_tui.runner import RunSession
-
-    def start(sinks):
+    def start(sinks, guard):
+        from dsd_tui.runner import RunSession, preflight  # torch: seconds, under the guard's handlers
         flags = (["run.tensorboard=true"] if tensorboard else []) + (["run.wandb=true"] if wandb else [])
         prof = profile_mod.load(profile, list(overrides) + flags)
         _check_device(prof)
-        session = RunSession.new(prof, out, sinks=sinks)
+        data = preflight(prof)
+        with guard.deferred():  # a signal while the folder is made is raised once its session is known
+            session = guard.session = RunSession.new(prof, out, sinks=sinks, data=data)
         say(str(session.path))
         return session
-    return run_session(start, no_tui)
+
+    def early(name: str) -> str:
+        return f"interrupted by {name} before the run started; no run directory was left: start it again"
+    return run_session(start, no_tui, early)
 
 
 @main.command()
@@ -59,33 +63,52 @@ def run(profile, no_tui, out, overrides, tensorboard, wandb):
 @click.option("--wandb", is_flag=True, help="Log to Weights & Biases from here on (the same W&B run id).")
 def resume(run_dir, no_tui, tensorboard, wandb):
     """Continue an interrupted run from its last saved epoch."""
-    from dsd_tui.runner import RunSession
-
-    def start(sinks):
+    def start(sinks, guard):
+        from dsd_tui.runner import RunSession  # torch: seconds, under the guard's handlers
         if tensorboard:
             from dsd_tui.export.tensorboard import TensorBoardSink
             sinks = sinks + [TensorBoardSink()]
         if wandb:
             from dsd_tui.export.wandb import WandbSink
             sinks = sinks + [WandbSink()]
-        return RunSession.resume_from(run_dir, sinks=sinks)
-    return run_session(start, no_tui)
+        guard.session = RunSession.resume_from(run_dir, sinks=sinks)
+        return guard.session
+
+    def early(name: str) -> str:
+        return (f"interrupted by {name} before the resumed run started; nothing was added to {run_dir}: resume it "
+                f"again with `dsd-tui resume {run_dir}`")
+    return run_session(start, no_tui, early)
 
 
-def run_session(start: Callable[[list], object], no_tui: bool) -> int:
-    """The body of `run` and `resume`: `start(sinks)` makes the RunSession (new or resumed; a problem
+def run_session(start: Callable[[list, object], object], no_tui: bool, early: Callable[[str], str]) -> int:
+    """The body of `run` and `resume`: `start(sinks, guard)` makes the RunSession (new or resumed; a problem
     with the input raises UsageError before anything runs), which then runs headless or under the
-    monitor. Returns the exit code of its final status, after one line on stderr if it did not finish."""
-    try:
-        if no_tui:
-            from dsd_tui.headless import HeadlessPrinter
-            session = start([HeadlessPrinter()])
-            status = _run_headless(session)
-        else:
-            session = start([])
-            status = _run_tui(session)
-    except KeyboardInterrupt:  # Ctrl-C while the data loads, before the run's own handlers are installed
-        raise Interrupted("interrupted before the run started") from None
+    monitor. Returns the exit code of its final status, after one line on stderr if it did not finish.
+
+    From the first line on, SIGINT/SIGTERM/SIGHUP are the guard's (`signals.BeforeRun`) until the run's own
+    handlers take over: a signal before that (while torch is imported, the data loads, the folder is made)
+    removes a new run's folder and ends with `early(signal name)` on stderr and exit code 130, the code of
+    every interrupted run (a SIGTERM a second later, under the run's handlers, gives 130 too)."""
+    from dsd_tui.signals import EarlySignal, before_run
+    with before_run(hangup_stops=not no_tui and _is_terminal()) as guard:
+        try:
+            if no_tui:
+                from dsd_tui.headless import HeadlessPrinter
+                session = start([HeadlessPrinter()], guard)
+                status = _run_headless(session, guard)
+            else:
+                session = start([], guard)
+                status = _run_tui(session, guard)
+        except EarlySignal as e:
+            if guard.session is not None:
+                guard.session.abandon()
+            raise Interrupted(early(e.name)) from None
+        except KeyboardInterrupt:
+            if guard.handed:  # SIGINT after the run: Python's own handler, as before the guard
+                raise
+            if guard.session is not None:  # raised by code before the run started (SIGINT itself is the guard's)
+                guard.session.abandon()
+            raise Interrupted("interrupted before the run started") from None
     _finish(status, session)
     return status_code(status)
 
@@ -95,9 +118,11 @@ def _check_device(prof) -> None:
     pick_device(prof.run.device)
 
 
-def _run_headless(session) -> str:
+def _run_headless(session, guard=None) -> str:
     from dsd_tui.signals import stop_on_signals
     with stop_on_signals(session):
+        if guard is not None:
+            guard.hand_over()
         return session.run()
 
 
@@ -105,7 +130,7 @@ def _is_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _run_tui(session) -> str:
+def _run_tui(session, guard) -> str:
     try:
         from dsd_tui.tui.app import run_app
     except ImportError:  # an installation without the TUI's dependencies
@@ -115,9 +140,9 @@ def _run_tui(session) -> str:
             say("dsd-tui: not a terminal, so running headless as with --no-tui", err=True)
         from dsd_tui.headless import HeadlessPrinter
         session.sink.sinks.append(HeadlessPrinter())
-        return _run_headless(session)
+        return _run_headless(session, guard)
     try:
-        return run_app(session)
+        return run_app(session, handlers_installed=guard.hand_over)
     finally:  # the screen is gone: leave the end-of-run summary on the terminal, as the headless view does
         _print_report(session.rundir.builder.summary())
 
@@ -142,17 +167,18 @@ def _finish(status: str, session) -> None:
 def watch(run_dir, once, no_tui):
     """Follow a run started elsewhere (read-only); works on finished runs too. A sweep directory
     shows the table of its ladders, from which one is opened with Enter."""
-    from dsd_tui.record.rundir import EVENTS, read_events, require_run_dir
+    from dsd_tui.record.rundir import read_run_events, require_run_dir
     from dsd_tui.study.sweep_index import is_sweep_dir
     sweep = is_sweep_dir(Path(run_dir))
     text = once or no_tui
     path = Path(run_dir) if sweep else require_run_dir(Path(run_dir), "watch")
-    # A damaged sweep.json or an edited log is one line naming it, before anything else is said or drawn.
+    # A damaged sweep.json, an edited log or an empty one that no process holds is one line naming it,
+    # before anything else is said or drawn.
     if sweep:
         from dsd_tui.study.sweep_index import read_index
         read_index(path)
     else:
-        read_events(path / EVENTS)
+        read_run_events(path)
     if not text and not _is_terminal():
         flags = f"`dsd-tui watch --once {path}` (the state as text) or `--no-tui` (follow as text)"
         raise UsageError(f"watch needs a terminal (stdin and stdout); without one use {flags}"
@@ -197,8 +223,9 @@ def export(run_dir, output, format):  # noqa: A002 - the name gives the variable
     phase, rung and prunable layer, with its size, kept weights and sparsity), or write the run's
     scalars as TensorBoard event files or as a Weights & Biases run (offline unless WANDB_MODE says)."""
     from dsd_tui.paths import output_target
-    from dsd_tui.record.rundir import atomic_write_text, rebuild_summary, require_run_dir
+    from dsd_tui.record.rundir import atomic_write_text, fold_events, read_run_events, require_run_dir
     path = require_run_dir(Path(run_dir), "export")
+    events = read_run_events(path)  # an empty log that no process holds is one line, in every format
     if format == "tensorboard":
         if not output:
             raise UsageError("--format tensorboard writes event files into a folder: give it with -o DIR")
@@ -213,7 +240,7 @@ def export(run_dir, output, format):  # noqa: A002 - the name gives the variable
             say(f"dsd-tui: an offline W&B run; upload it with `wandb sync {local}`", err=True)
         return
     target = output_target(output, "-o") if output else None  # before any work: a FIFO, a device, a run's file
-    summary = rebuild_summary(path).summary()
+    summary = fold_events(events).summary()
     if format == "layers-csv":
         from dsd_tui.record.layers import layers_csv
         text = layers_csv(summary)

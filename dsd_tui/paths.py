@@ -1,9 +1,10 @@
 """Paths the user names: expanded, checked and bounded before anything reads or writes them.
 
-Why a module of its own: every command that reads a path from the user (a profile, a teacher
-checkpoint, a data file) or writes one (`export -o`, `plot -o`) must give the same one-line answer
-to the same hostile input: `~nosuchuser/...` (Python raises RuntimeError), a FIFO that would block a
-read forever, a device or a huge file that would be read whole, or an output path that is a symlink,
+Why a module of its own: every command that reads a path from the user (a profile, a study file, a
+teacher checkpoint, a data file, a sweep's sweep.json, a run's summary.json) or writes one (`export -o`,
+`plot -o`) must give the same one-line answer to the same hostile input: `~nosuchuser/...` (Python
+raises RuntimeError), a FIFO that would block a read forever, a device or a huge file that would be
+read whole (`read_bounded`, the one guard for all of them), or an output path that is a symlink,
 a FIFO, a device or a file a run owns (an atomic rename would replace the node or the run's own log).
 Writes to a symlink go through to its target; anything else that is not a regular file is refused.
 """
@@ -20,6 +21,9 @@ from dsd_tui.errors import UsageError
 RUN_OWNED = ("profile.toml", "events.jsonl", "summary.json")
 RUN_OWNED_DIRS = ("checkpoints", "state")
 SWEEP_OWNED = ("sweep.json", "profile.toml")
+# sweep.json and summary.json are read whole; no real one comes near this (a ladder's entry or a rung's
+# record is a few hundred bytes), so a bigger file is not one and is refused instead of filling memory.
+MAX_RECORD_BYTES = 64 << 20
 
 
 def expand(text: str | os.PathLike, what: str) -> Path:

@@ -25,19 +25,18 @@ from dsd_tui.record import events as ev
 from dsd_tui.record import resume_check
 from dsd_tui.record.checkpoints import CheckpointRetention
 from dsd_tui.record.rundir import (
-    EVENTS,
     PROFILE,
     STATE,
     RunDir,
     atomic_write_text,
+    fold_events,
     is_run_dir,
     new_run_dir,
-    read_events,
+    read_run_events,
     rebuild_summary,
     require_run_dir,
     safe_torch_load,
 )
-from dsd_tui.record.summary import SummaryBuilder
 
 
 class RunSession:
@@ -58,8 +57,9 @@ class RunSession:
         self.done = threading.Event()  # set when run() has returned or raised, its files closed
 
     @classmethod
-    def new(cls, prof: profile_mod.Profile, out: str | None, sinks=()) -> "RunSession":
-        data = preflight(prof)
+    def new(cls, prof: profile_mod.Profile, out: str | None, sinks=(), data: DataBundle | None = None) -> "RunSession":
+        """A new run directory under `out` (or run.out); `data`: what `preflight(prof)` returned, if called."""
+        data = data if data is not None else preflight(prof)
         path = new_run_dir(expand(out, "--out") if out else expand(prof.run.out, "run.out"), prof.run.name,
                            time.time())
         try:
@@ -86,10 +86,8 @@ class RunSession:
     def resume_from(cls, run_dir: str, sinks=()) -> "RunSession":
         path = require_run_dir(Path(run_dir), "resume")
         prof = profile_mod.load(str(path / PROFILE))
-        events = read_events(path / EVENTS)
-        builder = SummaryBuilder()
-        for e in events:
-            builder.consume(e)
+        events = read_run_events(path)  # an empty log that no process holds: one line, nothing changed
+        builder = fold_events(events)
         if builder.status in ev.FINISHED:
             raise UsageError(f"{path}: this run already finished ({builder.status}); nothing to resume. "
                              f"`dsd-tui export {path}` prints its summary")
@@ -131,6 +129,13 @@ class RunSession:
             raise
         finally:
             self.rundir.close()
+
+    def abandon(self) -> None:
+        """The run never ran (a signal came before its handlers were installed): a new run's directory, which
+        holds only its profile and an empty log, is removed; a resumed run is closed as it was."""
+        self.rundir.close()
+        if not self.resume:
+            shutil.rmtree(self.path, ignore_errors=True)
 
     def _discard_if_empty(self) -> bool:
         """A new run refused before its first rung finished leaves nothing behind (bad input)."""

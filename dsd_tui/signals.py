@@ -34,6 +34,96 @@ def installed(handlers: dict[str, object]) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+class EarlySignal(BaseException):
+    """SIGINT, SIGTERM or SIGHUP before a run's own handlers were installed (`before_run`). A BaseException,
+    like KeyboardInterrupt, so that no `except Exception` on the way swallows it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+class BeforeRun:
+    """What SIGINT, SIGTERM and SIGHUP do from the start of `dsd-tui run`/`resume` (before `import torch`,
+    the data, the run directory) until the run's own handlers are installed (`hand_over`).
+
+    Without it the default action ended the process (exit 143 for SIGTERM, no message) wherever it was,
+    and a kill after the run directory was made left a folder with a profile and an empty log. Here the
+    first signal raises EarlySignal where the program is, so the command can remove what it made and say
+    one line; a signal inside `deferred()` (creating the run directory and its files) is held until the
+    block ends, so the session that owns the folder is known (`session`) when it is raised. While the
+    command cleans up, further signals are ignored. After `hand_over` (the run's handlers are in place;
+    they restore these when the run is over) a signal does what it did before this guard."""
+
+    def __init__(self):
+        self.state = "armed"  # armed | deferring | leaving | handed
+        self.pending: int | None = None
+        self.previous: dict[int, object] = {}
+        self.session = None  # the session once made, for the command to discard if a signal comes first
+
+    @property
+    def handed(self) -> bool:
+        return self.state == "handed"
+
+    def handle(self, signum, frame) -> None:
+        if self.state == "armed":
+            self.state = "leaving"
+            raise EarlySignal(signum)
+        if self.state == "deferring":
+            self.pending = self.pending or signum
+            return
+        if self.state == "leaving":  # the command is removing what it made: let it finish
+            return
+        previous = self.previous.get(signum)
+        if callable(previous):  # Python's own SIGINT handler: KeyboardInterrupt
+            previous(signum, frame)
+            return
+        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """A signal inside the block is raised (EarlySignal) when the block ends, not in the middle of it."""
+        if self.state != "armed":
+            yield
+            return
+        self.state = "deferring"
+        try:
+            yield
+        finally:
+            if self.state == "deferring":
+                self.state = "armed"
+                if self.pending is not None:
+                    self.state = "leaving"
+                    raise EarlySignal(self.pending)
+
+    def hand_over(self) -> None:
+        """The run's own handlers are installed: a later signal is theirs, or (after the run) the default."""
+        if self.state in ("armed", "deferring"):
+            self.state = "handed"
+
+
+@contextlib.contextmanager
+def before_run(hangup_stops: bool) -> Iterator[BeforeRun]:
+    """BeforeRun's handlers, restored on leaving. A signal the process inherited as ignored (nohup ignores
+    SIGHUP) stays ignored; with `hangup_stops` False (a headless run, which outlives its terminal) SIGHUP is
+    ignored from the start, as `stop_on_signals` will."""
+    guard = BeforeRun()
+    handlers: dict[str, object] = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        current = signal.getsignal(sig)
+        if current == signal.SIG_IGN:
+            continue
+        guard.previous[sig] = current
+        handlers[name] = signal.SIG_IGN if name == "SIGHUP" and not hangup_stops else guard.handle
+    with installed(handlers):
+        yield guard
+
+
 def stop_on_signals(session) -> contextlib.AbstractContextManager:
     """A headless run: SIGINT/SIGTERM finish the batch, save, mark the run interrupted (exit 130).
     SIGHUP is ignored: the run outlives its terminal (see README), and printing to a gone terminal

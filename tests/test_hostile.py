@@ -313,13 +313,16 @@ def watch_header(run: Path, setup) -> tuple[str | None, str]:
     from dsd_tui.tui.app import watch_monitor
     app = watch_monitor(run)
 
+    from tui_support import wait_for
+
     async def main():
         async with app.run_test(size=(100, 24)) as pilot:
-            await pilot.pause(0.2)
             screen = app.screen
+            assert await wait_for(pilot, lambda: "quickstart" in screen_text(app).splitlines()[0], 60)  # drawn
             setup(screen)
             screen.check_alive()
-            await pilot.pause(0.2)
+            # the header says what check_alive found (60 s only guards against a hang)
+            await wait_for(pilot, lambda: (screen.gone or "ETA") in screen_text(app).splitlines()[0], 60)
             return screen.gone, screen_text(app).splitlines()[0]
     return asyncio.run(main())
 
@@ -438,3 +441,177 @@ def test_a_failed_first_write_does_not_claim_a_previous_version(tmp_path, monkey
     finally:
         rundir.close()
     assert "previous version" not in str(failed.value)
+
+
+# ---------------------------------------------------------------- an empty event log (left from the round)
+
+EMPTY_LOGS = {"0 bytes": b"", "blank lines": b"  \n\n\t\n", "a torn first line": b'{"type": "run_sta'}
+EMPTY_READERS = {
+    "export": lambda run, tmp: ["export", str(run)],
+    "export csv": lambda run, tmp: ["export", str(run), "--format", "csv"],
+    "export layers-csv": lambda run, tmp: ["export", str(run), "--format", "layers-csv", "-o", str(tmp / "l.csv")],
+    "export tensorboard": lambda run, tmp: ["export", str(run), "--format", "tensorboard", "-o", str(tmp / "tb")],
+    "export wandb": lambda run, tmp: ["export", str(run), "--format", "wandb", "-o", str(tmp / "wb")],
+    "compare": lambda run, tmp: ["compare", str(run)],
+    "plot": lambda run, tmp: ["plot", str(run), "-o", str(tmp / "f.png")],
+    "resume": lambda run, tmp: ["resume", str(run), "--no-tui"],
+    "watch": lambda run, tmp: ["watch", str(run)],
+    "watch --once": lambda run, tmp: ["watch", str(run), "--once"],
+    "watch --no-tui": lambda run, tmp: ["watch", str(run), "--no-tui"],
+}
+
+
+@pytest.mark.parametrize("content", EMPTY_LOGS.values(), ids=EMPTY_LOGS.keys())
+@pytest.mark.parametrize("command", EMPTY_READERS)
+def test_an_empty_event_log_is_one_line_for_every_reader(tmp_path, command, content):
+    """What a run killed between creating its folder and its first event leaves: not a `running` run with no
+    phases (nor a resume that starts it over unchecked), but one line saying so; nothing is written."""
+    run = fake_run(tmp_path)
+    (run / "events.jsonl").write_bytes(content)
+    before = snapshot_tree(tmp_path)
+    one_line_exit_2(invoke(*EMPTY_READERS[command](run, tmp_path)), "events.jsonl", "event log is empty",
+                    "never started", f"dsd-tui run {run / 'profile.toml'}")
+    assert snapshot_tree(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [run.name]  # no -o file or folder made either
+
+
+def test_an_empty_log_is_refused_by_the_python_api_too(tmp_path):
+    import dsd_tui
+    run = fake_run(tmp_path)
+    (run / "events.jsonl").write_bytes(b"")
+    with pytest.raises(dsd_tui.UsageError, match="event log is empty"):
+        dsd_tui.load_summary(run)
+
+
+def test_an_empty_log_held_by_its_process_is_a_starting_run(tmp_path):
+    """Control: the log is opened (and locked) before the first event is written, so a run that is starting has
+    an empty log for a moment; read then, it is what it is: running, no phases yet."""
+    run = fake_run(tmp_path)
+    (run / "events.jsonl").write_bytes(b"")
+    holder = RunDir(run)
+    try:
+        result = invoke("export", str(run))
+    finally:
+        holder.close()
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "running" and summary["phases"] == []
+
+
+def test_a_missing_event_log_says_so(tmp_path):
+    run = fake_run(tmp_path)
+    (run / "events.jsonl").unlink()
+    for args in (["export", str(run)], ["resume", str(run), "--no-tui"], ["watch", str(run), "--once"]):
+        one_line_exit_2(invoke(*args), "no events.jsonl", "never started")
+
+
+def test_a_sweep_ladder_with_an_empty_log_is_left_out_and_restarted(tmp_path):
+    """In a sweep, a ladder killed before its first event is one that never started: compare and aggregate
+    leave it out (as a ladder not started yet), and the next `dsd-tui sweep` restarts it."""
+    from dsd_tui.study.sweep import next_step
+    from dsd_tui.study.sweep_index import sweep_runs
+    sweep = tmp_path / "sweep"
+    done = fake_run(sweep, finished=True).rename(sweep / "a")
+    empty = fake_run(tmp_path / "b").rename(sweep / "b")
+    (empty / "events.jsonl").write_bytes(b"")
+    ladders = [{"name": n, "settings": {"run.seed": i}, "seed": i, "status": "running"} for i, n in enumerate("ab")]
+    (sweep / "sweep.json").write_text(json.dumps({"schema": "dsd_tui.sweep/1", "grid": {"run.seed": [0, 1]},
+                                                  "seeds": [0, 1], "ladders": ladders}))
+    assert [r.path.name for r in sweep_runs(sweep)] == [done.name]
+    assert next_step(empty) == "restart" and next_step(done) == "skip"
+
+
+# ---------------------------------------------------------------- a non-finite teacher (left from the round)
+
+@pytest.mark.parametrize("poison", [float("nan"), float("inf")])
+def test_a_non_finite_teacher_is_refused_before_the_run_dir(tmp_path, poison):
+    """Accepted, it made the student's loss NaN at its first batch and the divergence message blamed train.lr."""
+    from test_bad_input import checkpoint_bytes
+
+    from dsd_tui.core.models import MLP
+    model = MLP(64, [32, 32], 10)
+    name = next(k for k in model.state_dict() if k.endswith("weight") and k != next(iter(model.state_dict())))
+    with torch.no_grad():
+        model.state_dict()[name].view(-1)[3] = poison
+    teacher = tmp_path / "teacher.pt"
+    teacher.write_bytes(checkpoint_bytes(model, arch="mlp"))
+    line = one_line_exit_2(invoke("run", "--no-tui", "--out", str(tmp_path / "out"),
+                                  *sets(f"distill.teacher='{teacher}'", *SMALL)),
+                           "distill.teacher", str(teacher), repr(name), "non-finite")
+    assert "train.lr" not in line
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- study files and the other files read whole
+
+STUDY = b"profile = 'quickstart'\nseeds = [0]\n[grid.prune]\nrate = [0.2, 0.3]\n"
+
+
+def test_a_fifo_as_study_file_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "study.toml"
+    os.mkfifo(fifo)
+    writer = feed_fifo_later(fifo, STUDY)
+    result = invoke("sweep", str(fifo), "--dry-run", "--out", str(tmp_path / "sweep"))
+    writer.stop.set()
+    one_line_exit_2(result, "study", "FIFO", str(fifo))
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_a_huge_study_file_is_refused_without_reading_it_whole(tmp_path):
+    big = tmp_path / "study.toml"
+    big.write_bytes(STUDY + b"# padding\n" * 200_000)  # a valid study, 2 MB
+    one_line_exit_2(invoke("sweep", str(big), "--dry-run", "--out", str(tmp_path / "sweep")), "study", "bytes",
+                    str(big))
+    assert not (tmp_path / "sweep").exists()
+
+
+def a_sweep(tmp_path: Path, ladder: str = "a") -> Path:
+    sweep = tmp_path / "sweep"
+    fake_run(sweep, finished=True).rename(sweep / ladder)
+    (sweep / "sweep.json").write_text(json.dumps({"schema": "dsd_tui.sweep/1", "grid": {}, "seeds": [0],
+                                                  "ladders": [{"name": ladder, "settings": {}, "seed": 0,
+                                                                              "status": "done"}]}))
+    return sweep
+
+
+def test_a_fifo_as_sweep_index_is_refused_without_blocking(tmp_path):
+    sweep = a_sweep(tmp_path)
+    (sweep / "sweep.json").unlink()
+    os.mkfifo(sweep / "sweep.json")
+    writer = feed_fifo_later(sweep / "sweep.json", b"{}")
+    result = invoke("aggregate", str(sweep), "--out", str(tmp_path / "agg"))
+    writer.stop.set()
+    one_line_exit_2(result, "FIFO", "sweep.json")
+    assert not (tmp_path / "agg").exists()
+
+
+@pytest.mark.parametrize("command", ["aggregate", "compare", "plot", "watch --once"])
+def test_a_huge_sweep_index_is_refused_without_reading_it_whole(tmp_path, command):
+    from dsd_tui.paths import MAX_RECORD_BYTES
+    sweep = a_sweep(tmp_path)
+    with open(sweep / "sweep.json", "r+b") as f:  # sparse: its size, without the disk space or the writing
+        f.truncate(MAX_RECORD_BYTES + 1)
+    args = {"plot": ["plot", str(sweep), "-o", str(tmp_path / "f.png")],
+            "watch --once": ["watch", str(sweep), "--once"]}
+    one_line_exit_2(invoke(*args.get(command, [command, str(sweep)])), "sweep.json", "bytes")
+
+
+def test_a_fifo_as_summary_is_refused_by_resume_without_blocking(tmp_path):
+    run = fake_run(tmp_path)
+    os.mkfifo(run / "summary.json")
+    writer = feed_fifo_later(run / "summary.json", b"{}")
+    result = invoke("resume", str(run), "--no-tui")
+    writer.stop.set()
+    one_line_exit_2(result, "FIFO", "summary.json")
+    assert stat.S_ISFIFO(os.lstat(run / "summary.json").st_mode)
+
+
+def test_the_sweep_table_skips_a_fifo_summary_without_blocking(tmp_path):
+    sweep = a_sweep(tmp_path)
+    os.mkfifo(sweep / "a" / "summary.json")
+    writer = feed_fifo_later(sweep / "a" / "summary.json", b"{}")
+    result = invoke("watch", str(sweep), "--once")
+    assert writer.is_alive(), "the table waited for the FIFO's writer"  # it never opened the FIFO
+    writer.stop.set()
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert "a" in result.stdout

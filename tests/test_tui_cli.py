@@ -24,7 +24,7 @@ def test_run_without_no_tui_and_without_a_terminal_runs_headless(tmp_path):
 def test_watch_without_a_terminal_is_one_line_and_exit_2(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "events.jsonl").write_text("")
+    (run_dir / "events.jsonl").write_text('{"type": "log", "time": 1.0, "message": "a run started"}\n')
     (run_dir / "profile.toml").write_text("")
     result = CliRunner().invoke(main, ["watch", str(run_dir)])
     assert result.exit_code == 2

@@ -70,12 +70,22 @@ def test_once_on_a_running_run_says_where_it_is(tmp_path):
     assert [int(r[1]) for r in rows(result.stdout, "teacher")] == [0, 1, 2]
 
 
-def test_no_tui_follows_the_run_until_it_ends(tmp_path):
+def test_no_tui_follows_the_run_until_it_ends(tmp_path, monkeypatch):
+    import dsd_tui.watch_text as watch_text
     run = run_copy(tmp_path, 20)
     writer = RunDir(run)  # a live run holds the lock on events.jsonl
+    followed = threading.Event()
+
+    class Follower(watch_text.EventFollower):
+        def poll(self):
+            events = super().poll()
+            if self._offset:  # the state so far has been read: what comes next must be followed
+                followed.set()
+            return events
+    monkeypatch.setattr(watch_text, "EventFollower", Follower)
 
     def the_run_goes_on():
-        time.sleep(2.5)
+        followed.wait(120)  # a hang guard; the lines come once the follower has read the file
         with open(run / "events.jsonl", "a") as f:
             for line in LINES[20:]:
                 f.write(line)
@@ -85,14 +95,12 @@ def test_no_tui_follows_the_run_until_it_ends(tmp_path):
     t = threading.Thread(target=the_run_goes_on)
     t.start()
     try:
-        t0 = time.monotonic()
         result = CliRunner().invoke(main, ["watch", "--no-tui", str(run)])
-        took = time.monotonic() - t0
     finally:
         t.join()
         writer.close()
     assert result.exit_code == 0, result.output
-    assert took > 2.5  # it waited for the events appended later
+    assert followed.is_set()  # every line from 21 on (rungs 3, 4, the student, the end) came after the first read
     out = result.stdout
     assert "\x1b" not in out
     assert [int(r[1]) for r in rows(out, "teacher")] == [0, 1, 2, 3, 4]

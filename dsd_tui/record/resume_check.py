@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from dsd_tui.errors import UsageError
+from dsd_tui.paths import MAX_RECORD_BYTES, read_bounded
 from dsd_tui.record import events as ev
 from dsd_tui.record.summary import SummaryBuilder
 
@@ -53,8 +54,10 @@ def _recorded_rungs(builder: SummaryBuilder, phase: str) -> set[int]:
 
 
 def _summary_on_disk(path: Path) -> dict | None:
+    """summary.json as written, None when missing or unreadable; a FIFO, a device or a file too big to be a
+    summary is one line (UsageError) before it is opened, rather than a resume that blocks on it."""
     try:
-        data = json.loads((path / SUMMARY).read_text())
+        data = json.loads(read_bounded(path / SUMMARY, "summary", MAX_RECORD_BYTES))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -215,16 +215,42 @@ def require_run_dir(path: Path, command: str) -> Path:
         raise RunDirError(f"{path}: no such directory; `dsd-tui {command}` takes a run directory "
                           f"(the path `dsd-tui run` printed first)")
     if not is_run_dir(path):
+        if (path / PROFILE).is_file() and not (path / EVENTS).exists():
+            # the run's profile is written just before its log is opened: a run cut in between
+            raise RunDirError(f"{path}: has a {PROFILE} but no {EVENTS}: the run never started or its log was "
+                              f"deleted; start it again with `dsd-tui run {path / PROFILE}`")
         raise RunDirError(f"{path}: not a dsd_tui run directory (no {EVENTS} and {PROFILE}); give the "
                           f"folder `dsd-tui run` printed first")
     return path
 
 
-def rebuild_summary(path: Path) -> SummaryBuilder:
+def empty_log_message(path: Path) -> str:
+    return (f"{Path(path) / EVENTS}: the run's event log is empty: the run never started or was cut before its "
+            f"first event, so there is nothing to read or resume; start it again with "
+            f"`dsd-tui run {Path(path) / PROFILE}`")
+
+
+def read_run_events(path: Path) -> list[ev.Event]:
+    """The events of the run directory `path`. A log with no complete event (0 bytes, blank lines, a torn
+    first line) that no process holds is a run that never started or was cut before its first event:
+    RunDirError, one line, instead of a `running` run with no phases. While its process holds it (the run
+    is starting: the log is opened before the data reaches the device) it is a running run, no error."""
+    events = read_events(Path(path) / EVENTS)
+    if not events and not writer_alive(path):
+        raise RunDirError(empty_log_message(path))
+    return events
+
+
+def fold_events(events: list[ev.Event]) -> SummaryBuilder:
     builder = SummaryBuilder()
-    for e in read_events(Path(path) / EVENTS):
+    for e in events:
         builder.consume(e)
     return builder
+
+
+def rebuild_summary(path: Path) -> SummaryBuilder:
+    """The summary of the run in `path`, folded from its log; an empty log is refused (`read_run_events`)."""
+    return fold_events(read_run_events(path))
 
 
 class RunDir:

@@ -29,6 +29,7 @@ import tomli_w
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.errors import UsageError
+from dsd_tui.paths import read_bounded
 
 KEYS = ("description", "profile", "seeds", "set", "grid", "plot")
 PLOT_KEYS = ("metric", "title")
@@ -69,13 +70,23 @@ def is_study_spec(spec: str | None) -> bool:
     if spec in bundled_names() and spec not in profile_mod.bundled_names():
         return True
     path = Path(spec)
-    if not path.is_file():
+    if not path.exists():
         return False
+    try:  # a FIFO, a device or a huge file is one line here, before it is opened or read whole
+        data = read_text(path, "profile or study")
+    except (OSError, UnicodeDecodeError):
+        return False  # the profile loader says what is wrong with it
     try:
-        raw = profile_mod.parse_toml(path.read_text(), str(path))
-    except (UsageError, OSError, UnicodeDecodeError):
+        raw = profile_mod.parse_toml(data, str(path))
+    except UsageError:
         return False
     return isinstance(raw, dict) and ("grid" in raw or "profile" in raw)
+
+
+def read_text(path: Path, what: str) -> str:
+    """A study file's text, through the guard profiles have (`paths.read_bounded`): a FIFO, a device or a
+    directory is refused before it is opened, a file over profile.MAX_PROFILE_BYTES before it is read."""
+    return read_bounded(path, what, profile_mod.MAX_PROFILE_BYTES).decode()
 
 
 def load(spec: str) -> Study:
@@ -86,7 +97,7 @@ def load(spec: str) -> Study:
             spec, None
     else:
         try:
-            text = path.read_text()
+            text = read_text(path, "study")
         except FileNotFoundError:
             raise UsageError(f"{spec}: no such study file; give a .toml path or a bundled study "
                              f"({', '.join(bundled_names())})") from None

@@ -24,7 +24,16 @@ from pathlib import Path
 from typing import TextIO
 
 from dsd_tui.errors import UsageError
-from dsd_tui.record.rundir import PROFILE, STATE, atomic_write_text, is_run_dir, rebuild_summary
+from dsd_tui.record.rundir import (
+    EVENTS,
+    PROFILE,
+    STATE,
+    atomic_write_text,
+    fold_events,
+    is_run_dir,
+    read_events,
+    rebuild_summary,
+)
 from dsd_tui.study import resource_plan, sweep_table
 from dsd_tui.study import sweep_index as idx
 from dsd_tui.study.grid import LadderPlan
@@ -77,7 +86,8 @@ def next_step(path: Path) -> str:
     first epoch ended: nothing to resume, so its folder is cleared and the ladder starts again)."""
     if not is_run_dir(path):
         return "start"
-    status = rebuild_summary(path).status
+    # read_events, not rebuild_summary: a ladder killed before its first event (an empty log) restarts
+    status = fold_events(read_events(path / EVENTS)).status
     if status in idx.FINISHED:
         return "skip"
     return "resume" if (path / STATE).is_file() else "restart"

@@ -17,8 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsd_tui.errors import UsageError
+from dsd_tui.paths import MAX_RECORD_BYTES, read_bounded
 from dsd_tui.record import events as ev
-from dsd_tui.record.rundir import atomic_write_text, is_run_dir, rebuild_summary
+from dsd_tui.record.rundir import (
+    EVENTS,
+    atomic_write_text,
+    fold_events,
+    is_run_dir,
+    read_events,
+    rebuild_summary,
+    writer_alive,
+)
 from dsd_tui.study.grid import LadderPlan, setting_key, value_text
 
 SWEEP = "sweep.json"
@@ -33,7 +42,7 @@ def is_sweep_dir(path: Path) -> bool:
 def read_index(path: Path) -> dict:
     path = Path(path)
     try:
-        index = json.loads((path / SWEEP).read_text())
+        index = json.loads(read_bounded(path / SWEEP, "sweep index", MAX_RECORD_BYTES))  # not a FIFO, not huge
     except FileNotFoundError:
         raise UsageError(f"{path}: not a sweep directory (no {SWEEP}); give the folder `dsd-tui sweep` printed "
                          f"first") from None
@@ -116,20 +125,25 @@ class Group:
     runs: list[RunRef]
 
 
-def load_run(path: Path, settings: dict | None = None, sweep: str = "") -> RunRef:
-    summary = rebuild_summary(path).summary()
+def load_run(path: Path, settings: dict | None = None, sweep: str = "", events: list | None = None) -> RunRef:
+    """A run directory as a RunRef (its log folded: `events` when already read); an empty log that no process
+    holds is refused (`rundir.read_run_events`)."""
+    summary = (fold_events(events) if events is not None else rebuild_summary(path)).summary()
     seed = summary.get("profile", {}).get("run", {}).get("seed")
     return RunRef(Path(path), summary, dict(settings or {}), seed, sweep)
 
 
 def sweep_runs(path: Path) -> list[RunRef]:
-    """The ladders of a sweep that have a run directory (planned but never started ones are left out)."""
+    """The ladders of a sweep that have a run directory (planned but never started ones are left out, and so
+    is one killed before its first event, whose log is empty: the sweep restarts it when run again)."""
     index = read_index(path)
     out = []
     for lad in index["ladders"]:
         run = Path(path) / lad["name"]
         if is_run_dir(run):
-            out.append(load_run(run, lad["settings"], str(path)))
+            events = read_events(run / EVENTS)
+            if events or writer_alive(run):
+                out.append(load_run(run, lad["settings"], str(path), events))
     return out
 
 

@@ -8,16 +8,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dsd_tui.errors import UsageError
+from dsd_tui.paths import MAX_RECORD_BYTES, read_bounded
 from dsd_tui.record.rundir import SUMMARY
 from dsd_tui.study import sweep_index as idx
 from dsd_tui.study.grid import value_text
 
 
 def read_summary(run_dir: Path) -> dict:
-    """The run's summary.json as last written (cheap while it runs); {} when there is none yet."""
+    """The run's summary.json as last written (cheap while it runs); {} when there is none yet, or when it is
+    not a regular file or is too big to be one (never opened, so a FIFO cannot block the table)."""
     try:
-        return json.loads((Path(run_dir) / SUMMARY).read_text())
-    except (OSError, ValueError):
+        return json.loads(read_bounded(Path(run_dir) / SUMMARY, "summary", MAX_RECORD_BYTES))
+    except (OSError, ValueError, UsageError):
         return {}
 
 

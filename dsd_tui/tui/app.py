@@ -13,6 +13,7 @@ SIGTERM and SIGHUP while the app runs (`leave_on_hangup`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from textual.app import App
 from textual.binding import Binding
@@ -65,11 +66,13 @@ class DsdApp(App):
             self.push_screen(HelpScreen())
 
 
-def run_app(session, *, headless: bool = False, exit_when_done: bool = False) -> str:
+def run_app(session, *, headless: bool = False, exit_when_done: bool = False,
+            handlers_installed: Callable[[], None] = lambda: None) -> str:
     """Run `session` under the monitor; returns its final status (re-raises what the run raised).
 
     The app stays open when the run ends, to be read, until the user quits; `exit_when_done` leaves
-    at once instead. `headless` draws nothing (benchmarks, tests).
+    at once instead. `headless` draws nothing (benchmarks, tests). `handlers_installed` is called once
+    the run's SIGTERM/SIGHUP handlers are in place (the CLI's `BeforeRun` guard hands over then).
     """
     monitor = MonitorScreen(session=session, exit_when_done=exit_when_done)
     app = DsdApp(monitor)
@@ -83,6 +86,7 @@ def run_app(session, *, headless: bool = False, exit_when_done: bool = False) ->
 
     with leave_on_hangup(leave, run_over=session.done,
                          exit_code=lambda: status_code(session.status or "interrupted")):
+        handlers_installed()
         app.run(headless=headless)
     if monitor.error is not None:
         raise monitor.error
