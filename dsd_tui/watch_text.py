@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from dsd_tui.headless import HEADER, HeadlessPrinter, rung_row, safe_write
-from dsd_tui.record.rundir import EVENTS
+from dsd_tui.record.rundir import EVENTS, writer_alive
 from dsd_tui.record.summary import SummaryBuilder
 from dsd_tui.stops.criteria_table import comparison_rows, format_table
 from dsd_tui.stops.verdicts import describe
@@ -94,31 +94,12 @@ def watch_run_text(run_dir: Path, follow: bool, out: TextIO | None = None, poll_
         if events:
             quiet_since = time.monotonic()
         elif time.monotonic() - quiet_since >= probe_after_s:
-            if not writer_alive(Path(run_dir) / EVENTS):
+            if not writer_alive(Path(run_dir)):
                 safe_write(out, f"no process writes this run any more (killed?); it can be continued with "
                                 f"`dsd-tui resume {run_dir}`\n")
                 return builder.status
             quiet_since = time.monotonic()
         time.sleep(poll_s)
-
-
-def writer_alive(events: Path) -> bool:
-    """Whether a dsd-tui process holds this run's events.jsonl lock (a run or resume writing it)."""
-    if sys.platform == "win32":  # pragma: no cover - no flock; assume it is
-        return True
-    import fcntl
-    try:
-        with open(events, "rb") as f:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            except OSError:  # a file system without locks: cannot tell
-                return True
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-            return False
-    except OSError:
-        return True
 
 
 def watch_sweep_text(sweep_dir: Path, follow: bool, out: TextIO | None = None, poll_s: float = 5.0) -> None:

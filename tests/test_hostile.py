@@ -402,8 +402,9 @@ def test_an_incomplete_event_line_is_one_line_naming_it(tmp_path, command, line)
 
 
 @pytest.mark.parametrize("index", [{"ladders": 5}, {"ladders": [7]}, {"ladders": [{"name": "../x"}]},
-                                   {"ladders": [{"name": "a", "settings": {}, "status": "done"}], "grid": []}])
-@pytest.mark.parametrize("command", ["aggregate", "compare", "plot", "watch"])
+                                   {"ladders": [{"name": "a", "settings": {}, "status": "done"}], "grid": []},
+                                   {"ladders": [{"name": "a", "settings": {}, "status": "done"}]}])  # no seed
+@pytest.mark.parametrize("command", ["aggregate", "compare", "plot", "watch", "watch --once"])
 def test_a_malformed_sweep_index_is_one_line(tmp_path, command, index, monkeypatch):
     import dsd_tui.tui.screens.sweep as sweep_screen
 
@@ -414,7 +415,8 @@ def test_a_malformed_sweep_index_is_one_line(tmp_path, command, index, monkeypat
     sweep.mkdir()
     full = {"schema": "dsd_tui.sweep/1", "grid": {}, "seeds": [0], **index}
     (sweep / "sweep.json").write_text(json.dumps(full))
-    args = ["plot", str(sweep), "-o", str(tmp_path / "f.png")] if command == "plot" else [command, str(sweep)]
+    args = (["plot", str(sweep), "-o", str(tmp_path / "f.png")] if command == "plot"
+            else ["watch", str(sweep), "--once"] if command == "watch --once" else [command, str(sweep)])
     one_line_exit_2(invoke(*args), "sweep.json")
 
 

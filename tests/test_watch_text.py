@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from tui_support import RECORDED
 
 from dsd_tui.cli import main
-from dsd_tui.record.rundir import RunDir, rebuild_summary
+from dsd_tui.record.rundir import RunDir, rebuild_summary, writer_alive
 from dsd_tui.study import sweep as sweep_mod
-from dsd_tui.watch_text import watch_run_text, writer_alive
+from dsd_tui.watch_text import watch_run_text
 
 ROOT = Path(__file__).resolve().parents[1]
 LINES = RECORDED.read_text().splitlines(keepends=True)
@@ -111,9 +111,9 @@ def test_no_tui_follows_the_run_until_it_ends(tmp_path, monkeypatch):
 def test_following_a_run_nobody_writes_any_more_ends(tmp_path):
     run = run_copy(tmp_path, 20)  # no end event: a run killed with SIGKILL
     writer = RunDir(run)
-    assert writer_alive(run / "events.jsonl")
+    assert writer_alive(run)
     writer.close()
-    assert not writer_alive(run / "events.jsonl")
+    assert not writer_alive(run)
     out = io.StringIO()
     done = []
     t = threading.Thread(target=lambda: done.append(watch_run_text(run, True, out, poll_s=0.05, probe_after_s=0.3)))

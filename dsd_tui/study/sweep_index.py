@@ -71,6 +71,8 @@ def index_problem(index: dict) -> str | None:
             return f"ladder {i} has no usable name (a folder inside the sweep)"
         if not isinstance(lad.get("settings"), dict) or not isinstance(lad.get("status"), str):
             return f"ladder {name!r} lacks its settings or status"
+        if not isinstance(lad.get("seed"), int) or isinstance(lad.get("seed"), bool):
+            return f"ladder {name!r} has no integer seed"
     return None
 
 
