@@ -49,9 +49,10 @@ def one(mode: str, overrides: list[str]) -> None:
         seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0
         ui = time.thread_time() - ui0  # the main thread after the session's set-up: the UI (tui), the run (headless)
         summary = json.loads((session.path / "summary.json").read_text())
-        train = sum(r["seconds"] for p in summary["phases"] for r in p["rungs"])
-    print(json.dumps({"mode": mode, "run_seconds": seconds, "train_seconds": train, "cpu_seconds": cpu,
-                      "main_thread_cpu_seconds": ui, "status": status}))
+        by_phase = {p["name"]: sum(r["seconds"] for r in p["rungs"]) for p in summary["phases"]}
+    print(json.dumps({"mode": mode, "run_seconds": seconds, "train_seconds": sum(by_phase.values()),
+                      "phase_seconds": by_phase, "cpu_seconds": cpu, "main_thread_cpu_seconds": ui,
+                      "status": status}))
 
 
 def _cpu() -> float:
@@ -88,7 +89,8 @@ def main() -> None:
             runs[mode].append(pair[mode])
             print(f"pair {i + 1} {mode:<8} run {pair[mode]['run_seconds']:7.2f} s   "
                   f"train {pair[mode]['train_seconds']:7.2f} s   cpu {pair[mode]['cpu_seconds']:7.2f} s   "
-                  f"process {pair[mode]['process_seconds']:7.2f} s", flush=True)
+                  f"process {pair[mode]['process_seconds']:7.2f} s   "
+                  f"({', '.join(f'{k} {v:.1f} s' for k, v in pair[mode]['phase_seconds'].items())})", flush=True)
         ratios.append(pair["tui"]["run_seconds"] / pair["headless"]["run_seconds"])
         ui = pair["tui"]["main_thread_cpu_seconds"]
         print(f"pair {i + 1} tui main thread (the UI): {ui:.2f} s CPU = "
