@@ -11,7 +11,11 @@ plus measurement), i.e. how much the UI slows the training itself, without the a
 "cpu s" is the process's CPU time over the same span (all threads; less sensitive than wall time to
 other jobs on a shared machine); for the tui side the main thread's CPU time (the UI alone: app
 import, start-up, redraws; the session's set-up, which both sides do, left out) is printed too;
-"process s" adds interpreter start and imports. The TUI side is
+"process s" adds interpreter start and imports. `--cpu N` pins every run, all its threads, to CPU N:
+on a VM whose cores run at different speeds (the 2-core VM of 2 Dec 2026: a pure-Python loop takes
+1.38-1.45 s on CPU 0 and 1.06 s on CPU 1) an unpinned run's time depends on where the scheduler puts
+its training thread, by more than the effect measured. Pinned, the UI thread shares the training's
+core, so every CPU second the UI spends is taken from the training: the worst case for the TUI. The TUI side is
 `run_app(session, headless=True, exit_when_done=True)`: the real app, worker, inbox and redraws,
 with no terminal to write to; the headless side is the --no-tui path (the run in the main thread,
 the headless printer writing to a file).
@@ -60,8 +64,10 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def child(mode: str, overrides: list[str]) -> dict:
+def child(mode: str, overrides: list[str], cpu: int | None = None) -> dict:
     cmd = [sys.executable, __file__, "--one", mode] + [a for o in overrides for a in ("--set", o)]
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu)] + cmd
     t0 = time.perf_counter()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
@@ -73,6 +79,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--cpu", type=int, help="pin every run to this CPU (taskset)")
     ap.add_argument("--one", choices=["tui", "headless"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -84,7 +91,7 @@ def main() -> None:
         order = ("tui", "headless") if i % 2 == 0 else ("headless", "tui")
         pair = {}
         for mode in order:
-            pair[mode] = child(mode, args.overrides)
+            pair[mode] = child(mode, args.overrides, args.cpu)
             assert pair[mode]["status"] == "completed", pair[mode]
             runs[mode].append(pair[mode])
             print(f"pair {i + 1} {mode:<8} run {pair[mode]['run_seconds']:7.2f} s   "
