@@ -25,7 +25,7 @@ mkdir -p "$OUT"
 
 T0=$(date +%s)
 if [[ "${1:-}" == "--smoke" ]]; then
-    DEVICE=cpu; THREADS=1; BATCH=16; STEPS=2; ROUNDS=1; WORKERS=0; BACKEND=eager
+    DEVICE=cpu; THREADS=1; BATCH=8; STEPS=2; ROUNDS=1; WORKERS=0; BACKEND=eager  # batch 8: bf16 on a CPU is slow
     # the smoke ladder uses a small VGG-like net: the CLI path is the same, a CPU ResNet-18 ladder is not quick
     LADDER=(--set model.arch=vgg --set model.depth=2 --set model.width_exp=3 --set data.synthetic_size=32
             --set data.val_size=16 --set train.epochs=1 --set train.dense_epochs=2 --set run.threads=1)
