@@ -211,23 +211,36 @@ def test_no_color_keeps_the_alert_and_series_apart_without_colour(tmp_path, monk
     run(check, app)
 
 
-def test_live_panes_redraw_at_most_every_few_seconds_but_a_stop_shows_at_once(tmp_path, monkeypatch):
-    """A full redraw costs the training's process ~0.1 s of CPU: short rungs are batched, stops are not."""
+def live_monitor_on_a_frozen_clock(tmp_path, monkeypatch, scenario) -> None:
+    """Run `scenario(pilot, mon, now)` on a live monitor with no ladder behind it (the test plays the
+    training thread, feeding its inbox and ticking its timer) and a clock the test moves (`now[0]`)."""
     from tui_support import short_profile
 
     from dsd_tui.runner import RunSession
-    from dsd_tui.tui.screens.monitor import PANE_SECONDS, PANE_SECONDS_MAX
 
     now = [1000.0]
     session = RunSession.new(short_profile(), str(tmp_path))
     app, mon = monitor_app(session=session, clock=lambda: now[0])
-    monkeypatch.setattr(mon, "run_worker", lambda *a, **k: None)  # no ladder: the test is the training thread
+    monkeypatch.setattr(mon, "run_worker", lambda *a, **k: None)
+
+    async def main():
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await pilot.pause()
+            await scenario(pilot, mon, now)
+            await pilot.press("q")
+    asyncio.run(main())
+    session.rundir.close()
+
+
+def test_live_panes_redraw_at_most_every_few_seconds_but_a_stop_shows_at_once(tmp_path, monkeypatch):
+    """A full redraw costs the training's process ~0.1 s of CPU: short rungs are batched, stops are not."""
+    from dsd_tui.tui.screens.monitor import PANE_SECONDS, PANE_SECONDS_MAX
+
     recorded = [e for e in read_events(RECORDED)]
     rungs = [e for e in recorded if e.type == "rung_finished"]
     stop = next(e for e in recorded if e.type == "stop_fired" and e.active)
 
-    async def scenario(pilot):
-        await pilot.pause()
+    async def scenario(pilot, mon, now):
         start = mon.redraws
         for i, e in enumerate(rungs[:6]):  # six rungs finishing 1 s apart
             now[0] += 1.0
@@ -244,38 +257,24 @@ def test_live_panes_redraw_at_most_every_few_seconds_but_a_stop_shows_at_once(tm
         mon.inbox(rungs[6])
         mon._on_timer()
         assert mon.redraws == before + 2
-        await pilot.press("q")
-
-    async def main():
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await scenario(pilot)
-    asyncio.run(main())
-    session.rundir.close()
+    live_monitor_on_a_frozen_clock(tmp_path, monkeypatch, scenario)
 
 
 def test_a_dear_redraw_spaces_the_live_redraws_further_apart(tmp_path, monkeypatch):
     """A slow CPU or a large terminal: the panes then wait longer, so that they keep to their share of a core."""
-    from tui_support import short_profile
-
-    from dsd_tui.runner import RunSession
     from dsd_tui.tui.screens.monitor import PANE_CPU_SHARE, PANE_SECONDS, PANE_SECONDS_MAX
 
-    now = [1000.0]
-    session = RunSession.new(short_profile(), str(tmp_path))
-    app, mon = monitor_app(session=session, clock=lambda: now[0])
-    monkeypatch.setattr(mon, "run_worker", lambda *a, **k: None)
-    draw = mon._draw
-
-    def dear_draw():  # a redraw that costs the UI thread 0.1 s of CPU
-        draw()
-        t = time.thread_time()
-        while time.thread_time() - t < 0.1:
-            pass
-    monkeypatch.setattr(mon, "_draw", dear_draw)
     rungs = [e for e in read_events(RECORDED) if e.type == "rung_finished"]
 
-    async def scenario(pilot):
-        await pilot.pause()
+    async def scenario(pilot, mon, now):
+        draw = mon._draw
+
+        def dear_draw():  # a redraw that costs the UI thread 0.1 s of CPU
+            draw()
+            t = time.thread_time()
+            while time.thread_time() - t < 0.1:
+                pass
+        monkeypatch.setattr(mon, "_draw", dear_draw)
         mon.redraw()
         mon._on_timer()  # the tick after a redraw measures it
         assert PANE_SECONDS < min(0.1 / PANE_CPU_SHARE, PANE_SECONDS_MAX) <= mon.pane_period <= PANE_SECONDS_MAX
@@ -287,13 +286,7 @@ def test_a_dear_redraw_spaces_the_live_redraws_further_apart(tmp_path, monkeypat
         now[0] += mon.pane_period - PANE_SECONDS
         mon._on_timer()
         assert mon.redraws == before + 1
-        await pilot.press("q")
-
-    async def main():
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await scenario(pilot)
-    asyncio.run(main())
-    session.rundir.close()
+    live_monitor_on_a_frozen_clock(tmp_path, monkeypatch, scenario)
 
 
 def test_the_table_grown_one_rung_at_a_time_equals_the_table_drawn_at_once(tmp_path):
