@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import math
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from dsd_tui.core import ladder_resume, learning_distance, prune_scores
 from dsd_tui.core.data import Batcher, DataBundle, load_data
 from dsd_tui.core.data_facts import data_facts
 from dsd_tui.core.entropy import mean_entropy
+from dsd_tui.core.environment import environment
 from dsd_tui.core.ladder_resume import Cursor, StartPoint, StateSaver
 from dsd_tui.core.models import build_model, reinitialise
 from dsd_tui.core.pruning import Masks, output_layer_name
@@ -70,33 +70,6 @@ def pick_device(spec: str) -> torch.device:
         raise UsageError(f"run.device = {spec!r}: not usable here ({reason}); use run.device = \"auto\" or "
                          f"\"cpu\"") from None
     return device
-
-
-def environment(device: torch.device, threads: int) -> dict:
-    env = {"python": platform.python_version(), "torch": torch.__version__, "device": str(device),
-           "threads": torch.get_num_threads(), "platform": platform.platform(), "host": platform.node()}
-    # cuda / cudnn: the versions this torch was built with (None without them); gpu_name on CUDA runs.
-    env.update(dsd_tui=dsd_tui_version(), cuda=torch.version.cuda, cudnn=cudnn_version())
-    if device.type == "cuda":
-        env["device_name"] = env["gpu_name"] = torch.cuda.get_device_name(device)
-    return env
-
-
-def cudnn_version() -> str | None:
-    v = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    if not v:
-        return None
-    major, rest = (v // 10000, v % 10000) if v >= 10000 else (v // 1000, v % 1000)  # 9.x: 92400; 8.x: 8902
-    return f"{major}.{rest // 100}.{rest % 100}"
-
-
-def dsd_tui_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("dsd-tui")
-    except PackageNotFoundError:  # a bare checkout on PYTHONPATH, not installed
-        from dsd_tui import __version__
-        return __version__
 
 
 class Diverged(Exception):

@@ -1,0 +1,41 @@
+"""What a run records about where it ran: interpreter, torch, CUDA/cuDNN, device, host, dsd_tui version.
+
+Kept apart from the ladder (which only calls `environment` once, for the run_started event) so that the
+probe of the machine and of the installed package is one small module that the CLI, tests and studies
+can read without the method around it.
+"""
+from __future__ import annotations
+
+import platform
+
+import torch
+
+
+def environment(device: torch.device, threads: int) -> dict:
+    """The run_started event's `environment` block (before the ladder adds its `speed` entry)."""
+    env = {"python": platform.python_version(), "torch": torch.__version__, "device": str(device),
+           "threads": torch.get_num_threads(), "platform": platform.platform(), "host": platform.node()}
+    # cuda / cudnn: the versions this torch was built with (None without them); gpu_name on CUDA runs.
+    env.update(dsd_tui=dsd_tui_version(), cuda=torch.version.cuda, cudnn=cudnn_version())
+    if device.type == "cuda":
+        env["device_name"] = env["gpu_name"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def cudnn_version() -> str | None:
+    """cuDNN's version as "major.minor.patch", or None when this torch has no cuDNN."""
+    v = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    if not v:
+        return None
+    major, rest = (v // 10000, v % 10000) if v >= 10000 else (v // 1000, v % 1000)  # 9.x: 92400; 8.x: 8902
+    return f"{major}.{rest // 100}.{rest % 100}"
+
+
+def dsd_tui_version() -> str:
+    """The installed distribution's version (the package's own `__version__` in a bare checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("dsd-tui")
+    except PackageNotFoundError:  # a bare checkout on PYTHONPATH, not installed
+        from dsd_tui import __version__
+        return __version__
