@@ -11,11 +11,11 @@ from conftest import short_overrides
 from dsd_tui.cli import main
 from dsd_tui.core.data import Batcher, load_data
 from dsd_tui.core.entropy import entropy_from_counts
+from dsd_tui.core.kept_weights import KeptWeightsOptimizer
 from dsd_tui.core.models import MLP, VGGLike
 from dsd_tui.core.pruning import Masks
 from dsd_tui.core.training import MasksBroken, make_optimizer, make_scheduler, train_epoch
 from dsd_tui.profile import DataSection, TrainSection
-from dsd_tui.speed.kept_weights import KeptWeightsOptimizer
 from dsd_tui.speed.modes import Speed
 
 
@@ -124,7 +124,7 @@ def test_run_records_speed_modes_and_keeps_raw_entropy_counts(tmp_path):
     assert entropy_from_counts(**counts) == pytest.approx(record["entropy"], abs=1e-12)
 
 
-# -- the compact optimizer step (speed/kept_weights.py): bitwise the weights of the plain masked path
+# -- the compact optimizer step (core/kept_weights.py): bitwise the weights of the plain masked path
 
 def bits(t: torch.Tensor) -> torch.Tensor:
     """The raw bits (so -0.0 and +0.0 differ, as do NaN payloads): equality here is bitwise."""

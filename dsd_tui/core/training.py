@@ -18,9 +18,9 @@ from torch import nn
 
 from dsd_tui.core.data import Batcher, Split
 from dsd_tui.core.entropy import EntropyMeter
+from dsd_tui.core.kept_weights import KeptWeightsOptimizer
 from dsd_tui.core.pruning import Masks
 from dsd_tui.errors import RunFailed
-from dsd_tui.speed.kept_weights import KeptWeightsOptimizer
 
 
 class Interrupted(Exception):

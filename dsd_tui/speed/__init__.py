@@ -1,5 +1,5 @@
-"""Speed modes: precision and compile, the kept-weights optimizer step, and CSR kernels for pruned layers.
+"""Speed modes: precision and compile, and CSR kernels for pruned layers.
 
-The default path (fp32, the kept-weights step) is exact; anything that changes numerics is opt-in and
-recorded in the summary's `environment.speed`.
+The default path (fp32, the kept-weights step of core/kept_weights.py, which every run uses) is exact;
+anything that changes numerics is opt-in and recorded in the summary's `environment.speed`.
 """
