@@ -1,4 +1,4 @@
-"""The `dsd-tui` command: run, resume, watch, export, profiles (and the study commands, from study/).
+"""The `dsd-tui` command: run, resume, watch, export, profiles (and the study commands, from cli_study.py).
 
 Each command returns its exit code and raises what the user can fix; `exits.py` holds the codes and
 turns those errors into one line on stderr (bad profile, bad path, not a run directory: exit 2; a run
@@ -268,7 +268,7 @@ def profiles(as_json):
         echo_all(f"{name:<27} {raw.get('description', '')}\n")
 
 
-from dsd_tui.study.commands import STUDY_COMMANDS  # noqa: E402 - sweep, aggregate, compare, plot
+from dsd_tui.cli_study import STUDY_COMMANDS  # noqa: E402 - sweep, aggregate, compare, plot
 
 for _command in STUDY_COMMANDS:
     main.add_command(_command)

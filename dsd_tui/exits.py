@@ -1,7 +1,7 @@
 """How every `dsd-tui` command ends: the exit-code table, and the one place that turns an exception
 into one line on stderr and its exit code.
 
-Why a module of its own: the run commands (`cli.py`) and the study commands (`study/commands.py`)
+Why a module of its own: the run commands (`cli.py`) and the study commands (`cli_study.py`)
 all end through it, and the study commands must not import `cli.py` (which adds them to its group).
 The codes: 0 done (completed or stopped), 1 the run failed, 2 bad usage/profile/input, 130 interrupted.
 A command returns its exit code (or None for 0) and raises what went wrong; `ExitGroup` maps it.

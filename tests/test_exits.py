@@ -19,13 +19,13 @@ pytestmark = pytest.mark.usefixtures("keep_signal_handlers")
 
 
 def test_importing_the_study_commands_does_not_import_the_cli():
-    code = ("import sys, dsd_tui.study.commands\n"
+    code = ("import sys, dsd_tui.cli_study\n"
             "print(sorted(m for m in sys.modules if m in ('dsd_tui.cli', 'dsd_tui.exits')))")
     done = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["['dsd_tui.exits']"]
-    from dsd_tui.study import commands  # not even lazily, inside a function
-    assert "dsd_tui.cli" not in inspect.getsource(commands)
+    from dsd_tui import cli_study  # not even lazily, inside a function
+    assert "dsd_tui.cli" not in inspect.getsource(cli_study)
 
 
 def test_the_table():

@@ -55,3 +55,16 @@ def test_widget_and_screen_files_are_named_after_their_classes():
                        and not n.name.startswith("_")]
             camel = "".join(part.capitalize() for part in path.stem.split("_"))
             assert any(c == camel or c.startswith(camel) for c in classes), (path.name, classes)
+
+
+def test_the_study_package_imports_nothing_from_the_tui():
+    """study/ is analysis (sweeps, aggregates, figures); its commands and the compare screen live beside the
+    CLI (cli_study.py, tui/), so a sweep worker or a notebook never pulls in the UI, not even lazily."""
+    offenders = []
+    for path in sorted((PACKAGE / "study").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names
+                          if n.startswith("dsd_tui.tui") or n in ("dsd_tui.cli", "dsd_tui.cli_study")]
+    assert offenders == []

@@ -1,8 +1,9 @@
 """The study commands (`sweep`, `studies`, `aggregate`, `compare`, `plot`) as thin Click commands.
 
-They only parse options and call the study modules; cli.py adds them to the `dsd-tui` group. They end
-like every command, through `exits.py` (a problem the user can fix is one line on stderr and exit code
-2), and do not import cli.py, which imports them.
+They only parse options and call the study modules (or, for `compare` on a terminal, the TUI's compare
+screen), so they live beside cli.py rather than in study/, which imports nothing from the UI. cli.py adds
+them to the `dsd-tui` group. They end like every command, through `exits.py` (a problem the user can fix
+is one line on stderr and exit code 2), and do not import cli.py, which imports them.
 """
 from __future__ import annotations
 
