@@ -26,6 +26,7 @@ import dsd_tui.core.ladder as ladder_mod
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
 from dsd_tui.conventions import CSV_FIELDS
+from dsd_tui.core import ladder_resume
 from dsd_tui.core.ladder import Ladder, PhaseRun
 from dsd_tui.core.ladder_resume import StateSaver
 from dsd_tui.core.models import build_model
@@ -222,7 +223,7 @@ class EveryEpochSaver(StateSaver):
 
 def test_resume_is_exact_with_sgd_milestones_augmentation_and_weight_rewind(tmp_path, monkeypatch,
                                                                              keep_signal_handlers):
-    monkeypatch.setattr(Ladder, "Saver", EveryEpochSaver)
+    monkeypatch.setattr(ladder_resume, "StateSaver", EveryEpochSaver)
     whole = json.loads((run_to_end(tmp_path / "whole", PAPER_LIKE) / "summary.json").read_text())
     session = RunSession.new(profile_mod.load(None, PAPER_LIKE), str(tmp_path / "cut"))
     path = session.path

@@ -25,7 +25,7 @@ from dsd_tui.core.data import Batcher, DataBundle, load_data
 from dsd_tui.core.data_facts import data_facts
 from dsd_tui.core.entropy import mean_entropy
 from dsd_tui.core.environment import environment
-from dsd_tui.core.ladder_resume import Cursor, StartPoint, StateSaver
+from dsd_tui.core.ladder_resume import Cursor, StartPoint
 from dsd_tui.core.models import build_model, reinitialise
 from dsd_tui.core.pruning import Masks, output_layer_name
 from dsd_tui.core.teacher import load_teacher_model
@@ -102,8 +102,6 @@ class PhaseRun:
 class Ladder:
     """Runs one DSD² job into an open RunDir, emitting events to `sink`."""
 
-    Saver = StateSaver  # what takes the resume-state snapshots (bench/state_overhead.py times it)
-
     def __init__(self, profile: Profile, rundir: RunDir, sink: ev.Sink, *,
                  should_stop: Callable[[], bool] | None = None,
                  stop_after_rung: Callable[[], bool] | None = None,
@@ -159,7 +157,7 @@ class Ladder:
             if self.data.noise.get("checksums_verified") is False:
                 self.emit(ev.Warning(message=f"the {self.data.name} files in {p.data.path} do not match the official "
                                              f"checksums; they are used as found (structure and labels checked)"))
-        self.saver = self.Saver(self.rundir, p)
+        self.saver = ladder_resume.StateSaver(self.rundir, p)
         stopped = False
         try:
             for phase in phases:
