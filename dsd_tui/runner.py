@@ -25,6 +25,7 @@ from dsd_tui.record import events as ev
 from dsd_tui.record import resume_check
 from dsd_tui.record.checkpoints import CheckpointRetention
 from dsd_tui.record.rundir import (
+    FOLDERS,
     PROFILE,
     STATE,
     RunDir,
@@ -77,7 +78,7 @@ class RunSession:
         if is_run_dir(path):
             raise UsageError(f"{path}: already holds a run; resume it with `dsd-tui resume {path}`")
         data = preflight(prof)
-        for sub in ("checkpoints", "state"):
+        for sub in FOLDERS:
             (path / sub).mkdir(parents=True, exist_ok=True)
         atomic_write_text(path / PROFILE, prof.to_toml())
         return cls(prof, path, resume=False, sinks=sinks, data=data)

@@ -4,11 +4,17 @@ from __future__ import annotations
 import pytest
 from stop_curves import NOISE, sdd_absent, sdd_present
 
+from dsd_tui.record.rung import RungRecord
 from dsd_tui.stops import regime, verdicts
 from dsd_tui.stops.criteria_table import comparison_rows, format_table
 from dsd_tui.stops.outcome import Plan, firing_details
 
 N_TEST = 597
+
+
+def typed(records: list[dict]) -> list[RungRecord]:
+    """The hand-made JSON records as the ladder holds them."""
+    return [RungRecord.from_json(r) for r in records]
 
 
 def test_verdict_finds_dip_peak_and_collapse_of_a_double_descent():
@@ -46,18 +52,18 @@ def test_verdict_text_names_the_rule():
 
 
 def test_regimes_of_a_vanilla_ladder_in_order():
-    got = regime.labels(sdd_present(), NOISE)
+    got = regime.labels(typed(sdd_present()), NOISE)
     assert got == ["memorising"] * 5 + ["critical"] * 2 + ["recovered"] * 6 + ["collapsing"] * 3
 
 
 def test_a_distilled_student_never_memorises():
-    got = regime.labels(sdd_absent(), NOISE)
+    got = regime.labels(typed(sdd_absent()), NOISE)
     assert got == ["recovered"] * 10 + ["collapsing"] * 6
 
 
 def test_without_label_noise_only_recovered_and_collapsing():
-    assert set(regime.labels(sdd_present(), 0.0)) == {"recovered", "collapsing"}
-    assert regime.noise_fit({"train_acc": 1.0, "train_acc_clean": 0.6}, NOISE) == pytest.approx(1.0)
+    assert set(regime.labels(typed(sdd_present()), 0.0)) == {"recovered", "collapsing"}
+    assert regime.noise_fit(regime.Signals(1.0, 0.6, None), NOISE) == pytest.approx(1.0)
 
 
 def test_firing_cost_counts_rungs_epochs_and_density_weighted_epochs():
@@ -99,9 +105,9 @@ def test_a_student_drifting_towards_the_noise_is_not_collapsing():
     """Clean train accuracy drops 7 points while the noisy-label accuracy rises: noise fitting, not collapse."""
     recs = sdd_absent()[:4]
     recs[3]["train_acc"], recs[3]["train_acc_clean"] = 0.78, 0.79
-    assert regime.label(recs, NOISE) == "recovered"
+    assert regime.label(typed(recs), NOISE) == "recovered"
     recs[3]["train_acc"] = 0.66  # both fell: collapse
-    assert regime.label(recs, NOISE) == "collapsing"
+    assert regime.label(typed(recs), NOISE) == "collapsing"
 
 
 def test_the_student_line_says_whether_there_was_anything_to_dodge():

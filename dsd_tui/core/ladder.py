@@ -46,7 +46,7 @@ from dsd_tui.profile import Profile
 from dsd_tui.record import events as ev
 from dsd_tui.record.layers import layer_sparsity, worsened
 from dsd_tui.record.memory import gpu_peak_mb, peak_rss_mb, reset_gpu_peak
-from dsd_tui.record.rundir import RunDir, safe_torch_load
+from dsd_tui.record.rundir import RUNG_START, RunDir, own_checkpoint, safe_torch_load
 from dsd_tui.record.rung import RungRecord, diverged_record, measured_record, trained
 from dsd_tui.record.summary import best_rung, best_test_rung
 from dsd_tui.speed.modes import Speed
@@ -114,6 +114,8 @@ class Ladder:
         self.stop_after_rung = stop_after_rung or (lambda: False)
         self.resume = resume
         self.state: dict | None = None
+        # (phase, layer names) on CSR kernels at the last rung; a log line says when they change
+        self.csr_layers: tuple[str, list[str]] | None = None
 
     # ------------------------------------------------------------------ the run
     def run(self) -> ev.RunStatus:
@@ -262,12 +264,12 @@ class Ladder:
             self.prune(ph, rung)
         try:
             seconds = self.retrain(ph, rung, resume)
-            record = self.measure(ph, rung, seconds)
+            record, entropy_counts = self.measure(ph, rung, seconds)
         except Diverged as d:
             ph.records.append(self.diverged(ph, rung, d.epoch))
             self.save_rung_end(ph, rung)
             return "diverged"
-        self.keep(ph, rung, record)
+        self.keep(ph, rung, record, entropy_counts)
         stop_here = self.check_stops(ph.name, trained(ph.records)) and self.p.stop.action == "stop"
         self.save_rung_end(ph, rung, stopped_early=stop_here)
         return "stop" if stop_here else "next"
@@ -359,12 +361,12 @@ class Ladder:
     def rung_start(self, ph: PhaseRun, rung: int, resuming: bool) -> dict:
         """The weights this rung starts from (for its learning distance): taken now and written beside the
         resume state, or, resuming mid-rung, read back from there (empty if missing or of another rung)."""
-        path = self.rundir.path / learning_distance.START_FILE
+        path = self.rundir.rung_start_path()
         if resuming:
             saved = safe_torch_load(path, "rung start weights") if path.is_file() else {}
             return saved.get("weights", {}) if (saved.get("phase"), saved.get("rung")) == (ph.name, rung) else {}
         start = learning_distance.snapshot(ph.masks.params)
-        self.rundir.save_torch(learning_distance.START_FILE, {
+        self.rundir.save_torch(RUNG_START, {
             "phase": ph.name, "rung": rung, "weights": {n: t.cpu() for n, t in start.items()}})
         return start
 
@@ -376,48 +378,51 @@ class Ladder:
         per_epoch = steps_per_epoch(len(self.data.train), self.p.data.batch_size)
         return (step - 1) // per_epoch + 1, (step - 1) % per_epoch + 1
 
-    def measure(self, ph: PhaseRun, rung: int, train_seconds: float) -> RungRecord:
-        """The rung's record: accuracies and losses on train/val/test, and the layer entropies."""
+    def measure(self, ph: PhaseRun, rung: int, train_seconds: float) -> tuple[RungRecord, dict | None]:
+        """The rung's record, complete (accuracies and losses on train/val/test, the layer entropies, time,
+        memory, regime), and the raw entropy counters its checkpoint keeps (None with entropy off)."""
         t0 = time.time()
         autocast = self.autocast()
         model = ph.model
         train, meter = measure_train(model, self.batcher, self.data.train, self.p.entropy.enabled, autocast)
         val = evaluate(model, self.batcher, self.data.val, autocast)
         test = evaluate(model, self.batcher, self.data.test, autocast)
+        if not math.isfinite(train["loss"]):  # the last step left non-finite weights
+            raise Diverged(self.rung_epochs(rung))
         entropy = meter.layer_entropy() if meter is not None else {}
-        self.entropy_counts = meter.raw() if meter is not None else None  # kept in the rung checkpoint
-        record = measured_record(rung, ph.masks.kept(), ph.masks.total(), train, val, test, entropy,
-                                 mean_entropy(entropy), self.rung_epochs(rung),
-                                 learning_distance.distance(ph.start, ph.masks.params))
-        if not math.isfinite(record["train_loss"]):  # the last step left non-finite weights
-            raise Diverged(record["epochs"])
-        record["seconds"] = train_seconds + (time.time() - t0)
-        record["layer_sparsity"] = layer_sparsity(ph.masks.kept_by_layer(), ph.masks.sizes())
-        record["peak_rss_mb"] = peak_rss_mb()  # the process's peak so far (record/memory.py)
-        if self.device.type == "cuda":
-            record["gpu_peak_mb"] = gpu_peak_mb(self.device)
-        return record
+        entropy_counts = meter.raw() if meter is not None else None
+        entropy_mean = mean_entropy(entropy)
+        label = regime.label([*trained(ph.records), regime.Signals(train["acc"], train["acc_clean"], entropy_mean)],
+                             self.data.noise["train_rate"])
+        record = measured_record(
+            rung, ph.masks.kept(), ph.masks.total(), train, val, test, entropy, entropy_mean, self.rung_epochs(rung),
+            learning_distance.distance(ph.start, ph.masks.params),
+            seconds=train_seconds + (time.time() - t0),
+            layer_sparsity=layer_sparsity(ph.masks.kept_by_layer(), ph.masks.sizes()),
+            peak_rss_mb=peak_rss_mb(),  # the process's peak so far (record/memory.py)
+            gpu_peak_mb=gpu_peak_mb(self.device) if self.device.type == "cuda" else None,
+            regime=label)
+        return record, entropy_counts
 
     def note_csr_layers(self, phase: str, rung: int, layers: list[str]) -> None:
         """A log line when the layers on CSR kernels change (a layer fell under the density threshold)."""
-        before = getattr(self, "_csr_layers", (phase, []))
+        before = self.csr_layers or (phase, [])
         if before != (phase, layers) and (layers or before[0] == phase):
             self.emit(ev.Log(message=f"{phase} rung {rung}: CSR kernels for "
                                      f"{', '.join(layers) or 'no layer'} (train.sparse_kernels)"))
-        self._csr_layers = (phase, layers)
+        self.csr_layers = (phase, layers)
 
-    def keep(self, ph: PhaseRun, rung: int, record: RungRecord) -> None:
-        """Label the rung's regime, add its record, write its checkpoint, then announce it (and any layer
-        that collapsed or nearly did at this rung)."""
-        record["regime"] = regime.label(trained(ph.records) + [record], self.data.noise["train_rate"])
-        previous = trained(ph.records)[-1].get("layer_sparsity") if trained(ph.records) else None
+    def keep(self, ph: PhaseRun, rung: int, record: RungRecord, entropy_counts: dict | None) -> None:
+        """Add the rung's record, write its checkpoint (with the raw entropy counters), then announce it (and
+        any layer that collapsed or nearly did at this rung)."""
+        previous = trained(ph.records)[-1].layer_sparsity if trained(ph.records) else None
         ph.records.append(record)
         self.rundir.save_checkpoint(ph.name, rung, {
             "state_dict": {k: v.detach().cpu() for k, v in ph.model.state_dict().items()},
             "masks": ph.masks.state(), "phase": ph.name, "rung": rung, "arch": ph.arch,
-            "num_classes": self.data.num_classes, "entropy_counts": self.entropy_counts})
+            "num_classes": self.data.num_classes, "entropy_counts": entropy_counts})
         self.emit(ev.RungFinished(phase=ph.name, rung=rung, record=record))
-        for c in worsened(previous, record["layer_sparsity"], ph.masks.sizes()):
+        for c in worsened(previous, record.layer_sparsity, ph.masks.sizes()):
             self.emit(ev.LayerCollapse(phase=ph.name, rung=rung, **c))
 
     def save_rung_end(self, ph: PhaseRun, rung: int, stopped_early: bool = False) -> None:
@@ -429,11 +434,11 @@ class Ladder:
         """Record a rung whose loss became NaN/Inf, raise the alert, then fail or (train.on_divergence =
         "next-rung") restore the last good rung's weights under this rung's mask and go on."""
         phase, masks = ph.name, ph.masks
-        record = diverged_record(rung, masks.kept(), masks.total(), epoch)
-        record["layer_sparsity"] = layer_sparsity(masks.kept_by_layer(), masks.sizes())
+        record = diverged_record(rung, masks.kept(), masks.total(), epoch,
+                                 layer_sparsity(masks.kept_by_layer(), masks.sizes()))
         self.emit(ev.Warning(message=f"{phase} rung {rung} diverged at epoch {epoch}: the loss is NaN/Inf"))
         self.emit(ev.RungFinished(phase=phase, rung=rung, record=record))
-        good = [r["rung"] for r in trained(ph.records)]
+        good = [r.rung for r in trained(ph.records)]
         if self.p.train.on_divergence == "fail" or not good:
             why = "" if good else " (no earlier rung to go on from)"
             raise RunFailed(f"{phase} rung {rung} diverged at epoch {epoch} (loss is NaN/Inf){why}; lower "
@@ -475,7 +480,7 @@ class Ladder:
             saved = Path(self.state["teacher_path"])
             # The run's own checkpoint is found in the run directory wherever it now lives (states written
             # before 0.3 stored the path as seen from the starting cwd); a checkpoint given by PATH is absolute.
-            path = self.rundir.path / "checkpoints" / saved.name if own else saved
+            path = self.rundir.path / own_checkpoint(saved.name) if own else saved
         elif own:
             records = self.rundir.builder.records("teacher")
             rung = {"best": best_rung, "best-test": best_test_rung}.get(choice, lambda _r: 0)(records)
@@ -491,7 +496,7 @@ class Ladder:
             q.requires_grad_(False)
         # saved with the state, so a resume reloads this teacher: relative to the run directory when it is one of
         # the run's checkpoints (a moved run, or a resume from another cwd, finds it), else absolute
-        self.saver.teacher_path = f"checkpoints/{path.name}" if own else str(path)
+        self.saver.teacher_path = own_checkpoint(path.name) if own else str(path)
         info = {"source": choice if choice in ("best", "dense", "best-test") else "path", "path": str(path),
                 "rung": ck.get("rung"), "arch": arch}
         rec = next((r for r in self.rundir.builder.records("teacher") if r["rung"] == ck.get("rung")), None)

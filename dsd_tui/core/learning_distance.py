@@ -18,8 +18,6 @@ import math
 
 import torch
 
-START_FILE = "state/rung-start.pt"
-
 
 @torch.no_grad()
 def snapshot(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -17,7 +17,6 @@ extra file, removed at the next rung.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from dsd_tui.record import events as ev
 from dsd_tui.record.summary import best_rung
@@ -49,7 +48,7 @@ class CheckpointRetention:
             return
         records = self.rundir.builder.records(e.phase)
         keep = kept_rungs(e.phase, records, self.distill_teacher)
-        for path in Path(self.rundir.path, "checkpoints").iterdir():
+        for path in self.rundir.checkpoint_dir().iterdir():
             m = NAME.match(path.name)
             if m and m.group(1) == e.phase and int(m.group(2)) not in keep:
                 try:

@@ -6,6 +6,7 @@ Each event is a small frozen dataclass; `to_dict()` gives its JSON line (with `t
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time as _time
 from dataclasses import dataclass, field
@@ -35,8 +36,11 @@ class Event:
         REGISTRY[cls.type] = cls
 
     def to_dict(self) -> dict:
-        out = {"type": self.type}
-        out.update(dataclasses.asdict(self))
+        """The event's JSON object: `type`, `time`, then its fields (typed records as their `to_json()`)."""
+        out: dict = {"type": self.type}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.to_json() if hasattr(value, "to_json") else copy.deepcopy(value)
         return out
 
 
@@ -131,6 +135,10 @@ class RungFinished(Event):
     phase: str
     rung: int
     record: RungRecord  # the summary's rung record (record/rung.py)
+
+    def __post_init__(self):
+        if not isinstance(self.record, RungRecord):  # its JSON object (events.jsonl, or a hand-made event)
+            object.__setattr__(self, "record", RungRecord.from_json(self.record))
 
 
 @dataclass(frozen=True)
@@ -231,6 +239,8 @@ def to_jsonable(value: Any) -> Any:
     """Floats NaN/Inf are not JSON: they become None (the record's `diverged` flag says why)."""
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if hasattr(value, "to_json"):  # a typed record (record/rung.py)
+        return to_jsonable(value.to_json())
     if isinstance(value, dict):
         return {k: to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

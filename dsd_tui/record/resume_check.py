@@ -16,9 +16,8 @@ from pathlib import Path
 from dsd_tui.errors import UsageError
 from dsd_tui.paths import MAX_RECORD_BYTES, read_bounded
 from dsd_tui.record import events as ev
+from dsd_tui.record.rundir import CHECKPOINTS, STATE, SUMMARY
 from dsd_tui.record.summary import SummaryBuilder
-
-SUMMARY = "summary.json"
 
 
 def flat(tree: dict, prefix: str = "") -> dict:
@@ -80,16 +79,16 @@ def check_history(path: Path, builder: SummaryBuilder, state: dict | None) -> No
                                  f"start a new run")
     if state is None:
         done = [f"{ph} rung {r}" for ph in ("teacher", "student") for r in sorted(_recorded_rungs(builder, ph))]
-        checkpoints = sorted(p.name for p in (path / "checkpoints").glob("*.pt"))
+        checkpoints = sorted(p.name for p in (path / CHECKPOINTS).glob("*.pt"))
         if done or checkpoints:
             what = done[-1] if done else checkpoints[-1]
-            raise UsageError(f"{path}/state/latest.pt: missing, but the run has finished work ({what}); resuming "
+            raise UsageError(f"{path}/{STATE}: missing, but the run has finished work ({what}); resuming "
                              f"would start again from teacher rung 0 over it; nothing was changed: restore the "
                              f"state file, or start a new run")
         return
     cursor = state.get("cursor") if isinstance(state, dict) else None
     if not isinstance(cursor, dict):
-        raise UsageError(f"{path}/state/latest.pt: holds no cursor; not a dsd_tui resume state")
+        raise UsageError(f"{path}/{STATE}: holds no cursor; not a dsd_tui resume state")
     for phase in cursor.get("phases_done") or []:
         if not builder.records(phase):
             raise UsageError(f"{where}: holds no {phase} rung, but the resume state says the {phase} phase finished "

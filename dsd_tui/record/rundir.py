@@ -28,15 +28,27 @@ from dsd_tui.profile import NAME_RE
 from dsd_tui.record import events as ev
 from dsd_tui.record.summary import SummaryBuilder
 
+# A run directory's layout, relative to it: the one place these names are made (paths.py keeps a copy of the
+# top-level names so that it stays a leaf module).
 EVENTS = "events.jsonl"
 SUMMARY = "summary.json"
 PROFILE = "profile.toml"
-STATE = "state/latest.pt"
+CHECKPOINTS = "checkpoints"  # the rung checkpoints (record/checkpoints.py prunes them)
+STATE_DIR = "state"  # the resume state and what a resumed rung needs
+FOLDERS = (CHECKPOINTS, STATE_DIR)  # made when a run starts
+STATE = f"{STATE_DIR}/latest.pt"  # the resume state (core/ladder_resume.py)
+RUNG_START = f"{STATE_DIR}/rung-start.pt"  # the current rung's start weights (its learning distance)
 
 
 def checkpoint_name(phase: str, rung: int) -> str:
     """A rung's checkpoint, relative to the run directory: the one place its name is made."""
-    return f"checkpoints/{phase}-rung{rung:02d}.pt"
+    return own_checkpoint(f"{phase}-rung{rung:02d}.pt")
+
+
+def own_checkpoint(name: str) -> str:
+    """The run's checkpoint file called `name` (a file name, or a path whose last part is one), relative to the
+    run directory: how a resume state names the student's teacher so that a moved run still finds it."""
+    return f"{CHECKPOINTS}/{Path(name).name}"
 
 
 class RunDirError(UsageError):
@@ -308,6 +320,12 @@ class RunDir:
 
     def checkpoint_path(self, phase: str, rung: int) -> Path:
         return self.path / checkpoint_name(phase, rung)
+
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    def rung_start_path(self) -> Path:
+        return self.path / RUNG_START
 
     def save_checkpoint(self, phase: str, rung: int, obj) -> None:
         self.save_torch(checkpoint_name(phase, rung), obj)

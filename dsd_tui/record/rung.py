@@ -1,87 +1,137 @@
 """The rung record: what one finished rung of a ladder measured, defined once.
 
-A rung record is built by the ladder (`measured_record` after a rung trained, `diverged_record` when
-its loss became NaN/Inf), carried by the `rung_finished` event, kept in summary.json under
-`phases[].rungs[]` and read by the stop criteria, the verdicts, the views and the study tools. It
-stays a plain dict on disk and in events (JSON in, JSON out), so `RungRecord` is a TypedDict: the
-type documents the keys and their units, and `record["val_acc"]` keeps working everywhere.
+A rung record is built once, complete, by the ladder (`measured_record` after a rung trained,
+`diverged_record` when its loss became NaN/Inf), carried by the `rung_finished` event, kept in
+summary.json under `phases[].rungs[]` and read by the stop criteria, the verdicts, the views and the
+study tools. In memory it is a frozen dataclass read by attribute (`record.val_acc`); JSON exists only at
+the disk edge: `to_json()` writes the keys in the order summary.json and events.jsonl have always had,
+and `from_json()` reads any version's record back (missing optional keys become None; the keys it had,
+their order and any key this version does not know are kept, so a record read from an old or newer file
+is written back unchanged).
 
 Units: accuracies and sparsity are fractions in [0, 1]; losses are mean cross-entropy in nats per
 sample (the plain loss, also in the KD student phase); entropies are in bits, in [0, 1]; `epochs`
 are epochs trained in the rung; `seconds` is wall time; `learning_distance` is in the weights' own units
 (docs/lab.md). A diverged rung has None for every metric.
-Key order is the order summary.json has always had, so the file is unchanged by this module.
+
+The record also answers `record["val_acc"]` / `record.get("val_acc")` (a read-only mapping of the keys its
+JSON has), so that code written against the old dict form keeps working while readers move to attributes.
 """
 from __future__ import annotations
 
-from typing import TypedDict
-
-
-class _RungRecordRequired(TypedDict):
-    rung: int  # 0 = the dense rung; k = after the k-th pruning
-    sparsity: float  # fraction of the prunable weights removed, in [0, 1]
-    remaining_weights: int  # prunable weights kept (count)
-    train_acc: float | None  # accuracy on the (noisy) training labels, unaugmented pass, in [0, 1]
-    train_acc_clean: float | None  # the same samples scored against their clean labels, in [0, 1]
-    train_loss: float | None  # mean cross-entropy on the noisy training labels
-    val_acc: float | None  # validation accuracy (noisy labels, what the criteria see), in [0, 1]
-    val_acc_clean: float | None  # validation accuracy against the clean labels, in [0, 1]
-    val_loss: float | None  # mean validation cross-entropy
-    test_acc: float | None  # test accuracy (clean labels; read only for reporting), in [0, 1]
-    test_loss: float | None  # mean test cross-entropy
-    entropy: dict  # ReLU layer name -> mean over its neurons of the on/off binary entropy, bits in [0, 1]
-    entropy_mean: float | None  # mean of `entropy` over layers (0.0 when entropy is off; None: diverged)
-    epochs: int  # epochs trained in this rung (for a diverged rung: the epoch it diverged in)
-    learning_distance: float | None  # ℓ2 norm of (final − start) prunable weights of the rung (docs/lab.md)
-
-
-class RungRecord(_RungRecordRequired, total=False):
-    """One rung's record (summary.json `phases[].rungs[]`, the `rung_finished` event's `record`)."""
-
-    seconds: float  # wall time of the rung: its epochs plus the measuring pass (trained rungs only)
-    regime: str  # memorising | critical | recovered | collapsing (stops/regime.py; trained rungs only)
-    diverged: bool  # True: the loss became NaN/Inf and the metrics are None (absent otherwise)
-    diverged_epoch: int  # the 1-based epoch in which it diverged (diverged rungs only)
-    layer_sparsity: dict  # prunable weight's state-dict name -> fraction of it pruned, in [0, 1] (record/layers.py)
-    peak_rss_mb: float | None  # MiB: the process's peak resident set size up to this rung's end (ru_maxrss: a
-    #                            high-water mark since the process started, never reset; record/memory.py)
-    gpu_peak_mb: float  # MiB: this rung's peak of torch.cuda allocations (CUDA runs only)
-
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 METRICS = ("train_acc", "train_acc_clean", "train_loss", "val_acc", "val_acc_clean", "val_loss", "test_acc",
            "test_loss")
 
 
+@dataclass(frozen=True, eq=True)
+class RungRecord(Mapping):
+    """One rung's record (summary.json `phases[].rungs[]`, the `rung_finished` event's `record`)."""
+
+    rung: int  # 0 = the dense rung; k = after the k-th pruning
+    sparsity: float | None = None  # fraction of the prunable weights removed, in [0, 1]
+    remaining_weights: int | None = None  # prunable weights kept (count)
+    train_acc: float | None = None  # accuracy on the (noisy) training labels, unaugmented pass, in [0, 1]
+    train_acc_clean: float | None = None  # the same samples scored against their clean labels, in [0, 1]
+    train_loss: float | None = None  # mean cross-entropy on the noisy training labels
+    val_acc: float | None = None  # validation accuracy (noisy labels, what the criteria see), in [0, 1]
+    val_acc_clean: float | None = None  # validation accuracy against the clean labels, in [0, 1]
+    val_loss: float | None = None  # mean validation cross-entropy
+    test_acc: float | None = None  # test accuracy (clean labels; read only for reporting), in [0, 1]
+    test_loss: float | None = None  # mean test cross-entropy
+    entropy: dict = field(default_factory=dict)  # ReLU layer name -> mean on/off binary entropy, bits in [0, 1]
+    entropy_mean: float | None = None  # mean of `entropy` over layers (0.0 when entropy is off; None: diverged)
+    epochs: int | None = None  # epochs trained in this rung (for a diverged rung: the epoch it diverged in)
+    learning_distance: float | None = None  # ℓ2 norm of (final − start) prunable weights of the rung (docs/lab.md)
+    seconds: float | None = None  # wall time of the rung: its epochs plus the measuring pass (trained rungs)
+    regime: str | None = None  # memorising | critical | recovered | collapsing (stops/regime.py; trained rungs)
+    diverged: bool = False  # True: the loss became NaN/Inf and the metrics are None
+    diverged_epoch: int | None = None  # the 1-based epoch in which it diverged (diverged rungs only)
+    layer_sparsity: dict | None = None  # prunable weight's state-dict name -> fraction pruned (record/layers.py)
+    peak_rss_mb: float | None = None  # MiB: the process's peak resident set size up to this rung's end
+    #                                   (ru_maxrss: a high-water mark since the process started; record/memory.py)
+    gpu_peak_mb: float | None = None  # MiB: this rung's peak of torch.cuda allocations (CUDA runs only)
+    # The JSON keys, in order, of a record read from disk (None: built here, the canonical keys), and the
+    # values of keys this version does not know: a record read back is written out unchanged.
+    json_keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    # ------------------------------------------------------------ the disk edge
+    def keys_in_json(self) -> tuple[str, ...]:
+        if self.json_keys is not None:
+            return self.json_keys
+        if self.diverged:
+            return DIVERGED_KEYS
+        cuda = ("gpu_peak_mb",) if self.gpu_peak_mb is not None else ()
+        regime = ("regime",) if self.regime is not None else ()
+        return MEASURED_KEYS + cuda + regime
+
+    def to_json(self) -> dict:
+        """The record as summary.json and events.jsonl hold it (key order as they always had)."""
+        return {k: self._value(k) for k in self.keys_in_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> RungRecord:
+        """A record from its JSON object (any version: missing keys are None, unknown keys are kept)."""
+        known = {k: data[k] for k in _FIELDS if k in data}
+        known.setdefault("rung", 0)
+        return cls(**known, json_keys=tuple(data), extra={k: v for k, v in data.items() if k not in _FIELDS})
+
+    def _value(self, key: str) -> Any:
+        return getattr(self, key) if key in _FIELDS else self.extra[key]
+
+    # ------------------------------------------------------------ read-only mapping (the old dict form)
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.keys_in_json():
+            raise KeyError(key)
+        return self._value(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys_in_json())
+
+    def __len__(self) -> int:
+        return len(self.keys_in_json())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys_in_json()
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(RungRecord) if f.name not in ("json_keys", "extra"))
+MEASURED_KEYS = ("rung", "sparsity", "remaining_weights", *METRICS, "entropy", "entropy_mean", "epochs",
+                 "learning_distance", "seconds", "layer_sparsity", "peak_rss_mb")
+DIVERGED_KEYS = ("rung", "sparsity", "remaining_weights", "diverged", "diverged_epoch", "epochs", "entropy",
+                 "entropy_mean", "learning_distance", *METRICS, "layer_sparsity")
+
+
 def measured_record(rung: int, kept: int, total: int, train: dict, val: dict, test: dict, entropy: dict,
-                    entropy_mean: float | None, epochs: int, learning_distance: float | None = None) -> RungRecord:
-    """The record of a trained rung from its measuring pass (`train`/`val`/`test`: acc, acc_clean, loss) and
-    its learning distance (None when the rung's start weights are unknown)."""
-    return {
-        "rung": rung,
-        "sparsity": 1.0 - kept / total,
-        "remaining_weights": kept,
-        "train_acc": train["acc"],
-        "train_acc_clean": train["acc_clean"],
-        "train_loss": train["loss"],
-        "val_acc": val["acc"],
-        "val_acc_clean": val["acc_clean"],
-        "val_loss": val["loss"],
-        "test_acc": test["acc"],
-        "test_loss": test["loss"],
-        "entropy": entropy,
-        "entropy_mean": entropy_mean,
-        "epochs": epochs,
-        "learning_distance": learning_distance,
-    }
+                    entropy_mean: float | None, epochs: int, learning_distance: float | None, *, seconds: float,
+                    layer_sparsity: dict, peak_rss_mb: float | None, gpu_peak_mb: float | None,
+                    regime: str) -> RungRecord:
+    """The record of a trained rung from its measuring pass (`train`/`val`/`test`: acc, acc_clean, loss), its
+    learning distance (None when the rung's start weights are unknown), time, memory and regime."""
+    return RungRecord(
+        rung=rung, sparsity=1.0 - kept / total, remaining_weights=kept,
+        train_acc=train["acc"], train_acc_clean=train["acc_clean"], train_loss=train["loss"],
+        val_acc=val["acc"], val_acc_clean=val["acc_clean"], val_loss=val["loss"],
+        test_acc=test["acc"], test_loss=test["loss"],
+        entropy=entropy, entropy_mean=entropy_mean, epochs=epochs, learning_distance=learning_distance,
+        seconds=seconds, layer_sparsity=layer_sparsity, peak_rss_mb=peak_rss_mb, gpu_peak_mb=gpu_peak_mb,
+        regime=regime)
 
 
-def diverged_record(rung: int, kept: int, total: int, epoch: int) -> RungRecord:
+def diverged_record(rung: int, kept: int, total: int, epoch: int, layer_sparsity: dict) -> RungRecord:
     """The record of a rung whose loss became NaN/Inf in `epoch`: no metrics."""
-    return {"rung": rung, "sparsity": 1.0 - kept / total, "remaining_weights": kept,  # type: ignore[typeddict-item]
-            "diverged": True, "diverged_epoch": epoch, "epochs": epoch, "entropy": {}, "entropy_mean": None,
-            "learning_distance": None, **{k: None for k in METRICS}}
+    return RungRecord(rung=rung, sparsity=1.0 - kept / total, remaining_weights=kept, diverged=True,
+                      diverged_epoch=epoch, epochs=epoch, entropy={}, entropy_mean=None, learning_distance=None,
+                      layer_sparsity=layer_sparsity)
 
 
 def trained(records: list[RungRecord]) -> list[RungRecord]:
     """The records of rungs that trained to the end (diverged ones left out)."""
-    return [r for r in records if not r.get("diverged")]
+    return [r for r in records if not r.diverged]

@@ -92,9 +92,9 @@ class SummaryBuilder:
 
     def _on_rung_finished(self, e: ev.RungFinished) -> None:
         p = self._phase(e.phase)
-        rungs = [r for r in p["rungs"] if r["rung"] != e.rung]
-        rungs.append(dict(e.record))
-        rungs.sort(key=lambda r: r["rung"])
+        rungs = [r for r in p["rungs"] if r.rung != e.rung]
+        rungs.append(e.record)
+        rungs.sort(key=lambda r: r.rung)
         p["rungs"] = rungs
         p["rungs_trained"] = len(rungs)
         p["best_rung"] = best_rung(rungs)

@@ -26,7 +26,26 @@ Without label noise (ε = 0) there is no noise to fit: only recovered / collapsi
 """
 from __future__ import annotations
 
-from dsd_tui.record.rung import RungRecord
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+
+class _Rung(Protocol):
+    """What the rules read of a rung: a RungRecord (record/rung.py), or the Signals of one being built."""
+
+    train_acc: float | None
+    train_acc_clean: float | None
+    entropy_mean: float | None
+
+
+@dataclass(frozen=True)
+class Signals:
+    """The signals of the rung being measured, labelled before its record is built (the record holds the label)."""
+
+    train_acc: float | None
+    train_acc_clean: float | None
+    entropy_mean: float | None
+
 
 REGIMES = ("memorising", "critical", "recovered", "collapsing")
 
@@ -37,32 +56,32 @@ COLLAPSE_DROP = 0.05  # accuracy on the clean training labels, fraction (5 point
 NOISE_RETURN = 0.02  # a clean-accuracy drop with the noisy-label accuracy up by more is noise fitting
 
 
-def noise_fit(record: RungRecord, noise_rate: float) -> float | None:
+def noise_fit(record: _Rung, noise_rate: float) -> float | None:
     """φ in [−1, 1], or None without label noise or without clean labels."""
-    acc, clean = record.get("train_acc"), record.get("train_acc_clean")
+    acc, clean = record.train_acc, record.train_acc_clean
     if not noise_rate or acc is None or clean is None:
         return None
     return max(-1.0, min(1.0, (acc - clean) / noise_rate))
 
 
-def _entropy_fell(records: list[RungRecord]) -> bool:
-    values = [r["entropy_mean"] for r in records if r.get("entropy_mean") is not None]
+def _entropy_fell(records: Sequence[_Rung]) -> bool:
+    values = [r.entropy_mean for r in records if r.entropy_mean is not None]
     return bool(values) and values[-1] < (1.0 - ENTROPY_DROP) * max(values)
 
 
-def _collapsing(records: list[RungRecord], noise_rate: float) -> bool:
+def _collapsing(records: Sequence[_Rung], noise_rate: float) -> bool:
     """The clean training accuracy fell COLLAPSE_DROP below its best over the non-memorising rungs,
     while the accuracy on the noisy labels did not rise (that would be noise fitting, not collapse)."""
-    settled = [r for r in records if r.get("train_acc_clean") is not None
+    settled = [r for r in records if r.train_acc_clean is not None
                and (noise_fit(r, noise_rate) or 0.0) <= RECOVERED_PHI]
     if len(settled) < 2 or settled[-1] is not records[-1]:
         return False
-    best, now = max(settled, key=lambda r: r["train_acc_clean"]), records[-1]
-    return (now["train_acc_clean"] < best["train_acc_clean"] - COLLAPSE_DROP
-            and now["train_acc"] <= best["train_acc"] + NOISE_RETURN)
+    best, now = max(settled, key=lambda r: r.train_acc_clean), records[-1]
+    return (now.train_acc_clean < best.train_acc_clean - COLLAPSE_DROP
+            and now.train_acc <= best.train_acc + NOISE_RETURN)
 
 
-def label(records: list[RungRecord], noise_rate: float) -> str:
+def label(records: Sequence[_Rung], noise_rate: float) -> str:
     """The regime of the last record, given the ones before it (same phase, in rung order)."""
     phi = noise_fit(records[-1], noise_rate)
     if phi is not None and phi >= MEMORISE_PHI and not _entropy_fell(records):
@@ -74,6 +93,6 @@ def label(records: list[RungRecord], noise_rate: float) -> str:
     return "recovered"
 
 
-def labels(records: list[RungRecord], noise_rate: float) -> list[str]:
+def labels(records: Sequence[_Rung], noise_rate: float) -> list[str]:
     """The label every rung got live (each from the records up to it)."""
     return [label(records[:i + 1], noise_rate) for i in range(len(records))]
