@@ -18,6 +18,7 @@ from dsd_tui.record.layers import collapse_text
 from dsd_tui.record.rundir import EVENTS, rebuild_summary
 from dsd_tui.record.rung import RungRecord
 from dsd_tui.record.summary import SummaryBuilder
+from dsd_tui.record.verdict import Verdict
 from dsd_tui.speed.modes import modes_note
 from dsd_tui.stops.criteria_table import comparison_rows, format_table
 from dsd_tui.stops.verdicts import describe
@@ -37,7 +38,8 @@ def rung_row(phase: str, r: RungRecord, best: bool = False) -> str:
             f"{str(r.get('regime', '')):<11} {r.get('seconds', 0.0):6.1f}{mark}")
 
 
-def phase_done_lines(phase: str, best: int | None, rungs_trained: int, stopped_early: bool, verdict: dict) -> list[str]:
+def phase_done_lines(phase: str, best: int | None, rungs_trained: int, stopped_early: bool,
+                     verdict: Verdict | None) -> list[str]:
     note = " (stopped early)" if stopped_early else ""
     lines = [f"-- {phase} phase done: best validation rung {best}, {rungs_trained} rungs trained{note}"]
     return lines + ([describe(phase, verdict)] if verdict else [])
@@ -59,7 +61,7 @@ def end_of_run_report(summary: dict) -> list[str]:
     for i, p in enumerate(phases):  # the phases that ended: all in a finished run, else those before the last
         if status in FINISHED or i < len(phases) - 1 or p.get("verdict"):
             lines += phase_done_lines(p["name"], p.get("best_rung"), p.get("rungs_trained", len(p["rungs"])),
-                                      bool(p.get("stopped_early")), p.get("verdict") or {})
+                                      bool(p.get("stopped_early")), Verdict.from_json(p.get("verdict") or {}))
     lines += [f"  [{c['level'].upper()}] {collapse_text(c)}" for c in summary.get("layer_collapse", [])]
     if status in FINISHED:
         lines += criteria_lines(summary)

@@ -23,6 +23,7 @@ from typing import TextIO
 from dsd_tui.headless import HEADER, HeadlessPrinter, rung_row, safe_write
 from dsd_tui.record.rundir import EVENTS, writer_alive
 from dsd_tui.record.summary import SummaryBuilder
+from dsd_tui.record.verdict import Verdict
 from dsd_tui.stops.criteria_table import comparison_rows, format_table
 from dsd_tui.stops.verdicts import describe
 from dsd_tui.tui.feed import EventFollower
@@ -50,7 +51,7 @@ def state_text(b: SummaryBuilder, run_dir: Path) -> str:
                 lines.append(f"  [{tag}] {st['criterion']} fired at rung {st['rung']} -> keep rung "
                              f"{st.get('selected_rung')}: {st['reason']}")
         if p.get("verdict"):
-            lines.append(describe(p["name"], p["verdict"]))
+            lines.append(describe(p["name"], Verdict.from_json(p["verdict"])))
     if s["status"] == "running":
         cur = b.current
         if cur.get("phase"):

@@ -5,6 +5,7 @@ import pytest
 from stop_curves import NOISE, sdd_absent, sdd_present
 
 from dsd_tui.record.rung import RungRecord
+from dsd_tui.record.verdict import Verdict
 from dsd_tui.stops import regime, verdicts
 from dsd_tui.stops.criteria_table import comparison_rows, format_table
 from dsd_tui.stops.outcome import Plan, firing_details
@@ -18,7 +19,7 @@ def typed(records: list[dict]) -> list[RungRecord]:
 
 
 def test_verdict_finds_dip_peak_and_collapse_of_a_double_descent():
-    v = verdicts.phase_verdict(sdd_present(), N_TEST)
+    v = verdicts.phase_verdict(typed(sdd_present()), N_TEST)
     assert (v["dip_rung"], v["peak_rung"], v["last_rung"]) == (5, 10, 15)
     assert v["dense_test_acc"] == 0.68
     assert v["dip_points"] == pytest.approx(6.0)
@@ -30,24 +31,24 @@ def test_verdict_finds_dip_peak_and_collapse_of_a_double_descent():
 
 
 def test_verdict_without_double_descent_and_the_student_dodging_it():
-    teacher = verdicts.phase_verdict(sdd_present(), N_TEST)
-    v = verdicts.phase_verdict(sdd_absent(), N_TEST, teacher)
+    teacher = verdicts.phase_verdict(typed(sdd_present()), N_TEST)
+    v = verdicts.phase_verdict(typed(sdd_absent()), N_TEST, teacher)
     assert v["peak_rung"] == 0 and v["dip_rung"] == 0 and v["recovery_points"] == 0
     assert v["sdd"] is False and v["dodged"] is True
-    assert verdicts.phase_verdict(sdd_absent(), N_TEST, {"sdd": False})["dodged"] is False
+    assert verdicts.phase_verdict(typed(sdd_absent()), N_TEST, Verdict(sdd=False)).dodged is False
 
 
 def test_a_recovery_within_the_noise_is_not_called_double_descent():
     recs = sdd_absent()
     recs[3]["test_acc"], recs[6]["test_acc"] = 0.84, 0.88  # +4 pts from the dip: below the 4.2-pt margin
-    v = verdicts.phase_verdict(recs, N_TEST)
+    v = verdicts.phase_verdict(typed(recs), N_TEST)
     assert (v["dip_rung"], v["peak_rung"]) == (3, 6)
     assert v["sdd"] is False
-    assert verdicts.phase_verdict(recs, 60_000)["sdd"] is True  # a big test set resolves it
+    assert verdicts.phase_verdict(typed(recs), 60_000)["sdd"] is True  # a big test set resolves it
 
 
 def test_verdict_text_names_the_rule():
-    text = verdicts.describe("teacher", verdicts.phase_verdict(sdd_present(), N_TEST))
+    text = verdicts.describe("teacher", verdicts.phase_verdict(typed(sdd_present()), N_TEST))
     assert "sparse double descent: present (recovery 19.0 pts >= the 5.6-pt noise margin" in text
 
 
@@ -96,7 +97,7 @@ def test_a_rise_without_a_dip_is_not_double_descent():
     recs = sdd_present()
     for r in recs[:7]:
         r["test_acc"] = 0.68 + 0.001 * r["rung"]  # never below the dense rung before the climb
-    v = verdicts.phase_verdict(recs, N_TEST)
+    v = verdicts.phase_verdict(typed(recs), N_TEST)
     assert v["dip_rung"] == 0 and v["recovery_points"] > 10
     assert v["sdd"] is False and "no rung before the peak" in v["sdd_reason"]
 
@@ -111,8 +112,8 @@ def test_a_student_drifting_towards_the_noise_is_not_collapsing():
 
 
 def test_the_student_line_says_whether_there_was_anything_to_dodge():
-    teacher = verdicts.phase_verdict(sdd_present(), N_TEST)
-    text = verdicts.describe("student", verdicts.phase_verdict(sdd_absent(), N_TEST, teacher))
+    teacher = verdicts.phase_verdict(typed(sdd_present()), N_TEST)
+    text = verdicts.describe("student", verdicts.phase_verdict(typed(sdd_absent()), N_TEST, teacher))
     assert "dodged by the student: yes" in text
-    none = verdicts.phase_verdict(sdd_absent(), N_TEST, verdicts.phase_verdict(sdd_absent(), N_TEST))
+    none = verdicts.phase_verdict(typed(sdd_absent()), N_TEST, verdicts.phase_verdict(typed(sdd_absent()), N_TEST))
     assert none["dodged"] is False and "n/a (the teacher shows none)" in verdicts.describe("student", none)

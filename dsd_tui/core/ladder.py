@@ -49,6 +49,7 @@ from dsd_tui.record.memory import gpu_peak_mb, peak_rss_mb, reset_gpu_peak
 from dsd_tui.record.rundir import RUNG_START, RunDir, own_checkpoint, safe_torch_load
 from dsd_tui.record.rung import RungRecord, diverged_record, measured_record, trained
 from dsd_tui.record.summary import best_rung, best_test_rung
+from dsd_tui.record.verdict import Verdict
 from dsd_tui.speed.modes import Speed
 from dsd_tui.speed.sparse_kernels import candidate_layers
 from dsd_tui.stops import criteria, regime, verdicts
@@ -466,10 +467,10 @@ class Ladder:
         return fired_active
 
     # ------------------------------------------------------------------ pieces
-    def verdict(self, phase: str, records: list[RungRecord]) -> dict:
+    def verdict(self, phase: str, records: list[RungRecord]) -> Verdict | None:
         teacher = None
-        if phase == "student":
-            teacher = verdicts.phase_verdict(self.rundir.builder.records("teacher"), len(self.data.test))
+        if phase == "student":  # the teacher's verdict (an empty one when it has none: the student's says so)
+            teacher = verdicts.phase_verdict(self.rundir.builder.records("teacher"), len(self.data.test)) or Verdict()
         return verdicts.phase_verdict(records, len(self.data.test), teacher)
 
     def load_teacher(self, cursor: Cursor | None):

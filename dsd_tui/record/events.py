@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal
 
 from dsd_tui.record.rung import RungRecord
+from dsd_tui.record.verdict import Verdict
 
 # A run's status (summary.json "status"): running until one of the four ends. "stopped" is a
 # completed run in which an active stop criterion (stop.action = "stop") ended a phase early.
@@ -52,7 +53,8 @@ class BadEvent(ValueError):
 # The JSON types a field's annotation allows (annotations are strings: `from __future__ import annotations`);
 # a float may be null (NaN/Inf are written as null, see to_jsonable).
 _JSON_TYPES = {"str": (str,), "int": (int,), "float": (int, float, type(None)), "bool": (bool,), "dict": (dict,),
-               "list": (list,), "RungRecord": (dict,), "RunStatus": (str,)}
+               "list": (list,), "RungRecord": (dict,), "RunStatus": (str,),
+               "Verdict": (dict,)}
 
 
 def _check_field(cls: type, f: dataclasses.Field, value: Any) -> None:
@@ -175,7 +177,17 @@ class PhaseFinished(Event):
     best_rung: int
     rungs_trained: int
     stopped_early: bool
-    verdict: dict = field(default_factory=dict)
+    verdict: Verdict | None = None  # None: no rung finished with a test accuracy (`{}` in the JSON)
+
+    def __post_init__(self):
+        if isinstance(self.verdict, dict):  # its JSON object (events.jsonl, or a hand-made event)
+            object.__setattr__(self, "verdict", Verdict.from_json(self.verdict) if self.verdict else None)
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        if out["verdict"] is None:
+            out["verdict"] = {}
+        return out
 
 
 @dataclass(frozen=True)

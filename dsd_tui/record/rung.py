@@ -4,32 +4,26 @@ A rung record is built once, complete, by the ladder (`measured_record` after a 
 `diverged_record` when its loss became NaN/Inf), carried by the `rung_finished` event, kept in
 summary.json under `phases[].rungs[]` and read by the stop criteria, the verdicts, the views and the
 study tools. In memory it is a frozen dataclass read by attribute (`record.val_acc`); JSON exists only at
-the disk edge: `to_json()` writes the keys in the order summary.json and events.jsonl have always had,
-and `from_json()` reads any version's record back (missing optional keys become None; the keys it had,
-their order and any key this version does not know are kept, so a record read from an old or newer file
-is written back unchanged).
+the disk edge (`to_json()` / `from_json()`, record/json_record.py): the keys in the order summary.json
+and events.jsonl have always had, a trained rung's and a diverged rung's each.
 
 Units: accuracies and sparsity are fractions in [0, 1]; losses are mean cross-entropy in nats per
 sample (the plain loss, also in the KD student phase); entropies are in bits, in [0, 1]; `epochs`
 are epochs trained in the rung; `seconds` is wall time; `learning_distance` is in the weights' own units
 (docs/lab.md). A diverged rung has None for every metric.
-
-The record also answers `record["val_acc"]` / `record.get("val_acc")` (a read-only mapping of the keys its
-JSON has), so that code written against the old dict form keeps working while readers move to attributes.
 """
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from dsd_tui.record.json_record import JsonRecord
 
 METRICS = ("train_acc", "train_acc_clean", "train_loss", "val_acc", "val_acc_clean", "val_loss", "test_acc",
            "test_loss")
 
 
 @dataclass(frozen=True, eq=True)
-class RungRecord(Mapping):
+class RungRecord(JsonRecord):
     """One rung's record (summary.json `phases[].rungs[]`, the `rung_finished` event's `record`)."""
 
     rung: int  # 0 = the dense rung; k = after the k-th pruning
@@ -60,49 +54,22 @@ class RungRecord(Mapping):
     json_keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
-    # ------------------------------------------------------------ the disk edge
-    def keys_in_json(self) -> tuple[str, ...]:
-        if self.json_keys is not None:
-            return self.json_keys
+    REQUIRED = ("rung",)
+
+    def canonical_keys(self) -> tuple[str, ...]:
         if self.diverged:
             return DIVERGED_KEYS
         cuda = ("gpu_peak_mb",) if self.gpu_peak_mb is not None else ()
         regime = ("regime",) if self.regime is not None else ()
         return MEASURED_KEYS + cuda + regime
 
-    def to_json(self) -> dict:
-        """The record as summary.json and events.jsonl hold it (key order as they always had)."""
-        return {k: self._value(k) for k in self.keys_in_json()}
-
     @classmethod
-    def from_json(cls, data: Mapping) -> RungRecord:
-        """A record from its JSON object (any version: missing keys are None, unknown keys are kept)."""
-        known = {k: data[k] for k in _FIELDS if k in data}
-        known.setdefault("rung", 0)
-        return cls(**known, json_keys=tuple(data), extra={k: v for k, v in data.items() if k not in _FIELDS})
-
-    def _value(self, key: str) -> Any:
-        return getattr(self, key) if key in _FIELDS else self.extra[key]
-
-    # ------------------------------------------------------------ read-only mapping (the old dict form)
-    def __getitem__(self, key: str) -> Any:
-        if key not in self.keys_in_json():
-            raise KeyError(key)
-        return self._value(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.keys_in_json())
-
-    def __len__(self) -> int:
-        return len(self.keys_in_json())
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.keys_in_json()
+    def _placeholder(cls, name: str):
+        return 0  # a hand-made record without a rung number (events.jsonl's are checked: record/events.py)
 
     __hash__ = None  # type: ignore[assignment]  # holds dicts
 
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(RungRecord) if f.name not in ("json_keys", "extra"))
 MEASURED_KEYS = ("rung", "sparsity", "remaining_weights", *METRICS, "entropy", "entropy_mean", "epochs",
                  "learning_distance", "seconds", "layer_sparsity", "peak_rss_mb")
 DIVERGED_KEYS = ("rung", "sparsity", "remaining_weights", "diverged", "diverged_epoch", "epochs", "entropy",

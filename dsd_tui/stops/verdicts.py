@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 from dsd_tui.record.rung import RungRecord
+from dsd_tui.record.verdict import Verdict
 
 MIN_MARGIN_POINTS = 1.0
 SDD_RULE = "dip at a pruned rung and recovery >= noise margin (2*sqrt(2) binomial s.e. of one rung's test acc)"
@@ -39,40 +40,41 @@ def noise_margin_points(acc: float, n_test: int | None) -> float:
 def _pick(records: list[RungRecord], better) -> RungRecord:
     best = records[0]
     for r in records[1:]:
-        if better(r["test_acc"], best["test_acc"]) or r["test_acc"] == best["test_acc"]:
+        if better(r.test_acc, best.test_acc) or r.test_acc == best.test_acc:
             best = r  # ties go to the later, sparser rung
     return best
 
 
-def phase_verdict(records: list[RungRecord], n_test: int | None = None, teacher: dict | None = None) -> dict:
-    """The verdict of one phase. `teacher`: the teacher phase's verdict, given for the student."""
-    rs = [r for r in records if r.get("test_acc") is not None]
+def phase_verdict(records: list[RungRecord], n_test: int | None = None,
+                  teacher: Verdict | None = None) -> Verdict | None:
+    """The verdict of one phase (None: no rung has a test accuracy). `teacher`: the teacher phase's verdict,
+    given for the student (an empty Verdict() when the teacher has none)."""
+    rs = [r for r in records if r.test_acc is not None]
     if not rs:
-        return {}
+        return None
     dense = rs[0]
     peak = _pick(rs, lambda a, b: a > b)
-    dip = _pick([r for r in rs if r["rung"] <= peak["rung"]], lambda a, b: a < b)
+    dip = _pick([r for r in rs if r.rung <= peak.rung], lambda a, b: a < b)
     last = rs[-1]
-    margin = noise_margin_points(dip["test_acc"], n_test)
-    recovery = 100.0 * (peak["test_acc"] - dip["test_acc"])
-    sdd = dip["rung"] > dense["rung"] and recovery >= margin
-    out = {
-        "dense_test_acc": dense["test_acc"],
-        "dip_rung": dip["rung"], "dip_test_acc": dip["test_acc"], "dip_sparsity": dip["sparsity"],
-        "peak_rung": peak["rung"], "peak_test_acc": peak["test_acc"], "peak_sparsity": peak["sparsity"],
-        "dip_points": 100.0 * (dense["test_acc"] - dip["test_acc"]),
-        "recovery_points": recovery,
-        "collapse_points": 100.0 * (peak["test_acc"] - last["test_acc"]),
-        "last_rung": last["rung"],
-        "noise_margin_points": margin,
-        "sdd": sdd,
-        "sdd_rule": SDD_RULE,
-        "sdd_reason": _reason(dip["rung"] > dense["rung"], recovery, margin),
-    }
-    if teacher is not None:
-        out["teacher_sdd"] = bool(teacher.get("sdd"))
-        out["dodged"] = out["teacher_sdd"] and not sdd
-    return out
+    margin = noise_margin_points(dip.test_acc, n_test)
+    recovery = 100.0 * (peak.test_acc - dip.test_acc)
+    sdd = dip.rung > dense.rung and recovery >= margin
+    teacher_sdd = bool(teacher.sdd) if teacher is not None else None
+    return Verdict(
+        dense_test_acc=dense.test_acc,
+        dip_rung=dip.rung, dip_test_acc=dip.test_acc, dip_sparsity=dip.sparsity,
+        peak_rung=peak.rung, peak_test_acc=peak.test_acc, peak_sparsity=peak.sparsity,
+        dip_points=100.0 * (dense.test_acc - dip.test_acc),
+        recovery_points=recovery,
+        collapse_points=100.0 * (peak.test_acc - last.test_acc),
+        last_rung=last.rung,
+        noise_margin_points=margin,
+        sdd=sdd,
+        sdd_rule=SDD_RULE,
+        sdd_reason=_reason(dip.rung > dense.rung, recovery, margin),
+        teacher_sdd=teacher_sdd,
+        dodged=(teacher_sdd and not sdd) if teacher is not None else None,
+    )
 
 
 def _reason(dipped: bool, recovery: float, margin: float) -> str:
@@ -82,20 +84,20 @@ def _reason(dipped: bool, recovery: float, margin: float) -> str:
     return f"recovery {recovery:.1f} pts {sign} the {margin:.1f}-pt noise margin"
 
 
-def describe(phase: str, v: dict) -> str:
+def describe(phase: str, v: Verdict | None) -> str:
     """Two indented lines for the headless view (rows starting with a phase name are rung rows)."""
     if not v:
         return f"  {phase}: no verdict (no rung finished)"
     pct = lambda s: f"{100.0 * s:.2f}%"  # noqa: E731
-    text = (f"  {phase} verdict: dense {v['dense_test_acc']:.3f}; "
-            f"dip {v['dip_test_acc']:.3f} at {pct(v['dip_sparsity'])} "
-            f"(-{v['dip_points']:.1f} pts); peak {v['peak_test_acc']:.3f} at {pct(v['peak_sparsity'])} "
-            f"(+{v['recovery_points']:.1f} pts from the dip); collapse -{v['collapse_points']:.1f} pts by rung "
-            f"{v['last_rung']}\n    sparse double descent: {'present' if v['sdd'] else 'absent'} "
-            f"({v['sdd_reason']}; rule: {v['sdd_rule']})")
-    if "dodged" in v:
-        if not v.get("teacher_sdd", True):
+    text = (f"  {phase} verdict: dense {v.dense_test_acc:.3f}; "
+            f"dip {v.dip_test_acc:.3f} at {pct(v.dip_sparsity)} "
+            f"(-{v.dip_points:.1f} pts); peak {v.peak_test_acc:.3f} at {pct(v.peak_sparsity)} "
+            f"(+{v.recovery_points:.1f} pts from the dip); collapse -{v.collapse_points:.1f} pts by rung "
+            f"{v.last_rung}\n    sparse double descent: {'present' if v.sdd else 'absent'} "
+            f"({v.sdd_reason}; rule: {v.sdd_rule})")
+    if v.dodged is not None:
+        if v.teacher_sdd is False:
             text += "; dodged by the student: n/a (the teacher shows none)"
         else:
-            text += f"; dodged by the student: {'yes' if v['dodged'] else 'no, it shows it too'}"
+            text += f"; dodged by the student: {'yes' if v.dodged else 'no, it shows it too'}"
     return text

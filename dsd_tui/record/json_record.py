@@ -1,0 +1,87 @@
+"""The disk edge of the typed records: one way to turn a frozen dataclass into its JSON object and back.
+
+The run's records (a rung's record, a phase's summary, a stop entry, a verdict) are frozen dataclasses in
+memory, read by attribute. summary.json and events.jsonl hold them as JSON objects whose keys, key order and
+values have stayed the same across versions, so `to_json()` writes the keys in the order the files always
+had (`canonical_keys`, absent optional keys left out) and `from_json()` reads a record of any version:
+missing keys take their defaults, and the keys it had, in their order, and any key this version does not
+know are kept, so a record read from an old or newer file is written back unchanged.
+
+A record also answers `record["key"]` / `record.get("key")` over the keys its JSON has (a read-only
+mapping), for code that still reads the old dict form.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+EDGE_FIELDS = ("json_keys", "extra")  # every record's bookkeeping fields: never JSON keys themselves
+
+
+class JsonRecord(Mapping):
+    """Base of the typed records; subclasses are frozen dataclasses ending with `json_keys` and `extra`:
+
+        json_keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+        extra: dict = field(default_factory=dict, compare=False, repr=False)
+    """
+
+    json_keys: tuple[str, ...] | None
+    extra: dict
+    REQUIRED: ClassVar[tuple[str, ...]] = ()  # fields from_json fills with a placeholder when a file lacks them
+
+    def canonical_keys(self) -> tuple[str, ...]:
+        """The JSON keys of a record built here, in the files' order (absent optional keys left out)."""
+        return tuple(k for k in self.fields() if getattr(self, k) is not None)
+
+    @classmethod
+    def fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name not in EDGE_FIELDS)
+
+    def keys_in_json(self) -> tuple[str, ...]:
+        return self.json_keys if self.json_keys is not None else self.canonical_keys()
+
+    def to_json(self) -> dict:
+        return {k: _json(self._value(k)) for k in self.keys_in_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping):
+        names = cls.fields()
+        known = {k: cls._field_from_json(k, data[k]) for k in names if k in data}
+        for k in cls.REQUIRED:
+            known.setdefault(k, cls._placeholder(k))
+        return cls(**known, json_keys=tuple(data), extra={k: v for k, v in data.items() if k not in names})
+
+    @classmethod
+    def _field_from_json(cls, name: str, value: Any) -> Any:
+        return value
+
+    @classmethod
+    def _placeholder(cls, name: str) -> Any:
+        return None
+
+    def _value(self, key: str) -> Any:
+        return getattr(self, key) if key in self.fields() else self.extra[key]
+
+    # ------------------------------------------------------------ read-only mapping (the old dict form)
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.keys_in_json():
+            raise KeyError(key)
+        return self._value(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys_in_json())
+
+    def __len__(self) -> int:
+        return len(self.keys_in_json())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys_in_json()
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, JsonRecord):
+        return value.to_json()
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    return value
