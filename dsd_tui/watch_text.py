@@ -54,12 +54,12 @@ def state_text(b: SummaryBuilder, run_dir: Path) -> str:
             lines.append(describe(p["name"], Verdict.from_json(p["verdict"])))
     if s["status"] == "running":
         cur = b.current
-        if cur.get("phase"):
-            now = f"now: {cur['phase']} rung {cur['rung']}"
-            if cur.get("epochs"):
-                now += f", epoch {cur.get('epoch', 0)}/{cur['epochs']}"
-            if cur.get("train_loss") is not None:
-                now += f", train loss {cur['train_loss']:.4f}, acc {cur['train_acc']:.3f}"
+        if cur.phase:
+            now = f"now: {cur.phase} rung {cur.rung}"
+            if cur.epochs:
+                now += f", epoch {cur.epoch}/{cur.epochs}"
+            if cur.train_loss is not None:
+                now += f", train loss {cur.train_loss:.4f}, acc {cur.train_acc:.3f}"
             lines.append(now)
     else:
         rows = comparison_rows(s)

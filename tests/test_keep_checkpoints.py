@@ -8,6 +8,7 @@ from relhelp import metrics
 from dsd_tui import profile as profile_mod
 from dsd_tui.api import load_summary
 from dsd_tui.record.checkpoints import kept_rungs
+from dsd_tui.record.rung import RungRecord
 from dsd_tui.runner import RunSession
 
 TINY = ["prune.rungs=3", "train.dense_epochs=2", "train.epochs=1", "data.train_size=300", "data.val_size=60",
@@ -55,8 +56,8 @@ def test_best_last_keeps_best_and_last_and_resumes(tmp_path, keep_signal_handler
 
 
 def test_kept_rungs_rules():
-    recs = [{"rung": 0, "val_acc": 0.5}, {"rung": 1, "val_acc": 0.7}, {"rung": 2, "val_acc": 0.6},
-            {"rung": 3, "val_acc": None, "diverged": True}]
+    recs = [RungRecord(0, val_acc=0.5), RungRecord(1, val_acc=0.7), RungRecord(2, val_acc=0.6),
+            RungRecord(3, val_acc=None, diverged=True)]
     assert kept_rungs("teacher", recs, "best") == {1, 2}  # the last *trained* rung: next-rung restores it
     assert kept_rungs("teacher", recs, "dense") == {0, 1, 2}
     assert kept_rungs("student", recs, "dense") == {1, 2}

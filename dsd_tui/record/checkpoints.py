@@ -19,14 +19,15 @@ from __future__ import annotations
 import re
 
 from dsd_tui.record import events as ev
+from dsd_tui.record.rung import RungRecord
 from dsd_tui.record.summary import best_rung
 
 NAME = re.compile(r"^(teacher|student)-rung(\d+)\.pt$")
 
 
-def kept_rungs(phase: str, records: list[dict], distill_teacher: str) -> set[int]:
+def kept_rungs(phase: str, records: list[RungRecord], distill_teacher: str) -> set[int]:
     """The rungs of `phase` whose checkpoints best-last keeps, given the phase's records so far."""
-    good = [r["rung"] for r in records if not r.get("diverged")]
+    good = [r.rung for r in records if not r.diverged]
     keep = set(good[-1:])
     best = best_rung(records)
     if best is not None:

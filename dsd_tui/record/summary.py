@@ -4,30 +4,131 @@
 its `summary()` to summary.json, the TUI keeps one to render from, `watch` and `export` rebuild one
 from events.jsonl. Rung records are keyed by (phase, rung), so an event replayed after a resume
 replaces its twin instead of duplicating it.
+
+What it holds is typed: a `PhaseSummary` per phase (its `RungRecord`s and `Verdict`), a `StopEntry` per
+(phase, criterion) that fired, and the `Position` of the ladder. Each is a frozen record, replaced (not
+edited) when an event changes it; `summary()` is the JSON edge (summary.json's keys and order).
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
+
 from dsd_tui.record import events as ev
+from dsd_tui.record.json_record import JsonRecord
 from dsd_tui.record.rung import RungRecord
+from dsd_tui.record.verdict import Verdict
 
 SCHEMA = "dsd_tui.summary/1"
 
 
 def best_rung(records: list[RungRecord]) -> int | None:
     """The rung with the best validation accuracy; ties go to the sparser rung."""
-    valid = [r for r in records if r.get("val_acc") is not None and not r.get("diverged")]
+    valid = [r for r in records if r.val_acc is not None and not r.diverged]
     if not valid:
         return None
-    return max(valid, key=lambda r: (r["val_acc"], r["rung"]))["rung"]
+    return max(valid, key=lambda r: (r.val_acc, r.rung)).rung
 
 
-def best_test_rung(records: list[dict]) -> int | None:
+def best_test_rung(records: list[RungRecord]) -> int | None:
     """The rung with the best test accuracy, ties to the sparser rung (`distill.teacher = "best-test"`, the
     authors' protocol: it uses the test set for selection)."""
-    valid = [r for r in records if r.get("test_acc") is not None and not r.get("diverged")]
+    valid = [r for r in records if r.test_acc is not None and not r.diverged]
     if not valid:
         return None
-    return max(valid, key=lambda r: (r["test_acc"], r["rung"]))["rung"]
+    return max(valid, key=lambda r: (r.test_acc, r.rung)).rung
+
+
+@dataclass(frozen=True)
+class PhaseSummary(JsonRecord):
+    """One phase of the run (summary.json `phases[]`)."""
+
+    name: str
+    arch: str = ""
+    best_rung: int | None = None  # the best validation rung so far
+    rungs: tuple[RungRecord, ...] = ()  # in rung order
+    rungs_trained: int = 0
+    stopped_early: bool = False  # an active criterion with action "stop" ended it
+    prunable_weights: int | None = None
+    layer_weights: dict | None = None  # prunable weight's state-dict name -> its number of weights
+    teacher: dict | None = None  # student phase: where its teacher came from (Ladder.load_teacher)
+    verdict: Verdict | None = None  # once the phase finished with a tested rung
+    finished: bool = False  # the phase_finished event came (not in the JSON)
+    json_keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    ALWAYS = ("name", "arch", "best_rung", "rungs", "rungs_trained", "stopped_early")
+    REQUIRED = ("name",)
+    __hash__ = None  # type: ignore[assignment]
+
+    def canonical_keys(self) -> tuple[str, ...]:
+        optional = ("prunable_weights", "layer_weights", "teacher", "verdict")
+        return self.ALWAYS + tuple(k for k in optional if getattr(self, k) is not None)
+
+    def keys_in_json(self) -> tuple[str, ...]:
+        return tuple(k for k in super().keys_in_json() if k != "finished")
+
+    @classmethod
+    def _field_from_json(cls, name: str, value):
+        if name == "rungs":
+            return tuple(RungRecord.from_json(r) for r in value)
+        if name == "verdict":
+            return Verdict.from_json(value) if value else None
+        return value
+
+    @classmethod
+    def _placeholder(cls, name: str):
+        return ""
+
+
+STOP_FIELDS = ("phase", "rung", "criterion", "reason", "selected_rung", "active", "action")
+
+
+@dataclass(frozen=True)
+class StopEntry(JsonRecord):
+    """A stop criterion that fired (summary.json `stops[]`): the last firing per (phase, criterion), with what
+    keeping its selected rung would have cost and given (`details`: stops/outcome.py `firing_details`)."""
+
+    phase: str
+    rung: int
+    criterion: str
+    reason: str = ""
+    selected_rung: int | None = None
+    active: bool = False  # the phase's active criterion (alerts); others are recorded in shadow mode
+    action: str = "shadow"  # alert | stop | shadow
+    details: dict = field(default_factory=dict)  # flattened into the JSON object after the fields above
+    json_keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def canonical_keys(self) -> tuple[str, ...]:
+        return STOP_FIELDS + tuple(self.details)
+
+    def _value(self, key: str):
+        return getattr(self, key) if key in STOP_FIELDS else self.details[key]
+
+    @classmethod
+    def from_json(cls, data) -> StopEntry:
+        fixed = {k: data[k] for k in STOP_FIELDS if k in data}
+        fixed.setdefault("phase", "")
+        fixed.setdefault("rung", 0)
+        fixed.setdefault("criterion", "")
+        return cls(**fixed, details={k: v for k, v in data.items() if k not in STOP_FIELDS}, json_keys=tuple(data))
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the ladder is (not in summary.json): its phase, rung and epoch, and the last epoch's numbers."""
+
+    phase: str | None = None
+    rung: int = 0
+    epoch: int = 0  # epochs finished in the rung
+    epochs: int = 0  # epochs the rung trains
+    sparsity: float | None = None  # the rung's sparsity, once it started
+    train_loss: float | None = None  # the last finished epoch's mean training loss
+    train_acc: float | None = None
+    lr: float | None = None
 
 
 class SummaryBuilder:
@@ -43,12 +144,12 @@ class SummaryBuilder:
         self.started: float | None = None
         self.finished: float | None = None
         self.seconds = 0.0
-        self.phases: dict[str, dict] = {}
-        self.stops: list[dict] = []
+        self.phases: dict[str, PhaseSummary] = {}
+        self.stops: list[StopEntry] = []
         self.layer_collapse: list[dict] = []  # layer_collapse events, one per (phase, layer, level)
         self.error: str | None = None
         self.interrupted_reason: str | None = None
-        self.current: dict = {}  # where the ladder is: phase, rung, epoch, epochs
+        self.current = Position()  # where the ladder is
 
     # ------------------------------------------------------------ folding
     def consume(self, e: ev.Event) -> None:
@@ -67,42 +168,35 @@ class SummaryBuilder:
         self.error = None
         self.interrupted_reason = None
 
-    def _phase(self, name: str) -> dict:
-        if name not in self.phases:
-            self.phases[name] = {"name": name, "arch": "", "best_rung": None, "rungs": [],
-                                 "rungs_trained": 0, "stopped_early": False, "finished": False}
-        return self.phases[name]
+    def _phase(self, name: str) -> PhaseSummary:
+        return self.phases.get(name) or PhaseSummary(name)
+
+    def _update_phase(self, name: str, **changes) -> None:
+        self.phases[name] = dataclasses.replace(self._phase(name), **changes)
 
     def _on_phase_started(self, e: ev.PhaseStarted) -> None:
         p = self._phase(e.phase)
-        p["arch"] = e.arch
-        p["prunable_weights"] = e.prunable_weights
-        if e.layer_weights is not None:
-            p["layer_weights"] = e.layer_weights
-        if e.teacher is not None:
-            p["teacher"] = e.teacher
-        self.current = {"phase": e.phase, "rung": 0, "epoch": 0, "epochs": 0}
+        self._update_phase(e.phase, arch=e.arch, prunable_weights=e.prunable_weights,
+                           layer_weights=e.layer_weights if e.layer_weights is not None else p.layer_weights,
+                           teacher=e.teacher if e.teacher is not None else p.teacher)
+        self.current = Position(e.phase)
 
     def _on_rung_started(self, e: ev.RungStarted) -> None:
-        self.current = {"phase": e.phase, "rung": e.rung, "epoch": 0, "epochs": e.epochs, "sparsity": e.sparsity}
+        self.current = Position(e.phase, e.rung, 0, e.epochs, sparsity=e.sparsity)
 
     def _on_epoch_finished(self, e: ev.EpochFinished) -> None:
-        self.current = {**self.current, "phase": e.phase, "rung": e.rung, "epoch": e.epoch, "epochs": e.epochs,
-                        "train_loss": e.train_loss, "train_acc": e.train_acc, "lr": e.lr}
+        self.current = dataclasses.replace(self.current, phase=e.phase, rung=e.rung, epoch=e.epoch, epochs=e.epochs,
+                                           train_loss=e.train_loss, train_acc=e.train_acc, lr=e.lr)
 
     def _on_rung_finished(self, e: ev.RungFinished) -> None:
-        p = self._phase(e.phase)
-        rungs = [r for r in p["rungs"] if r.rung != e.rung]
-        rungs.append(e.record)
-        rungs.sort(key=lambda r: r.rung)
-        p["rungs"] = rungs
-        p["rungs_trained"] = len(rungs)
-        p["best_rung"] = best_rung(rungs)
+        rungs = sorted([*(r for r in self._phase(e.phase).rungs if r.rung != e.rung), e.record],
+                       key=lambda r: r.rung)
+        self._update_phase(e.phase, rungs=tuple(rungs), rungs_trained=len(rungs), best_rung=best_rung(rungs))
 
     def _on_stop_fired(self, e: ev.StopFired) -> None:
-        entry = {"phase": e.phase, "rung": e.rung, "criterion": e.criterion, "reason": e.reason,
-                 "selected_rung": e.selected_rung, "active": e.active, "action": e.action, **e.details}
-        self.stops = [s for s in self.stops if (s["phase"], s["criterion"]) != (e.phase, e.criterion)]
+        entry = StopEntry(e.phase, e.rung, e.criterion, e.reason, e.selected_rung, e.active, e.action,
+                          dict(e.details))
+        self.stops = [s for s in self.stops if (s.phase, s.criterion) != (e.phase, e.criterion)]
         self.stops.append(entry)
 
     def _on_layer_collapse(self, e: ev.LayerCollapse) -> None:
@@ -114,10 +208,9 @@ class SummaryBuilder:
 
     def _on_phase_finished(self, e: ev.PhaseFinished) -> None:
         p = self._phase(e.phase)
-        p.update(best_rung=e.best_rung, rungs_trained=e.rungs_trained, stopped_early=e.stopped_early,
-                 finished=True)
-        if e.verdict:
-            p["verdict"] = e.verdict
+        self._update_phase(e.phase, best_rung=e.best_rung, rungs_trained=e.rungs_trained,
+                           stopped_early=e.stopped_early, finished=True,
+                           verdict=e.verdict if e.verdict else p.verdict)
 
     def _on_run_finished(self, e: ev.RunFinished) -> None:
         self.status = e.status
@@ -136,19 +229,18 @@ class SummaryBuilder:
 
     # ------------------------------------------------------------ reading
     def records(self, phase: str) -> list[RungRecord]:
-        return list(self.phases.get(phase, {}).get("rungs", []))
+        p = self.phases.get(phase)
+        return list(p.rungs) if p is not None else []
 
     def stopped_early(self, phase: str) -> bool:
         """Did an active criterion with action "stop" end this phase (as far as the events say)?"""
-        return bool(self.phases.get(phase, {}).get("stopped_early"))
+        p = self.phases.get(phase)
+        return p is not None and p.stopped_early
 
     def summary(self) -> dict:
-        phases = []
-        for name in self.planned_phases or list(self.phases):
-            if name in self.phases:
-                p = dict(self.phases[name])
-                p.pop("finished", None)
-                phases.append(p)
+        """The summary.json object (the JSON edge of the typed records)."""
+        phases = [self.phases[name].to_json() for name in self.planned_phases or list(self.phases)
+                  if name in self.phases]
         out = {
             "schema": SCHEMA,
             "status": self.status,
@@ -161,7 +253,7 @@ class SummaryBuilder:
             "environment": self.environment,
             **({"data": self.data} if self.data is not None else {}),
             "phases": phases,
-            "stops": self.stops,
+            "stops": [s.to_json() for s in self.stops],
             "layer_collapse": self.layer_collapse,
         }
         if self.error:

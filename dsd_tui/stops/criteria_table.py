@@ -6,23 +6,25 @@ ladder keeping its best-validation rung (what one gets without early stopping) a
 accuracy of the rungs trained (an oracle: the test set must never choose, it is only the yardstick).
 
 Rows are read from a summary (its `stops` entries and rung records), so the headless view, the
-docs script and `export` users all get the same table without recomputing anything.
+docs script and `export` users all get the same table without recomputing anything. The summary is JSON
+(summary.json, or `SummaryBuilder.summary()`): its phases and stops are parsed into the typed records here.
 """
 from __future__ import annotations
 
 from dsd_tui.record.rung import RungRecord
-from dsd_tui.record.summary import best_rung
+from dsd_tui.record.summary import PhaseSummary, StopEntry, best_rung
 
 
-def _record(phase: dict, rung) -> RungRecord | dict:  # {}: no record for that rung
-    return next((r for r in phase.get("rungs", []) if r["rung"] == rung), {})
+def _record(phase: PhaseSummary, rung) -> RungRecord:  # an empty record: no record for that rung
+    return next((r for r in phase.rungs if r.rung == rung), RungRecord(rung=-1))
 
 
-def phase_rows(summary: dict, phase: dict) -> list[dict]:
-    name = phase["name"]
-    rungs = phase.get("rungs", [])
+def phase_rows(summary: dict, phase_json: dict) -> list[dict]:
+    phase = PhaseSummary.from_json(phase_json)
+    name, rungs = phase.name, list(phase.rungs)
     full = int(summary.get("profile", {}).get("prune", {}).get("rungs", len(rungs) - 1)) + 1
-    fired = {s["criterion"]: s for s in summary.get("stops", []) if s["phase"] == name}
+    stops = [StopEntry.from_json(s) for s in summary.get("stops", [])]
+    fired = {s.criterion: s for s in stops if s.phase == name}
     criteria = summary.get("profile", {}).get("stop", {}).get("criteria", list(fired))
     rows = []
     for crit in criteria:
@@ -32,23 +34,23 @@ def phase_rows(summary: dict, phase: dict) -> list[dict]:
                          "sparsity": None, "test_acc": None, "trainings": len(rungs), "trainings_full": full,
                          "active": None})
             continue
-        sel = _record(phase, s["selected_rung"])
-        rows.append({"phase": name, "row": crit, "fired_rung": s["rung"], "selected_rung": s["selected_rung"],
-                     "sparsity": s.get("selected_sparsity", sel.get("sparsity")),
-                     "test_acc": s.get("selected_test_acc", sel.get("test_acc")),
-                     "trainings": s.get("rungs_trained", s["rung"] + 1), "trainings_full": full,
-                     "active": s.get("active")})
+        sel = _record(phase, s.selected_rung)
+        rows.append({"phase": name, "row": crit, "fired_rung": s.rung, "selected_rung": s.selected_rung,
+                     "sparsity": s.details.get("selected_sparsity", sel.sparsity),
+                     "test_acc": s.details.get("selected_test_acc", sel.test_acc),
+                     "trainings": s.details.get("rungs_trained", s.rung + 1), "trainings_full": full,
+                     "active": s.active if "active" in s else None})
     best_val = best_rung(rungs)
     if best_val is not None:
         r = _record(phase, best_val)
         rows.append({"phase": name, "row": "no stop (best val)", "fired_rung": None, "selected_rung": best_val,
-                     "sparsity": r["sparsity"], "test_acc": r["test_acc"], "trainings": len(rungs),
+                     "sparsity": r.sparsity, "test_acc": r.test_acc, "trainings": len(rungs),
                      "trainings_full": full, "active": None})
-    tested = [r for r in rungs if r.get("test_acc") is not None]
+    tested = [r for r in rungs if r.test_acc is not None]
     if tested:
-        r = max(tested, key=lambda r: (r["test_acc"], r["rung"]))
-        rows.append({"phase": name, "row": "best test (oracle)", "fired_rung": None, "selected_rung": r["rung"],
-                     "sparsity": r["sparsity"], "test_acc": r["test_acc"], "trainings": len(rungs),
+        r = max(tested, key=lambda r: (r.test_acc, r.rung))
+        rows.append({"phase": name, "row": "best test (oracle)", "fired_rung": None, "selected_rung": r.rung,
+                     "sparsity": r.sparsity, "test_acc": r.test_acc, "trainings": len(rungs),
                      "trainings_full": full, "active": None})
     return rows
 

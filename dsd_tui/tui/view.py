@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from dsd_tui.record import events as ev
 from dsd_tui.record.layers import collapse_text, grade, kept_count
-from dsd_tui.record.summary import SummaryBuilder
+from dsd_tui.record.summary import StopEntry, SummaryBuilder
 from dsd_tui.speed.modes import modes_note
 
 PHASE_MODES = ("both", "teacher", "student")
@@ -48,11 +48,10 @@ def table_rows(b: SummaryBuilder) -> list[Row]:
         phase = b.phases.get(name)
         if phase is None:
             continue
-        for r in phase["rungs"]:
-            rows.append(Row(f"{name}:{r['rung']}", name, r["rung"], r["sparsity"], r.get("train_acc"),
-                            r.get("val_acc"), r.get("test_acc"), r.get("entropy_mean"),
-                            float(r.get("seconds") or 0.0), r["rung"] == phase.get("best_rung"),
-                            str(r.get("regime") or "")))
+        for r in phase.rungs:
+            rows.append(Row(f"{name}:{r.rung}", name, r.rung, r.sparsity, r.train_acc, r.val_acc, r.test_acc,
+                            r.entropy_mean, float(r.seconds or 0.0), r.rung == phase.best_rung,
+                            str(r.regime or "")))
     return rows
 
 
@@ -73,7 +72,7 @@ def plot_series(b: SummaryBuilder, phase_mode: str = "both", metric: str = "test
     for phase in phases:
         for m in metrics:
             key = METRIC_KEYS[m]
-            pts = tuple((r["rung"], r[key]) for r in b.records(phase) if r.get(key) is not None)
+            pts = tuple((r.rung, getattr(r, key)) for r in b.records(phase) if getattr(r, key) is not None)
             out.append(Series(f"{phase} {m}", phase, m, pts, line=(m != "val")))
     return out
 
@@ -98,17 +97,17 @@ def plot_marks(b: SummaryBuilder, phase_mode: str = "both", metric: str = "test+
     key = METRIC_KEYS["test" if metric == "test+val" else metric]
     reference, label = None, ""
     for phase in phases:
-        dense = next((r for r in b.records(phase) if r["rung"] == 0), None)
-        if dense is not None and dense.get(key) is not None:
-            reference, label = dense[key], f"{phase} dense"
+        dense = next((r for r in b.records(phase) if r.rung == 0), None)
+        if dense is not None and getattr(dense, key) is not None:
+            reference, label = getattr(dense, key), f"{phase} dense"
             break
     best = []
     for phase in phases:
-        rung = b.phases.get(phase, {}).get("best_rung")
-        rec = next((r for r in b.records(phase) if r["rung"] == rung), None)
-        if rec is not None and rec.get(key) is not None:
-            best.append((phase, rung, rec[key]))
-    fired = tuple(sorted({(s["rung"], bool(s.get("active"))) for s in b.stops if s.get("phase") in phases}))
+        rung = b.phases[phase].best_rung if phase in b.phases else None
+        rec = next((r for r in b.records(phase) if r.rung == rung), None)
+        if rec is not None and getattr(rec, key) is not None:
+            best.append((phase, rung, getattr(rec, key)))
+    fired = tuple(sorted({(s.rung, bool(s.active)) for s in b.stops if s.phase in phases}))
     return PlotMarks(reference, label, tuple(best), fired)
 
 
@@ -117,7 +116,7 @@ def rung_ticks(b: SummaryBuilder) -> dict[int, float]:
     out: dict[int, float] = {}
     for name in phase_names(b):
         for r in b.records(name):
-            out.setdefault(r["rung"], r["sparsity"])
+            out.setdefault(r.rung, r.sparsity)
     return out
 
 
@@ -126,7 +125,7 @@ def entropy_phase(b: SummaryBuilder, phase_mode: str) -> str | None:
     """The plot's phase when one is chosen, else the phase running now (or the last one with rungs)."""
     if phase_mode != "both":
         return phase_mode
-    current = b.current.get("phase")
+    current = b.current.phase
     if current and b.records(current):
         return current
     with_rungs = [p for p in phase_names(b) if b.records(p)]
@@ -138,9 +137,9 @@ def entropy_by_layer(b: SummaryBuilder, phase: str | None, upto: int | None = No
     `upto` included, when given: the rung inspector's view)."""
     out: dict[str, list[float]] = {}
     for r in b.records(phase) if phase else []:
-        if upto is not None and r["rung"] > upto:
+        if upto is not None and r.rung > upto:
             break
-        for layer, h in (r.get("entropy") or {}).items():
+        for layer, h in (r.entropy or {}).items():
             if h is not None:
                 out.setdefault(layer, []).append(h)
     return out
@@ -160,17 +159,17 @@ def rung_in_view(b: SummaryBuilder, phase: str | None, inspect: tuple[str, int] 
     if inspect is not None and inspect[0] == phase:
         return inspect[1]
     records = b.records(phase) if phase else []
-    return records[-1]["rung"] if records else None
+    return records[-1].rung if records else None
 
 
 def layer_rows(b: SummaryBuilder, phase: str | None, rung: int | None) -> list[LayerRow]:
     """Each prunable layer of `phase` at `rung`: its size, the fraction kept and its collapse grade."""
-    record = next((r for r in b.records(phase) if r["rung"] == rung), None) if phase else None
+    record = next((r for r in b.records(phase) if r.rung == rung), None) if phase else None
     if record is None:
         return []
-    sizes = b.phases.get(phase, {}).get("layer_weights") or {}
+    sizes = (b.phases[phase].layer_weights if phase in b.phases else None) or {}
     rows = []
-    for name, s in (record.get("layer_sparsity") or {}).items():
+    for name, s in (record.layer_sparsity or {}).items():
         size = sizes.get(name)
         if size is not None:
             level = grade(kept_count(s, size), size)
@@ -212,8 +211,8 @@ def progress(b: SummaryBuilder, now: float | None = None, gpu: dict | None = Non
     return Progress(
         name=b.name or "-", profile=profile_label(b.profile),
         device=str(env.get("device_name") or env.get("device") or "-"), status=b.status,
-        phase=str(cur.get("phase") or "-"), rung=int(cur.get("rung") or 0), rungs=b.planned_rungs,
-        epoch=int(cur.get("epoch") or 0), epochs=int(cur.get("epochs") or 0), rungs_done=done,
+        phase=str(cur.phase or "-"), rung=int(cur.rung or 0), rungs=b.planned_rungs,
+        epoch=int(cur.epoch or 0), epochs=int(cur.epochs or 0), rungs_done=done,
         rungs_total=per_phase * len(phases), elapsed=max(0.0, elapsed),
         eta=None if end else eta_seconds(b), resources=resources(b, gpu))
 
@@ -227,7 +226,7 @@ def resources(b: SummaryBuilder, gpu: dict | None = None) -> str:
     parts = []
     if gpu is not None:
         parts.append(f"{gpu['mem_mb']:,.0f} MiB")
-    peaks = [r["gpu_peak_mb"] for p in phase_names(b) for r in b.records(p) if r.get("gpu_peak_mb") is not None]
+    peaks = [r.gpu_peak_mb for p in phase_names(b) for r in b.records(p) if r.gpu_peak_mb is not None]
     if peaks:
         parts.append(f"peak {peaks[-1]:,.0f} MiB")
     if gpu is not None and gpu.get("util") is not None:
@@ -250,22 +249,22 @@ def eta_seconds(b: SummaryBuilder) -> float | None:
     if dense is None or per_rung is None:
         return None
     records = [r for p in phase_names(b) for r in b.records(p)]
-    spent = sum(float(r.get("seconds") or 0.0) for r in records)
-    epochs_spent = sum(int(r.get("epochs") or 0) for r in records)
+    spent = sum(float(r.seconds or 0.0) for r in records)
+    epochs_spent = sum(int(r.epochs or 0) for r in records)
     if not epochs_spent or spent <= 0:
         return None
     cur = b.current
     left = 0
     for phase in phase_names(b):
-        finished = {r["rung"] for r in b.records(phase)}
-        if b.phases.get(phase, {}).get("finished"):
+        finished = {r.rung for r in b.records(phase)}
+        if phase in b.phases and b.phases[phase].finished:
             continue
         for rung in range(b.planned_rungs + 1):
             if rung in finished:
                 continue
             epochs = dense if rung == 0 else per_rung
-            if cur.get("phase") == phase and cur.get("rung") == rung:
-                epochs -= int(cur.get("epoch") or 0)
+            if cur.phase == phase and cur.rung == rung:
+                epochs -= int(cur.epoch or 0)
             left += max(0, epochs)
     return left * spent / epochs_spent
 
@@ -280,26 +279,27 @@ def duration(seconds: float | None) -> str:
 
 
 # ------------------------------------------------------------------ stops and log
-def active_stops(b: SummaryBuilder) -> list[dict]:
-    return [s for s in b.stops if s.get("active")]
+def active_stops(b: SummaryBuilder) -> list[StopEntry]:
+    return [s for s in b.stops if s.active]
 
 
-def stop_headline(s: dict) -> str:
-    sel = f"keep rung {s['selected_rung']}"
-    if s.get("selected_test_acc") is not None and s.get("selected_sparsity") is not None:
-        sel += f" (test {s['selected_test_acc']:.3f}, sparsity {s['selected_sparsity'] * 100:.2f}%)"
-    return f"{s['criterion']} fired at {s['phase']} rung {s['rung']}: {sel}"
+def stop_headline(s: StopEntry) -> str:
+    sel = f"keep rung {s.selected_rung}"
+    test, sparsity = s.details.get("selected_test_acc"), s.details.get("selected_sparsity")
+    if test is not None and sparsity is not None:
+        sel += f" (test {test:.3f}, sparsity {sparsity * 100:.2f}%)"
+    return f"{s.criterion} fired at {s.phase} rung {s.rung}: {sel}"
 
 
-def stop_line(s: dict) -> str:
+def stop_line(s: StopEntry) -> str:
     """The banner's line for a stop: criterion, phase and rung, the rung it keeps and that rung's test accuracy."""
-    test = s.get("selected_test_acc")
-    return (f"{s['criterion']} fired at {s['phase']} rung {s['rung']} → keep rung {s['selected_rung']}"
+    test = s.details.get("selected_test_acc")
+    return (f"{s.criterion} fired at {s.phase} rung {s.rung} → keep rung {s.selected_rung}"
             + ("" if test is None else f" (test {test:.3f})"))
 
 
-def stop_text(s: dict) -> str:
-    return f"{stop_headline(s)}. {s['reason']}"
+def stop_text(s: StopEntry) -> str:
+    return f"{stop_headline(s)}. {s.reason}"
 
 
 def log_line(e: ev.Event) -> tuple[str, str] | None:
@@ -312,8 +312,8 @@ def log_line(e: ev.Event) -> tuple[str, str] | None:
         return "info", f"{e.phase} phase: {e.arch}, {e.prunable_weights:,} prunable weights{extra}"
     if isinstance(e, ev.RungFinished):
         r = e.record
-        acc = "n/a" if r.get("test_acc") is None else f"{r['test_acc']:.3f}"
-        return "info", f"{e.phase} rung {e.rung} done: sparsity {r['sparsity'] * 100:.2f}%, test {acc}"
+        acc = "n/a" if r.test_acc is None else f"{r.test_acc:.3f}"
+        return "info", f"{e.phase} rung {e.rung} done: sparsity {(r.sparsity or 0.0) * 100:.2f}%, test {acc}"
     if isinstance(e, ev.StopFired):
         tag = "STOP" if e.active else "shadow"
         return ("alert" if e.active else "info"), f"[{tag}] {e.criterion} at {e.phase} rung {e.rung} → keep " \

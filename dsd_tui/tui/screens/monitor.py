@@ -350,7 +350,7 @@ class MonitorScreen(Screen):
             return
         self.session.stop_after_rung.set()
         cur = self.builder.current
-        self.notify(f"stopping after {cur.get('phase', 'the')} rung {cur.get('rung', '')} finishes; "
+        self.notify(f"stopping after {cur.phase or 'the'} rung {cur.rung if cur.phase else ''} finishes; "
                     f"resume later with dsd-tui resume", title="Stop after rung")
 
     def action_back(self) -> None:
@@ -392,7 +392,7 @@ class MonitorScreen(Screen):
 
     def action_stop_reasons(self) -> None:
         """Every stop criterion that fired, active and shadow, with its full reason."""
-        self.app.push_screen(StopReasons([view.stop_text(s) + ("" if s.get("active") else " (shadow)")
+        self.app.push_screen(StopReasons([view.stop_text(s) + ("" if s.active else " (shadow)")
                                           for s in self.builder.stops]))
 
     def action_cycle_metric(self) -> None:

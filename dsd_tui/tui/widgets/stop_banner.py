@@ -9,15 +9,16 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from dsd_tui.record.summary import StopEntry
 from dsd_tui.tui.view import stop_line
 
 
 class StopBanner(Static):
     def __init__(self, **kw):
         super().__init__(**kw)
-        self.stops: list[dict] = []
+        self.stops: list[StopEntry] = []
 
-    def show(self, stops: list[dict]) -> None:
+    def show(self, stops: list[StopEntry]) -> None:
         self.display = bool(stops)
         if stops == self.stops:
             return
