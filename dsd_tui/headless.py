@@ -33,9 +33,9 @@ def fmt_acc(v) -> str:
 
 def rung_row(phase: str, r: RungRecord, best: bool = False) -> str:
     mark = "*" if best else " "
-    return (f"{phase:<8} {r['rung']:>4} {r['sparsity'] * 100:8.2f}% {fmt_acc(r.get('train_acc'))} "
-            f"{fmt_acc(r.get('val_acc'))} {fmt_acc(r.get('test_acc'))} {fmt_acc(r.get('entropy_mean'))} "
-            f"{str(r.get('regime', '')):<11} {r.get('seconds', 0.0):6.1f}{mark}")
+    return (f"{phase:<8} {r.rung:>4} {(r.sparsity or 0.0) * 100:8.2f}% {fmt_acc(r.train_acc)} "
+            f"{fmt_acc(r.val_acc)} {fmt_acc(r.test_acc)} {fmt_acc(r.entropy_mean)} "
+            f"{str(r.regime or ''):<11} {r.seconds or 0.0:6.1f}{mark}")
 
 
 def phase_done_lines(phase: str, best: int | None, rungs_trained: int, stopped_early: bool,

@@ -23,7 +23,6 @@ from typing import TextIO
 from dsd_tui.headless import HEADER, HeadlessPrinter, rung_row, safe_write
 from dsd_tui.record.rundir import EVENTS, writer_alive
 from dsd_tui.record.summary import SummaryBuilder
-from dsd_tui.record.verdict import Verdict
 from dsd_tui.stops.criteria_table import comparison_rows, format_table
 from dsd_tui.stops.verdicts import describe
 from dsd_tui.tui.feed import EventFollower
@@ -37,22 +36,21 @@ FINAL = frozenset({"completed", "stopped", "failed", "interrupted"})
 def state_text(b: SummaryBuilder, run_dir: Path) -> str:
     """The run as it stands: one line per rung of each phase (* = best validation rung), the stops
     that fired, the phase verdicts, and where the ladder is now (or how it ended)."""
-    s = b.summary()
-    env = s.get("environment") or {}
-    lines = [f"run {s['name'] or run_dir.name} ({run_dir}): {s['status']}"
+    env = b.environment or {}
+    lines = [f"run {b.name or run_dir.name} ({run_dir}): {b.status}"
              + (f" on {env.get('device_name', env.get('device'))}, torch {env.get('torch')}" if env else "")]
-    for p in s["phases"]:
-        lines.append(f"-- {p['name']} phase: {p.get('arch', '')}, {p.get('prunable_weights', 0):,} prunable weights")
+    for p in (b.phases[name] for name in b.planned_phases or list(b.phases) if name in b.phases):
+        lines.append(f"-- {p.name} phase: {p.arch}, {p.prunable_weights or 0:,} prunable weights")
         lines.append(HEADER)
-        lines += [rung_row(p["name"], r, best=r["rung"] == p.get("best_rung")) for r in p["rungs"]]
-        for st in s["stops"]:
-            if st["phase"] == p["name"]:
-                tag = "STOP" if st.get("active") else "shadow"
-                lines.append(f"  [{tag}] {st['criterion']} fired at rung {st['rung']} -> keep rung "
-                             f"{st.get('selected_rung')}: {st['reason']}")
-        if p.get("verdict"):
-            lines.append(describe(p["name"], Verdict.from_json(p["verdict"])))
-    if s["status"] == "running":
+        lines += [rung_row(p.name, r, best=r.rung == p.best_rung) for r in p.rungs]
+        for st in b.stops:
+            if st.phase == p.name:
+                tag = "STOP" if st.active else "shadow"
+                lines.append(f"  [{tag}] {st.criterion} fired at rung {st.rung} -> keep rung "
+                             f"{st.selected_rung}: {st.reason}")
+        if p.verdict:
+            lines.append(describe(p.name, p.verdict))
+    if b.status == "running":
         cur = b.current
         if cur.phase:
             now = f"now: {cur.phase} rung {cur.rung}"
@@ -62,6 +60,7 @@ def state_text(b: SummaryBuilder, run_dir: Path) -> str:
                 now += f", train loss {cur.train_loss:.4f}, acc {cur.train_acc:.3f}"
             lines.append(now)
     else:
+        s = b.summary()  # the criteria table reads the JSON summary (stops/criteria_table.py)
         rows = comparison_rows(s)
         if rows and s["status"] in ("completed", "stopped"):
             lines.append("-- stop criteria vs the ladder's best (trainings = rungs trained / full ladder)")

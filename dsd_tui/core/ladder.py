@@ -500,9 +500,9 @@ class Ladder:
         self.saver.teacher_path = own_checkpoint(path.name) if own else str(path)
         info = {"source": choice if choice in ("best", "dense", "best-test") else "path", "path": str(path),
                 "rung": ck.get("rung"), "arch": arch}
-        rec = next((r for r in self.rundir.builder.records("teacher") if r["rung"] == ck.get("rung")), None)
+        rec = next((r for r in self.rundir.builder.records("teacher") if r.rung == ck.get("rung")), None)
         if rec is not None and info["source"] != "path":
-            info.update(test_acc=rec["test_acc"], val_acc=rec["val_acc"], sparsity=rec["sparsity"])
+            info.update(test_acc=rec.test_acc, val_acc=rec.val_acc, sparsity=rec.sparsity)
         return model, info
 
     def kd_loss_fn(self, teacher: nn.Module):

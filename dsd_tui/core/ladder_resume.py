@@ -79,7 +79,7 @@ def restore(state: dict, model: nn.Module, gen: torch.Generator) -> tuple[Masks,
 
 def records_before(records: list[RungRecord], cursor: Cursor) -> list[RungRecord]:
     """The records of the rungs the cursor has finished (a later one was replayed past the saved state)."""
-    return [r for r in records if r["rung"] < cursor.rung + (1 if cursor.rung_done else 0)]
+    return [r for r in records if r.rung < cursor.rung + (1 if cursor.rung_done else 0)]
 
 
 def start_point(cursor: Cursor, state: dict, last_rung: int) -> StartPoint:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from numbers import Real
 
 from dsd_tui.record import events as ev
+from dsd_tui.record.rung import RungRecord
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,11 @@ def _number(value) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
-def rung_points(phase: str, record: dict, time: float) -> list[Point]:
-    rung = int(record["rung"])
+def rung_points(phase: str, record: RungRecord, time: float) -> list[Point]:
+    """Every number of the record (its JSON keys: a newer or older record's too), at step = its rung."""
+    rung = int(record.rung)
     out = []
-    for key, value in record.items():
+    for key, value in record.to_json().items():
         if key == "rung":
             continue
         if isinstance(value, dict):

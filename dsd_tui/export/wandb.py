@@ -25,6 +25,7 @@ from pathlib import Path
 from dsd_tui.errors import UsageError
 from dsd_tui.export.scalars import Fold, hparams
 from dsd_tui.record.rundir import EVENTS, read_events, rebuild_summary
+from dsd_tui.record.summary import PhaseSummary
 
 
 def require():
@@ -95,12 +96,12 @@ def export(run_dir: Path, out: Path | None) -> Path:
     try:
         for step, row in enumerate(rows(fold)):
             run.log(row, step=step)
-        for p in summary["phases"]:
-            best = next((r for r in p["rungs"] if r["rung"] == p.get("best_rung")), None)
+        for p in (PhaseSummary.from_json(p) for p in summary["phases"]):
+            best = next((r for r in p.rungs if r.rung == p.best_rung), None)
             if best is not None:
-                run.summary[f"{p['name']}/best_rung"] = best["rung"]
-                run.summary[f"{p['name']}/best_test_acc"] = best["test_acc"]
-                run.summary[f"{p['name']}/best_sparsity"] = best["sparsity"]
+                run.summary[f"{p.name}/best_rung"] = best.rung
+                run.summary[f"{p.name}/best_test_acc"] = best.test_acc
+                run.summary[f"{p.name}/best_sparsity"] = best.sparsity
         run.summary["status"] = summary["status"]
         local = Path(run.dir).parent  # .../wandb/offline-run-<time>-<id>
     finally:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 
+from dsd_tui.record.summary import PhaseSummary
+
 COLLAPSED = "collapsed"  # no weight of the layer is kept
 WARNING = "warning"  # something kept, but under WARN_FRACTION of the layer or under WARN_WEIGHTS weights
 WARN_FRACTION = 0.01
@@ -69,12 +71,12 @@ def collapse_text(e) -> str:
 def layer_rows(summary: dict) -> list[dict]:
     """One row per phase, rung and prunable layer: the long form of every record's `layer_sparsity`."""
     rows = []
-    for p in summary.get("phases", []):
-        sizes = p.get("layer_weights") or {}
-        for r in p.get("rungs", []):
-            for name, s in (r.get("layer_sparsity") or {}).items():
+    for p in (PhaseSummary.from_json(p) for p in summary.get("phases", [])):
+        sizes = p.layer_weights or {}
+        for r in p.rungs:
+            for name, s in (r.layer_sparsity or {}).items():
                 size = sizes.get(name)
-                rows.append({"phase": p["name"], "rung": r["rung"], "layer": name, "weights": size,
+                rows.append({"phase": p.name, "rung": r.rung, "layer": name, "weights": size,
                              "kept": "" if size is None or s is None else kept_count(s, size), "sparsity": s,
                              "level": "" if size is None or s is None else grade(kept_count(s, size), size) or ""})
     return rows

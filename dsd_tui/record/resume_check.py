@@ -49,7 +49,7 @@ def check_profile(path: Path, events: list[ev.Event], profile_now: dict) -> None
 
 
 def _recorded_rungs(builder: SummaryBuilder, phase: str) -> set[int]:
-    return {r["rung"] for r in builder.records(phase)}
+    return {r.rung for r in builder.records(phase)}
 
 
 def _summary_on_disk(path: Path) -> dict | None:
