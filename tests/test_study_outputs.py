@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from dsd_tui.cli import main
+from dsd_tui.record.summary import PhaseSummary
 from dsd_tui.study import aggregate as agg_mod
 from dsd_tui.study import compare_runs as compare_mod
 from dsd_tui.study import sweep as sweep_mod
@@ -92,8 +93,10 @@ def test_the_runs_own_verdicts_are_aggregated(sweep_dir):
 
 
 def test_verdict_fields_are_aggregated_whatever_they_are():
-    phases = [{"verdict": {"sdd": True, "dip": {"depth": 0.1}, "regime": "a"}},
-              {"verdict": {"sdd": False, "dip": {"depth": 0.3}, "regime": "a"}}]
+    phases = [PhaseSummary.from_json(p) for p in ({"name": "teacher", "verdict": {"sdd": True, "dip": {"depth": 0.1},
+                                                                               "regime": "a"}},
+                                                  {"name": "teacher", "verdict": {"sdd": False, "dip": {"depth": 0.3},
+                                                                               "regime": "a"}})]
     v = agg_mod.aggregate_verdicts(phases)
     assert v["sdd"]["mean"] == 0.5 and v["sdd"]["kind"] == "fraction true"
     assert v["dip.depth"]["mean"] == pytest.approx(0.2) and v["dip.depth"]["std"] == pytest.approx(0.1414, abs=1e-4)

@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 
 from dsd_tui.record.rung import RungRecord
+from dsd_tui.record.summary import PhaseSummary, StopEntry
 from dsd_tui.study import sweep_index as idx
 
 FIRST = ["sparsity", "remaining_weights", "train_acc", "train_acc_clean", "train_loss", "val_acc", "val_acc_clean",
@@ -48,31 +49,33 @@ def flat(d: dict, prefix: str = "") -> dict:
 
 
 def rung_metrics(record: RungRecord) -> dict:
-    out = {k: v for k, v in record.items() if _number(v) and k != "rung"}
-    out.update({f"entropy:{layer}": h for layer, h in record.get("entropy", {}).items()})
+    """Every number the record's JSON holds (a newer version's fields too), and its entropy per layer."""
+    out = {k: v for k, v in record.to_json().items() if _number(v) and k != "rung"}
+    out.update({f"entropy:{layer}": h for layer, h in (record.entropy or {}).items()})
     return out
 
 
-def phase_of(summary: dict, name: str) -> dict | None:
-    return next((p for p in summary.get("phases", []) if p["name"] == name), None)
+def phase_of(summary: dict, name: str) -> PhaseSummary | None:
+    """The phase `name` of a summary.json, parsed into the typed record (the disk edge of the study tools)."""
+    return next((PhaseSummary.from_json(p) for p in summary.get("phases", []) if p["name"] == name), None)
 
 
-def cost_epochs(phase: dict, rung: int) -> int:
+def cost_epochs(phase: PhaseSummary, rung: int) -> int:
     """Epochs the phase trained up to and including `rung`: what stopping there would have cost."""
-    return sum(r.get("epochs", 0) for r in phase["rungs"] if r["rung"] <= rung)
+    return sum(r.epochs or 0 for r in phase.rungs if r.rung <= rung)
 
 
-def best_record(phase: dict) -> RungRecord | None:
-    return next((r for r in phase["rungs"] if r["rung"] == phase.get("best_rung")), None)
+def best_record(phase: PhaseSummary) -> RungRecord | None:
+    return next((r for r in phase.rungs if r.rung == phase.best_rung), None)
 
 
 # ---------------------------------------------------------------- one group
 
-def aggregate_rungs(phases: list[dict]) -> list[dict]:
+def aggregate_rungs(phases: list[PhaseSummary]) -> list[dict]:
     by_rung: dict[int, list[dict]] = {}
     for p in phases:
-        for r in p["rungs"]:
-            by_rung.setdefault(r["rung"], []).append(rung_metrics(r))
+        for r in p.rungs:
+            by_rung.setdefault(r.rung, []).append(rung_metrics(r))
     out = []
     for rung in sorted(by_rung):
         recs = by_rung[rung]
@@ -85,8 +88,8 @@ def _metric_order(name: str):
     return (FIRST.index(name), "") if name in FIRST else (len(FIRST), name)
 
 
-def aggregate_verdicts(phases: list[dict]) -> dict:
-    flats = [flat(p["verdict"]) for p in phases if isinstance(p.get("verdict"), dict)]
+def aggregate_verdicts(phases: list[PhaseSummary]) -> dict:
+    flats = [flat(p.verdict.to_json()) for p in phases if p.verdict is not None]
     out = {}
     for key in sorted({k for f in flats for k in f}):
         values = [f[key] for f in flats if key in f]
@@ -102,15 +105,15 @@ def aggregate_verdicts(phases: list[dict]) -> dict:
     return out
 
 
-def aggregate_stops(name: str, phases: list[dict], summaries: list[dict]) -> dict:
+def aggregate_stops(name: str, phases: list[PhaseSummary], summaries: list[dict]) -> dict:
     fired: dict[str, list[dict]] = {}
     for p, s in zip(phases, summaries):
-        for stop in s.get("stops", []):
-            if stop.get("phase") == name:
-                entry = {k: v for k, v in stop.items() if _number(v)}
+        for stop in (StopEntry.from_json(x) for x in s.get("stops", [])):
+            if stop.phase == name:
+                entry = {k: v for k, v in stop.to_json().items() if _number(v)}
                 # the engine records the cost with the firing (`epochs_trained`); older runs lack it
-                entry["cost_epochs"] = stop.get("epochs_trained", cost_epochs(p, stop["rung"]))
-                fired.setdefault(stop["criterion"], []).append(entry)
+                entry["cost_epochs"] = stop.details.get("epochs_trained", cost_epochs(p, stop.rung))
+                fired.setdefault(stop.criterion, []).append(entry)
     out = {}
     for crit in sorted(fired):
         entries = fired[crit]
@@ -122,14 +125,15 @@ def aggregate_stops(name: str, phases: list[dict], summaries: list[dict]) -> dic
 
 def aggregate_phase(name: str, summaries: list[dict]) -> dict | None:
     pairs = [(phase_of(s, name), s) for s in summaries]
-    pairs = [(p, s) for p, s in pairs if p is not None and p["rungs"]]
+    pairs = [(p, s) for p, s in pairs if p is not None and p.rungs]
     if not pairs:
         return None
     phases = [p for p, _ in pairs]
-    bests = [best_record(p) or {} for p in phases]
-    best = {k: stats(b.get(k) for b in bests) for k in ("test_acc", "val_acc", "sparsity", "entropy_mean")}
-    best["rung"] = stats(p.get("best_rung") for p in phases)
-    full_cost = stats(cost_epochs(p, max(r["rung"] for r in p["rungs"])) for p in phases)
+    bests = [best_record(p) for p in phases]
+    best = {k: stats(getattr(b, k) for b in bests if b is not None)
+            for k in ("test_acc", "val_acc", "sparsity", "entropy_mean")}
+    best["rung"] = stats(p.best_rung for p in phases)
+    full_cost = stats(cost_epochs(p, max(r.rung for r in p.rungs)) for p in phases)
     return {"n": len(phases), "cost_epochs": full_cost, "rungs": aggregate_rungs(phases), "best": best,
             "verdict": aggregate_verdicts(phases), "stops": aggregate_stops(name, phases, [s for _, s in pairs])}
 

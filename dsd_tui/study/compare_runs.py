@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from dsd_tui.study import sweep_index as idx
-from dsd_tui.study.aggregate import aggregate_phase, stats
+from dsd_tui.study.aggregate import aggregate_phase, phase_of, stats
 
 PHASES = ("teacher", "student")
 
@@ -84,10 +84,10 @@ def _shared_sparsity(data: dict, rungs: list[int]) -> dict:
 def _at_best(group: idx.Group, phase: str, metric: str) -> dict | None:
     values = []
     for r in group.runs:
-        p = next((p for p in r.summary.get("phases", []) if p["name"] == phase), None)
-        rec = p and next((x for x in p["rungs"] if x["rung"] == p.get("best_rung")), None)
-        if rec:
-            values.append(rec.get(metric))
+        p = phase_of(r.summary, phase)
+        rec = next((x for x in p.rungs if x.rung == p.best_rung), None) if p is not None else None
+        if rec is not None:
+            values.append(rec.to_json().get(metric))  # `metric`: a JSON key of the record
     return stats(values) if values else None
 
 

@@ -32,23 +32,24 @@ def table_rows(groups: list[idx.Group]) -> list[dict]:
     for g in groups:
         summaries = [r.summary for r in g.runs if r.status in idx.FINISHED]
         for phase in PHASES:
-            phases = [p for p in (phase_of(s, phase) for s in summaries) if p and p["rungs"]]
+            phases = [p for p in (phase_of(s, phase) for s in summaries) if p is not None and p.rungs]
             if not phases:
                 continue
-            good = [[r for r in p["rungs"] if r.get("test_acc") is not None] for p in phases]
-            dense = [next((r["test_acc"] for r in rs if r["rung"] == 0), None) for rs in good]
-            by_val = [next((r for r in rs if r["rung"] == p.get("best_rung")), None) for p, rs in zip(phases, good)]
-            by_test = [max(rs, key=lambda r: (r["test_acc"], r["sparsity"])) if rs else None for rs in good]
-            verdicts = [p.get("verdict") or {} for p in phases]
+            good = [[r for r in p.rungs if r.test_acc is not None] for p in phases]
+            dense = [next((r.test_acc for r in rs if r.rung == 0), None) for rs in good]
+            by_val = [next((r for r in rs if r.rung == p.best_rung), None) for p, rs in zip(phases, good)]
+            by_test = [max(rs, key=lambda r: (r.test_acc, r.sparsity)) if rs else None for rs in good]
+            by_val, by_test = [r for r in by_val if r is not None], [r for r in by_test if r is not None]
+            verdicts = [p.verdict for p in phases if p.verdict is not None]
             rows.append({
                 "setting": g.label, "phase": phase, "n": len(phases),
                 "dense_test_acc": stats(dense),
-                "best_val_test_acc": stats(r["test_acc"] for r in by_val if r),
-                "best_val_sparsity": stats(r["sparsity"] for r in by_val if r),
-                "best_test_acc": stats(r["test_acc"] for r in by_test if r),
-                "best_test_sparsity": stats(r["sparsity"] for r in by_test if r),
-                "sdd": sum(bool(v.get("sdd")) for v in verdicts),
-                "dodged": sum(bool(v.get("dodged")) for v in verdicts) if phase == "student" else None,
+                "best_val_test_acc": stats(r.test_acc for r in by_val),
+                "best_val_sparsity": stats(r.sparsity for r in by_val),
+                "best_test_acc": stats(r.test_acc for r in by_test),
+                "best_test_sparsity": stats(r.sparsity for r in by_test),
+                "sdd": sum(bool(v.sdd) for v in verdicts),
+                "dodged": sum(bool(v.dodged) for v in verdicts) if phase == "student" else None,
             })
     return rows
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from dsd_tui.errors import UsageError
 from dsd_tui.paths import MAX_RECORD_BYTES, read_bounded
 from dsd_tui.record.rundir import SUMMARY
+from dsd_tui.record.rung import RungRecord
+from dsd_tui.record.summary import PhaseSummary
 from dsd_tui.study import sweep_index as idx
 from dsd_tui.study.grid import value_text
 
@@ -24,32 +26,32 @@ def read_summary(run_dir: Path) -> dict:
         return {}
 
 
-def best(summary: dict, phase: str) -> dict | None:
-    """The rung record at the phase's best-validation rung."""
-    for p in summary.get("phases", []):
-        if p["name"] == phase and p.get("best_rung") is not None:
-            return next((r for r in p["rungs"] if r["rung"] == p["best_rung"]), None)
+def best(summary: dict, phase: str) -> RungRecord | None:
+    """The rung record at the phase's best-validation rung (summary.json parsed into the typed records)."""
+    for p in (PhaseSummary.from_json(p) for p in summary.get("phases", [])):
+        if p.name == phase and p.best_rung is not None:
+            return next((r for r in p.rungs if r.rung == p.best_rung), None)
     return None
 
 
 def where(summary: dict) -> tuple[str, str]:
     """(phase, 'rung/total') of the last finished rung."""
     phases = summary.get("phases", [])
-    if not phases or not phases[-1]["rungs"]:
+    last = PhaseSummary.from_json(phases[-1]) if phases else None
+    if last is None or not last.rungs:
         return "", ""
-    p = phases[-1]
     total = summary.get("profile", {}).get("prune", {}).get("rungs", "?")
-    return p["name"], f"{p['rungs'][-1]['rung']}/{total}"
+    return last.name, f"{last.rungs[-1].rung}/{total}"
 
 
 def settings_text(entry: dict) -> str:
     return " ".join(f"{k.split('.')[-1]}={value_text(v)}" for k, v in entry["settings"].items()) or "-"
 
 
-def _acc(rec: dict | None) -> str:
-    if rec is None or rec.get("test_acc") is None:
+def _acc(rec: RungRecord | None) -> str:
+    if rec is None or rec.test_acc is None:
         return "  -  "
-    return f"{rec['test_acc']:.3f}"
+    return f"{rec.test_acc:.3f}"
 
 
 def finished_line(sweep_dir: Path, entry: dict) -> str:
@@ -63,7 +65,7 @@ def finished_line(sweep_dir: Path, entry: dict) -> str:
     for phase in ("teacher", "student"):
         rec = best(summary, phase)
         if rec is not None:
-            parts.append(f"{phase} test {rec['test_acc']:.3f} at {rec['sparsity'] * 100:.2f}%")
+            parts.append(f"{phase} test {rec.test_acc:.3f} at {rec.sparsity * 100:.2f}%")
     return what + ("; best-val " + ", ".join(parts) if parts else "")
 
 
