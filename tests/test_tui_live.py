@@ -72,7 +72,7 @@ def test_stop_after_rung_finishes_the_rung_and_leaves_a_resumable_run(tmp_path):
     app = DsdApp(mon)
 
     async def scenario(pilot):
-        assert await wait_for(pilot, lambda: mon.builder.current.get("epoch", 0) >= 1, 120)
+        assert await wait_for(pilot, lambda: mon.builder.current.epoch >= 1, 120)
         assert "s Stop after rung" in screen_text(app).splitlines()[-1]
         await pilot.press("s")
         assert session.stop_after_rung.is_set()
@@ -93,7 +93,7 @@ def test_quit_mid_rung_exits_promptly_and_the_run_resumes_under_the_monitor(tmp_
 
     async def scenario(pilot):  # quit in rung 1, so the resumed monitor must catch rung 0 up from the file
         assert await wait_for(pilot, lambda: mon.builder.current.get("rung", 0) >= 1
-                               and mon.builder.current.get("epoch", 0) >= 1, 120)
+                               and mon.builder.current.epoch >= 1, 120)
         pressed["at"] = time.monotonic()
         await pilot.press("q")
         assert await wait_for(pilot, lambda: not app.is_running, 10)
