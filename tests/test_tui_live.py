@@ -92,7 +92,7 @@ def test_quit_mid_rung_exits_promptly_and_the_run_resumes_under_the_monitor(tmp_
     pressed = {}
 
     async def scenario(pilot):  # quit in rung 1, so the resumed monitor must catch rung 0 up from the file
-        assert await wait_for(pilot, lambda: mon.builder.current.get("rung", 0) >= 1
+        assert await wait_for(pilot, lambda: mon.builder.current.rung >= 1
                                and mon.builder.current.epoch >= 1, 120)
         pressed["at"] = time.monotonic()
         await pilot.press("q")
