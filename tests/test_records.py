@@ -83,3 +83,26 @@ def test_an_older_log_reads_back_and_writes_out_unchanged(run, tmp_path):
     assert "verdict" not in old_phase and "verdict" in summary["phases"][0]
     assert [list(r) for r in old_phase["rungs"]] == [list(json.loads(line)["record"]) for line in lines
                                                     if '"rung_finished"' in line][:len(old_phase["rungs"])]
+
+
+def test_the_ladder_emits_records_built_once_and_the_checkpoint_keeps_the_entropy_counters(tmp_path,
+                                                                                          keep_signal_handlers):
+    """Live, before any JSON: each rung_finished carries a RungRecord the ladder built complete (no key order
+    read from a file), and the counters measure() returned with it are in that rung's checkpoint."""
+    from dsd_tui import profile as profile_mod
+    from dsd_tui.record.rundir import safe_torch_load
+    from dsd_tui.runner import RunSession
+
+    seen = []
+    prof = profile_mod.load(None, ["prune.rungs=1", "train.dense_epochs=1", "train.epochs=1",
+                                   "distill.enabled=false", "run.keep_checkpoints='all'"])
+    session = RunSession.new(prof, str(tmp_path), sinks=[lambda e: seen.append(e) if e.type == "rung_finished"
+                                                         else None])
+    assert session.run() == "completed"
+    assert [e.record.rung for e in seen] == [0, 1]
+    for e in seen:
+        r = e.record
+        assert r.json_keys is None and r.regime in ("memorising", "critical", "recovered", "collapsing")
+        assert r.to_json() == json.loads((session.path / "summary.json").read_text())["phases"][0]["rungs"][r.rung]
+        counts = safe_torch_load(session.rundir.checkpoint_path("teacher", r.rung))["entropy_counts"]
+        assert set(counts["on"]) == set(r.entropy) and counts["samples"] > 0

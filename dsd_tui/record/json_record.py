@@ -61,7 +61,8 @@ class JsonRecord(Mapping):
         return None
 
     def _value(self, key: str) -> Any:
-        return getattr(self, key) if key in self.fields() else self.extra[key]
+        known = key in self.__dataclass_fields__ and key not in EDGE_FIELDS  # type: ignore[attr-defined]
+        return getattr(self, key) if known else self.extra[key]
 
     # ------------------------------------------------------------ read-only mapping (the old dict form)
     def __getitem__(self, key: str) -> Any:
