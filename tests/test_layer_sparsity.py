@@ -39,7 +39,7 @@ def test_every_rung_record_holds_the_pruned_fraction_of_each_layer_as_its_checkp
         kept = sum(layers.kept_count(s, phase["layer_weights"][n]) for n, s in r["layer_sparsity"].items())
         assert kept == r["remaining_weights"]
     events = [e for e in read_events(path / "events.jsonl") if e.type == "rung_finished"]
-    assert [e.record["layer_sparsity"] for e in events] == [r["layer_sparsity"] for r in phase["rungs"]]
+    assert [e.record.layer_sparsity for e in events] == [r["layer_sparsity"] for r in phase["rungs"]]
 
 
 def test_a_collapsed_layer_is_an_event_a_printed_line_and_a_summary_entry_naming_layer_and_rung(run):

@@ -1,6 +1,8 @@
 """The monitor's display data, read off the summary: rows, plot series, entropy, progress, log lines."""
 from __future__ import annotations
 
+import dataclasses
+
 from tui_support import RECORDED
 
 from dsd_tui.record import events as ev
@@ -32,11 +34,11 @@ def test_plot_series_follow_the_phase_and_metric_choice():
     b = built()
     both = view.plot_series(b)
     assert [s.label for s in both] == ["teacher test", "teacher val", "student test", "student val"]
-    teacher_test = [(r["rung"], r["test_acc"]) for r in b.records("teacher")]
+    teacher_test = [(r.rung, r.test_acc) for r in b.records("teacher")]
     assert both[0].points == tuple(teacher_test) and both[0].line and not both[1].line
     only = view.plot_series(b, "student", "entropy")
     assert [s.label for s in only] == ["student entropy"]
-    assert only[0].points == tuple((r["rung"], r["entropy_mean"]) for r in b.records("student"))
+    assert only[0].points == tuple((r.rung, r.entropy_mean) for r in b.records("student"))
 
 
 def test_entropy_follows_the_running_phase_unless_one_is_chosen():
@@ -45,7 +47,7 @@ def test_entropy_follows_the_running_phase_unless_one_is_chosen():
     assert view.entropy_phase(b, "teacher") == "teacher"
     layers = view.entropy_by_layer(b, "teacher")
     assert list(layers) == ["features.1", "features.3"]
-    assert layers["features.3"] == [r["entropy"]["features.3"] for r in b.records("teacher")]
+    assert layers["features.3"] == [r.entropy["features.3"] for r in b.records("teacher")]
 
 
 def test_progress_counts_rungs_over_all_phases_and_estimates_time_left():
@@ -54,7 +56,7 @@ def test_progress_counts_rungs_over_all_phases_and_estimates_time_left():
     p = view.progress(b, now=b.started + 10.0)
     assert (p.phase, p.rung, p.rungs, p.rungs_done, p.rungs_total) == ("teacher", 2, 4, 3, 10)
     assert p.elapsed == 10.0 and p.status == "running"
-    per_epoch = sum(r["seconds"] for r in b.records("teacher")) / sum(r["epochs"] for r in b.records("teacher"))
+    per_epoch = sum(r.seconds for r in b.records("teacher")) / sum(r.epochs for r in b.records("teacher"))
     left_epochs = 2 * 2 + (3 + 4 * 2)  # two teacher rungs, then the whole student ladder
     assert abs(p.eta - left_epochs * per_epoch) < 1e-9
     done = view.progress(built(), now=b.started + 1e6)
@@ -101,7 +103,7 @@ def test_the_header_resources_are_threads_on_a_cpu_and_memory_peak_and_utilisati
                                environment={**start.environment, "device": "cuda:0"}, phases=start.phases,
                                rungs=start.rungs))
     record = next(e for e in events if e.type == "rung_finished").record
-    cuda.consume(ev.RungFinished(phase="teacher", rung=0, record={**record, "gpu_peak_mb": 1536.4}))
+    cuda.consume(ev.RungFinished(phase="teacher", rung=0, record=dataclasses.replace(record, gpu_peak_mb=1536.4)))
     assert view.resources(cuda) == "peak 1,536 MiB"  # watch: only the recorded peaks
     assert view.resources(cuda, {"mem_mb": 812.0, "util": 97.0}) == "812 MiB · peak 1,536 MiB · util 97%"
     assert view.resources(cuda, {"mem_mb": 812.0, "util": None}) == "812 MiB · peak 1,536 MiB"  # no NVML

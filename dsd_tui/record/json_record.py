@@ -39,7 +39,18 @@ class JsonRecord(Mapping):
         return tuple(f.name for f in dataclasses.fields(cls) if f.name not in EDGE_FIELDS)
 
     def keys_in_json(self) -> tuple[str, ...]:
-        return self.json_keys if self.json_keys is not None else self.canonical_keys()
+        """A record read from a file: its keys, then any field set since (`dataclasses.replace`) that the file
+        lacked; a record built here: `canonical_keys()`."""
+        if self.json_keys is None:
+            return self.canonical_keys()
+        return self.json_keys + tuple(k for k in self.canonical_keys() if k not in self.json_keys and self._set(k))
+
+    def _set(self, key: str) -> bool:
+        f = self.__dataclass_fields__.get(key)  # type: ignore[attr-defined]
+        if f is None:
+            return True
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        return getattr(self, key) != default
 
     def to_json(self) -> dict:
         return {k: _json(self._value(k)) for k in self.keys_in_json()}
