@@ -268,6 +268,19 @@ def profiles(as_json):
         echo_all(f"{name:<27} {raw.get('description', '')}\n")
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry instead of the table.")
+def plugins(as_json):
+    """List every model, dataset and pruning criterion a profile can name, and where each comes from
+    (bundled, an installed plugin package and its version, or registered from Python). No plugin is
+    imported to list it (docs/plugins.md)."""
+    from dsd_tui import plugins as plugins_mod
+    if as_json:
+        click.echo(json.dumps(plugins_mod.rows(), indent=2))
+        return
+    echo_all(plugins_mod.table() + "\n")
+
+
 from dsd_tui.study.commands import STUDY_COMMANDS  # noqa: E402 - sweep, aggregate, compare, plot
 
 for _command in STUDY_COMMANDS:
