@@ -113,7 +113,8 @@ def test_cross_checks_follow_the_entries_declarations():
     DATASETS.register("test-grey", Dataset("test-grey", lambda c, s: None, image_note="5×5 grey",
                                            path_help="the folder holding GREY/", asymmetric_map={0: 1}))
     try:
-        with pytest.raises(P.ProfileError, match="data.path is empty: dataset test-grey needs the folder holding GREY/"):
+        with pytest.raises(P.ProfileError, match="data.path is empty: dataset test-grey needs the folder holding "
+                                                 "GREY/"):
             P.load(None, ["data.dataset=test-grey"])
         with pytest.raises(P.ProfileError, match="model.arch = 'test-imagenet' needs 3×32×32 images; test-grey is "
                                                  "5×5 grey: use lenet300 or mlp"):
