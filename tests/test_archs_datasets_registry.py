@@ -165,6 +165,14 @@ def test_a_python_registered_network_and_data_set_run_a_real_ladder(tmp_path, re
     assert kept / total == pytest.approx(0.8 ** 2, abs=0.01)
     rung = summary["phases"][0]["rungs"][-1]
     assert sorted(rung["entropy"]) == ["act", "act2"]
+    # its checkpoint as the teacher of a process where that network is not registered: one line
+    out = tmp_path / "again"
+    teacher = run_dir / "checkpoints" / "teacher-rung02.pt"
+    result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(out),
+                                       *sets(*TINY, f"distill.teacher={teacher}")])
+    _one_line_exit_2(result, "distill.teacher = ", "its architecture: no architecture named 'tinyconv-py' is "
+                                                   "registered")
+    assert not out.exists()
 
 
 def test_the_preflight_check_of_a_plugin_network_leaves_the_global_rng_alone(registered):
