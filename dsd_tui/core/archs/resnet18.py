@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dsd_tui.core.archs import ARCHITECTURES, Architecture
 
+NAME = "resnet18"
+
 
 def build(model_cfg, input_shape: tuple, num_classes: int):
     from dsd_tui.core.models import ResNet18, require_image_input
 
-    require_image_input("resnet18", input_shape)
+    require_image_input(NAME, input_shape)
     return ResNet18(num_classes)
 
 
-ARCHITECTURES.register("resnet18", Architecture("resnet18", build, needs_images=True, gpu_ms_per_step=10.0))
+ARCHITECTURES.register(NAME, Architecture(NAME, build, needs_images=True, gpu_ms_per_step=10.0))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dsd_tui.core.datasets import DATASETS, Dataset, Source
 from dsd_tui.core.datasets._normalisation import CIFAR100_MEAN, CIFAR100_STD
 
+NAME = "cifar100n"
+
 
 def source(cfg, seed: int) -> Source:
     from dsd_tui.core.cifar_files import CIFAR100_LAYOUT, CifarFiles
@@ -17,7 +19,7 @@ def source(cfg, seed: int) -> Source:
     return Source(src.train, src.test, src.num_classes, src.checksums_verified, noisy_train_labels=human)
 
 
-DATASETS.register("cifar100n", Dataset(
-    "cifar100n", source, images=True, input_shape=(3, 32, 32), mean=CIFAR100_MEAN, std=CIFAR100_STD,
+DATASETS.register(NAME, Dataset(
+    NAME, source, images=True, input_shape=(3, 32, 32), mean=CIFAR100_MEAN, std=CIFAR100_STD,
     path_help="the folder holding the CIFAR python files (cifar-100-python/)",
     noisy_labels_help="the human noisy labels file (CIFAR-100_human.pt)", full_train=50000))
