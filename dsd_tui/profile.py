@@ -49,6 +49,28 @@ def choice(*allowed: str):
     return check
 
 
+def registered(module: str, attr: str, *, empty: str | None = None):
+    """A name the registry `module.attr` holds when the profile is checked (bundled, a plugin listed from
+    its metadata without importing it, or registered from Python); `empty` describes what "" means where
+    "" is allowed. The registry is imported on first check, so this module stays cheap to import."""
+    def check(v):
+        if empty is not None and v == "":
+            return None
+        reg = _registry(module, attr)
+        if v in reg:
+            return None
+        blank = f'"" ({empty}) or ' if empty is not None else ""
+        return (f"must be {blank}one of {', '.join(reg.names())} (the registered {reg.concept}s; a plugin "
+                f"package adds more: docs/plugins.md)")
+    check.registry = (module, attr)  # describe_keys lists the bundled names from it
+    return check
+
+
+def _registry(module: str, attr: str):
+    import importlib
+    return getattr(importlib.import_module(module), attr)
+
+
 def between(lo=None, hi=None, lo_open=False, hi_open=False):
     def check(v):
         if isinstance(v, float) and not math.isfinite(v):
@@ -95,16 +117,16 @@ class RunSection:
 
 @dataclass(frozen=True)
 class DataSection:
-    dataset: str = opt("digits", "digits | cifar10 | cifar100 | cifar100n | mnist | fashion-mnist | synthetic",
-                       choice("digits", "cifar10", "cifar100", "cifar100n", "mnist", "fashion-mnist", "synthetic"))
+    dataset: str = opt("digits", "{names} (bundled: core/datasets/) or a plugin's data set",
+                       registered("dsd_tui.core.datasets", "DATASETS"))
     path: str = opt("", "data directory (required for CIFAR: the folder holding cifar-10-batches-py / "
                         "cifar-100-python; for MNIST: the folder holding MNIST/raw/ or FashionMNIST/raw/)")
     noisy_labels: str = opt("", "CIFAR-100N: path to the human noisy labels file (CIFAR-100_human.pt)")
     noise: float = opt(0.4, "fraction of train/val labels moved to a different class, in [0, 1)",
                        between(0.0, 1.0, hi_open=True))
     noise_type: str = opt("symmetric", "symmetric (to another class, the paper's) | random-labels (uniform over all "
-                          "classes, He et al.) | pairflip (c to c+1) | asymmetric (similar-class flips; digits, mnist, "
-                          "cifar10, synthetic); mappings in docs/lab.md",
+                          "classes, He et al.) | pairflip (c to c+1) | asymmetric (similar-class flips, on data sets "
+                          "that declare a class map); mappings in docs/lab.md",
                           choice("symmetric", "random-labels", "pairflip", "asymmetric"))
     val_size: int = opt(200, "validation samples held out from the training set (same label noise); 0 = none, "
                              "train on every sample (only with distill.teacher = \"best-test\")",
@@ -119,8 +141,9 @@ class DataSection:
 
 @dataclass(frozen=True)
 class ModelSection:
-    arch: str = opt("mlp", "mlp | resnet18 | vgg | lenet300 (784-300-100-10, He et al.)",
-                    choice("mlp", "resnet18", "vgg", "lenet300"))
+    arch: str = opt("mlp", "{names} (bundled: core/archs/; lenet300 = He et al.'s 784-300-100-10) or a "
+                    "plugin's network",
+                    registered("dsd_tui.core.archs", "ARCHITECTURES"))
     hidden: list = opt([512, 512], "mlp: hidden layer widths (neurons)")
     depth: int = opt(5, "vgg: number of blocks δ (each two 3×3 convs and a 2×2 max-pool)", between(1, 5))
     width_exp: int = opt(5, "vgg: the first block has 2^width_exp channels γ, doubling per block", between(0, 10))
@@ -180,8 +203,8 @@ class DistillSection:
     temperature: float = opt(10.0, "KD temperature T", between(0.0, 1000.0, lo_open=True))
     alpha: float = opt(0.8, "weight of the KD term; 1-alpha weighs the CE on noisy labels, in [0, 1]",
                        between(0.0, 1.0))
-    arch: str = opt("", "student architecture ('' = same as model.arch)",
-                    choice("", "mlp", "resnet18", "vgg", "lenet300"))
+    arch: str = opt("", "student architecture: '' (same as model.arch) | {names} | a plugin's network",
+                    registered("dsd_tui.core.archs", "ARCHITECTURES", empty="same as model.arch"))
     student_init: str = opt("teacher", "teacher (the student starts from the teacher's dense init, as in the authors' "
                             "code; a student of another architecture is fresh by nature) | fresh (its own seed)",
                             choice("teacher", "fresh"))
@@ -345,24 +368,7 @@ def _cross_checks(p: Profile, source: str) -> None:
     if p.train.milestones and p.train.milestones[-1] > limit:
         raise ProfileError(f"{source}: train.milestones = {p.train.milestones}: milestone {p.train.milestones[-1]} is "
                            f"beyond the {limit} epochs of a rung; use epochs within 1..{limit}")
-    if p.data.dataset in ("cifar10", "cifar100", "cifar100n") and not p.data.path:
-        raise ProfileError(f"{source}: data.path is empty: dataset {p.data.dataset} needs the folder holding the "
-                           f"CIFAR python files; set it in the profile or with --set data.path=DIR")
-    if p.data.dataset == "cifar100n" and not p.data.noisy_labels:
-        raise ProfileError(f"{source}: data.noisy_labels is empty: cifar100n needs the human noisy labels file "
-                           f"(CIFAR-100_human.pt); set it with --set data.noisy_labels=FILE")
-    if p.data.dataset in ("mnist", "fashion-mnist"):
-        if not p.data.path:
-            raise ProfileError(f"{source}: data.path is empty: dataset {p.data.dataset} needs the folder holding "
-                               f"{'MNIST' if p.data.dataset == 'mnist' else 'FashionMNIST'}/raw/ (the idx files); "
-                               f"set it with --set data.path=DIR")
-        for key, arch in (("model.arch", p.model.arch), ("distill.arch", p.distill.arch)):
-            if arch in ("resnet18", "vgg"):
-                raise ProfileError(f"{source}: {key} = {arch!r} needs 3×32×32 images; {p.data.dataset} is 28×28 "
-                                   f"grey: use lenet300 or mlp")
-    if p.data.noise_type == "asymmetric" and p.data.dataset not in ASYMMETRIC_DATASETS:
-        raise ProfileError(f"{source}: data.noise_type = 'asymmetric' has no class mapping for {p.data.dataset}; "
-                           f"use it with {', '.join(ASYMMETRIC_DATASETS)}, or another noise type")
+    _data_checks(p, source)
     if p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch > p.train.dense_epochs:
         raise ProfileError(f"{source}: prune.rewind_epoch = {p.prune.rewind_epoch}: beyond the "
                            f"{p.train.dense_epochs} dense epochs; use 0..{p.train.dense_epochs}")
@@ -381,7 +387,45 @@ def _cross_checks(p: Profile, source: str) -> None:
                                f"add it there")
 
 
-ASYMMETRIC_DATASETS = ("digits", "mnist", "cifar10", "synthetic")  # those core/label_noise.py maps
+def _loaded(module: str, attr: str, name: str):
+    """The registry's value for `name` where it needs no import (bundled or registered from Python), else
+    None: a plugin is only imported and checked by the run's preflight."""
+    reg = _registry(module, attr)
+    if name not in reg:
+        return None
+    entry = reg.entry(name)
+    return entry.value if entry.origin.kind != "plugin" else None
+
+
+def _data_checks(p: Profile, source: str) -> None:
+    """The cross-checks a data set's and an architecture's own declarations drive (core/datasets/,
+    core/archs/): a required data.path or data.noisy_labels, an image-only network on data that is not
+    3×32×32 images, asymmetric noise without a class map."""
+    ds = _loaded("dsd_tui.core.datasets", "DATASETS", p.data.dataset)
+    name = p.data.dataset
+    if ds is not None and ds.path_help and not p.data.path:
+        raise ProfileError(f"{source}: data.path is empty: dataset {name} needs {ds.path_help}; set it in the "
+                           f"profile or with --set data.path=DIR")
+    if ds is not None and ds.noisy_labels_help and not p.data.noisy_labels:
+        raise ProfileError(f"{source}: data.noisy_labels is empty: {name} needs {ds.noisy_labels_help}; set it "
+                           f"with --set data.noisy_labels=FILE")
+    if ds is not None and ds.image_note:
+        for key, arch in (("model.arch", p.model.arch), ("distill.arch", p.distill.arch)):
+            net = _loaded("dsd_tui.core.archs", "ARCHITECTURES", arch) if arch else None
+            if net is not None and net.needs_images:
+                fits = [n for n in _registry("dsd_tui.core.archs", "ARCHITECTURES").bundled_names()
+                        if not _loaded("dsd_tui.core.archs", "ARCHITECTURES", n).needs_images]
+                raise ProfileError(f"{source}: {key} = {arch!r} needs 3×32×32 images; {name} is {ds.image_note}: "
+                                   f"use {' or '.join(fits)}")
+    if p.data.noise_type == "asymmetric" and (ds is None or ds.asymmetric_map is None):
+        raise ProfileError(f"{source}: data.noise_type = 'asymmetric' has no class mapping for {name}; "
+                           f"use it with {', '.join(asymmetric_datasets())}, or another noise type")
+
+
+def asymmetric_datasets() -> list[str]:
+    """The data sets with a class map for `data.noise_type = "asymmetric"` (their `asymmetric_map`)."""
+    reg = _registry("dsd_tui.core.datasets", "DATASETS")
+    return [n for n in reg.names() if getattr(_loaded("dsd_tui.core.datasets", "DATASETS", n), "asymmetric_map", None)]
 
 
 def from_dict(raw: dict, source: str = "profile") -> Profile:
@@ -496,5 +540,13 @@ def describe_keys() -> list[tuple[str, Any, str]]:
     for name, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-            rows.append((f"{name}.{f.name}", default, f.metadata["help"]))
+            rows.append((f"{name}.{f.name}", default, _with_names(f.metadata["help"], f.metadata["check"])))
     return rows
+
+
+def _with_names(help_text: str, check) -> str:
+    """A registry-checked key's help with `{names}` replaced by the bundled names, read from the registry now."""
+    where = getattr(check, "registry", None)
+    if where is None:
+        return help_text
+    return help_text.replace("{names}", " | ".join(_registry(*where).bundled_names()))

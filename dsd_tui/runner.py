@@ -199,18 +199,24 @@ def preflight(prof: profile_mod.Profile, check_teacher: bool = True) -> DataBund
 def check_arch(prof: profile_mod.Profile, data: DataBundle) -> None:
     """Each phase's network takes one batch of two of the data's inputs (on the CPU, no gradients), so
     an architecture that cannot (a VGG's five pools on 8×8 digits) is one line before the run starts,
-    not a traceback after the teacher ladder."""
+    not a traceback after the teacher ladder. A plugin's network is checked here on its first build
+    (core/archs/: a Module with a Linear/Conv2d weight, logits of shape (2, classes)). The global RNG is
+    put back afterwards, so the run draws the same numbers as without this check."""
     archs = {("model.arch", prof.model.arch)}
     if prof.distill.enabled and prof.distill.arch:
         archs.add(("distill.arch", prof.distill.arch))
     for key, arch in sorted(archs):
-        try:
-            model = build_model(arch, prof.model, data.input_shape, data.num_classes).eval()
-            with torch.no_grad():
-                out = model(torch.zeros((2, *data.input_shape)))
-            if tuple(out.shape) != (2, data.num_classes):
-                raise ValueError(f"gives outputs of shape {tuple(out.shape)[1:]}")
-        except (RuntimeError, ValueError) as e:
-            reason = (str(e).strip().splitlines() or [e.__class__.__name__])[0][:100]
-            raise UsageError(f"{key} = {arch!r}: cannot take {data.name}'s inputs of shape {tuple(data.input_shape)} "
-                             f"({reason}); choose another architecture (\"mlp\" takes any input)") from None
+        with torch.random.fork_rng(devices=[]):
+            try:
+                model = build_model(arch, prof.model, data.input_shape, data.num_classes).eval()
+                with torch.no_grad():
+                    out = model(torch.zeros((2, *data.input_shape)))
+                if tuple(out.shape) != (2, data.num_classes):
+                    raise ValueError(f"gives outputs of shape {tuple(out.shape)[1:]}")
+            except UsageError as e:  # a plugin that fails its checks, a name no longer registered
+                raise type(e)(f"{key} = {arch!r}: {e}") from None
+            except (RuntimeError, ValueError) as e:
+                reason = (str(e).strip().splitlines() or [e.__class__.__name__])[0][:100]
+                raise UsageError(f"{key} = {arch!r}: cannot take {data.name}'s inputs of shape "
+                                 f"{tuple(data.input_shape)} ({reason}); choose another architecture (\"mlp\" takes "
+                                 f"any input)") from None
