@@ -31,6 +31,10 @@ MAX_SAMPLES = 100_000_000
 MAX_LR = 1e30  # no study uses more; tests force divergence with exactly this
 MAX_PROFILE_BYTES = 1 << 20  # a profile is a few hundred bytes; a bigger file is not one (and is not read whole)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The registries some keys name entries of (read when a value is checked or the docs are generated).
+RETRAIN = "dsd_tui.core.retrain:RETRAIN_MODES"
+CRITERIA = "dsd_tui.core.criteria:CRITERIA"
+STOP_RULES = "dsd_tui.stops.rules:STOP_RULES"
 
 
 class ProfileError(UsageError):
@@ -41,6 +45,31 @@ def opt(default, help: str, check: Callable[[Any], str | None] | None = None):
     """A profile key: its default, a help line (with units) and a check returning a problem or None."""
     kw = {"default_factory": (lambda d=default: list(d))} if isinstance(default, list) else {"default": default}
     return field(metadata={"help": help, "check": check}, **kw)
+
+
+def registry(path: str):
+    """The Registry at `path` ("module:NAME"), imported when a check or the docs need it, not when this
+    module is imported (so reading a profile's keys stays cheap and a plugin is never imported by it)."""
+    import importlib
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def registered(path: str, *extra: str):
+    """A check: the value is a name of the registry at `path` (bundled, plugin or Python; a plugin's name
+    is listed from its package's metadata, not imported), or one of `extra`."""
+    def check(v):
+        reg = registry(path)
+        if v in extra or v in reg:
+            return None
+        more = " (a plugin package adds more: docs/plugins.md)" if reg.group else ""
+        return f"must be one of {', '.join([*extra, *reg.names()])}{more}"
+    return check
+
+
+def names_help(path: str, text: str):
+    """A help line naming the registry's bundled entries, built when the docs are (`{names}` in `text`)."""
+    return lambda: text.format(names=" | ".join(registry(path).bundled_names()))
 
 
 def choice(*allowed: str):
@@ -154,8 +183,8 @@ class PruneSection:
     rate: float = opt(0.2, "fraction of the remaining prunable weights removed per rung, in (0, 1)",
                       between(0.0, 1.0, lo_open=True, hi_open=True))
     rungs: int = opt(34, "pruning rungs after the dense rung (sparsity after rung k is 1-(1-rate)^k)", between(0, 200))
-    retrain: str = opt("lr-rewind", "lr-rewind | finetune | weight-rewind | reinit",
-                       choice("lr-rewind", "finetune", "weight-rewind", "reinit"))
+    retrain: str = opt("lr-rewind", names_help(RETRAIN, "how a pruned rung retrains: {names} (core/retrain/)"),
+                       registered(RETRAIN))
     rewind_epoch: int = opt(0, "weight-rewind: the dense-rung epoch whose weights each rung restarts from",
                               between(0, MAX_EPOCHS))
     rewind_step: int = opt(0, "weight-rewind: the dense-rung training step (optimizer steps, counted from 1) whose "
@@ -163,9 +192,9 @@ class PruneSection:
                               "2022 rewind to step 1000 on CIFAR)", between(0, 1 << 40))
     finetune_lr: float = opt(1e-3, "finetune: the constant learning rate of every pruned rung (1e-3: He et al. 2022)",
                              between(0.0, MAX_LR, lo_open=True))
-    criterion: str = opt("magnitude", "what a rung ranks kept weights by, lowest pruned first: magnitude |w| (the "
-                         "paper's) | gradient |w·dL/dw| on one seeded training batch | random",
-                         choice("magnitude", "gradient", "random"))
+    criterion: str = opt("magnitude", lambda: "what a rung ranks kept weights by, lowest pruned first: " + " | ".join(
+                         registry(CRITERIA).get(n).summary for n in registry(CRITERIA).bundled_names())
+                         + " | a plugin's name (docs/plugins.md)", registered(CRITERIA))
     scope: str = opt("global", "global (one ranking over all pruned layers, the paper's) | layerwise (each layer loses "
                      "prune.rate of its own kept weights)", choice("global", "layerwise"))
     output_layer: bool = opt(True, "prune the output layer (the last Linear) too; false keeps it dense (He et al. on "
@@ -192,21 +221,30 @@ class EntropySection:
     enabled: bool = opt(True, "measure per-layer activation entropy after every rung")
 
 
-STOP_CRITERIA = ("early-stop", "tolerance-drop", "entropy-gated")
-
-
 def criteria_list(v):
-    bad = [c for c in v if c not in STOP_CRITERIA]
-    return f"unknown criteria {bad}; allowed: {', '.join(STOP_CRITERIA)}" if bad else None
+    rules = registry(STOP_RULES)
+    bad = [c for c in v if c not in rules]
+    return f"unknown criteria {bad}; allowed: {', '.join(rules.names())}" if bad else None
+
+
+def gateable_rules() -> list[str]:
+    rules = registry(STOP_RULES)
+    return [n for n in rules.names() if rules.get(n).gateable]
+
+
+def gateable(v):
+    return None if v in gateable_rules() else f"must be one of {', '.join(gateable_rules())}"
 
 
 @dataclass(frozen=True)
 class StopSection:
-    criteria: list = opt(list(STOP_CRITERIA), "criteria evaluated after every rung (shadow mode)", criteria_list)
+    criteria: list = opt(["early-stop", "tolerance-drop", "entropy-gated"],
+                         names_help(STOP_RULES, "criteria evaluated after every rung (shadow mode): {names}"),
+                         criteria_list)
     active: str = opt("entropy-gated", "the criterion that alerts/stops the teacher phase ('' = none)",
-                      choice("", *STOP_CRITERIA))
+                      registered(STOP_RULES, ""))
     active_student: str = opt("tolerance-drop", "the criterion that alerts/stops the student phase ('' = none)",
-                              choice("", *STOP_CRITERIA))
+                              registered(STOP_RULES, ""))
     action: str = opt("alert", "alert (record and alert, keep going) | stop (end the phase at the firing rung)",
                       choice("alert", "stop"))
     patience: int = opt(3, "early-stop: rungs without a validation improvement before it fires", between(1, 1000))
@@ -218,7 +256,8 @@ class StopSection:
                          "quickstart, docs/results.md)", between(1, 15))
     gate_drop: float = opt(0.1, "entropy-gated: arms once mean entropy fell this fraction below its running max",
                            between(0.0, 1.0, lo_open=True, hi_open=True))
-    gated: str = opt("early-stop", "entropy-gated: the rule it arms", choice("early-stop", "tolerance-drop"))
+    gated: str = opt("early-stop", lambda: f"entropy-gated: the rule it arms: {' | '.join(gateable_rules())}",
+                     gateable)
 
 
 SECTIONS = {
@@ -363,9 +402,9 @@ def _cross_checks(p: Profile, source: str) -> None:
     if p.data.noise_type == "asymmetric" and p.data.dataset not in ASYMMETRIC_DATASETS:
         raise ProfileError(f"{source}: data.noise_type = 'asymmetric' has no class mapping for {p.data.dataset}; "
                            f"use it with {', '.join(ASYMMETRIC_DATASETS)}, or another noise type")
-    if p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch > p.train.dense_epochs:
-        raise ProfileError(f"{source}: prune.rewind_epoch = {p.prune.rewind_epoch}: beyond the "
-                           f"{p.train.dense_epochs} dense epochs; use 0..{p.train.dense_epochs}")
+    problem = registry(RETRAIN).get(p.prune.retrain).check(p.prune, p.train)
+    if problem:
+        raise ProfileError(f"{source}: {problem}")
     if p.data.val_size == 0 and p.distill.teacher != "best-test":
         raise ProfileError(f"{source}: data.val_size = 0 leaves no validation split, so rungs would be chosen on the "
                            f"test set; say so with distill.teacher = \"best-test\" or keep a validation split")
@@ -496,5 +535,6 @@ def describe_keys() -> list[tuple[str, Any, str]]:
     for name, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-            rows.append((f"{name}.{f.name}", default, f.metadata["help"]))
+            help_ = f.metadata["help"]
+            rows.append((f"{name}.{f.name}", default, help_() if callable(help_) else help_))
     return rows
