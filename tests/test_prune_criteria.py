@@ -14,11 +14,11 @@ from relhelp import headless_run
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
-from dsd_tui.core.data import load_data
-from dsd_tui.core.models import MLP
 from dsd_tui.core.criteria._base import score_batch
 from dsd_tui.core.criteria.gradient import gradient_scores
 from dsd_tui.core.criteria.random import random_scores
+from dsd_tui.core.data import load_data
+from dsd_tui.core.models import MLP
 from dsd_tui.core.pruning import Masks, output_layer_name
 
 BASE = ("prune.rungs=1", "train.dense_epochs=2", "train.epochs=1", "distill.enabled=false", "entropy.enabled=false",

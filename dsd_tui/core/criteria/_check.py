@@ -30,7 +30,7 @@ def check_criterion(name: str, model: nn.Module, batch: tuple[torch.Tensor, torc
     idx = torch.arange(len(y))
     gen = torch.Generator().manual_seed(0)
     request = CutRequest(model, params, [n for n in params if output_layer or n != out_name], gen, 0,
-                         loss or ce_loss, lambda: (x, y, idx), phase, 1)
+                         loss or ce_loss, lambda: (x, y, idx), phase, 0)  # rung 0: the check, not a cut
     scored(criterion, request)
 
 

@@ -13,7 +13,9 @@ the one internal interface (`_base.Criterion`).
 It returns scores of exactly the names of `weights`, shaped like them, finite; smaller is pruned first.
 dsd_tui applies the scope, the output-layer rule and "pruned stays pruned" (only kept weights are
 ranked), and seeds and restores the global RNG around the call. Anything else is a PluginError naming
-the plugin and its package (one line, exit 2).
+the plugin and its package (one line, exit 2). Before a run starts, runner.preflight calls it once on
+a freshly built teacher network and the first training samples (context.rung = 0), so a broken
+plugin is refused before the run directory exists.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ class Context:
     loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # loss(logits, x, y): the phase's
     generator: torch.Generator  # seeded from (seed, phase, rung), already past the batch's draw
     phase: str  # "teacher" | "student"
-    rung: int  # the rung being cut (1 = the first pruned rung)
+    rung: int  # the rung being cut (1 = the first pruned rung; 0 = the preflight check on a fresh network)
 
 
 def adapt(fn: Any, entry: Entry):
@@ -44,7 +46,7 @@ def adapt(fn: Any, entry: Entry):
     if isinstance(fn, Criterion):
         return fn
     if not callable(fn):
-        raise PluginError(f"pruning criterion {entry.where()} is a {type(fn).__name__}, not a function "
+        raise PluginError(f"pruning criterion {entry.where()} is of type {type(fn).__name__}, not a function "
                           f"score(model, weights, batch); fix that package")
     return Criterion(PluginScore(fn, entry), "plugin")
 
