@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from dsd_tui.core import ladder_resume, learning_distance
-from dsd_tui.core.criteria import CRITERIA, CutRequest, batch_drawer
+from dsd_tui.core.criteria import CRITERIA, CutRequest, once, score_batch
 from dsd_tui.core.criteria import cut as criteria_cut
 from dsd_tui.core.data import Batcher, DataBundle, load_data
 from dsd_tui.core.data_facts import data_facts
@@ -314,9 +314,13 @@ class Ladder:
         cfg = self.p.prune
         names = [n for n in ph.masks.params if cfg.output_layer or n != output_layer_name(ph.model)]
         seed = self.p.run.seed * 100_003 + PHASE_SEED[ph.name] * 1_009 + rung
-        gen = torch.Generator(device=self.device).manual_seed(seed)
-        draw = batch_drawer(self.data.train, self.p.data.batch_size, gen, self.batcher.prepare)
-        request = CutRequest(ph.model, ph.masks.params, names, gen, seed, ph.loss_fn or ce_loss, draw, ph.name, rung)
+        gen = torch.Generator(device=next(iter(ph.masks.params.values())).device).manual_seed(seed)
+
+        def draw():  # one training batch, no augmentation, drawn with the rung's generator
+            idx = score_batch(len(self.data.train), self.p.data.batch_size, gen)
+            return self.batcher.prepare(self.data.train.x[idx]), self.data.train.y[idx], idx
+        request = CutRequest(ph.model, ph.masks.params, names, gen, seed, ph.loss_fn or ce_loss, once(draw),
+                             ph.name, rung)
         criteria_cut(CRITERIA.get(cfg.criterion), ph.masks, request, cfg.rate, cfg.scope)
 
     def rung_epochs(self, rung: int) -> int:

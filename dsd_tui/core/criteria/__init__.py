@@ -16,7 +16,8 @@ from dsd_tui.registry import Registry
 
 CRITERIA = Registry("pruning criterion", package=__name__, group="dsd_tui.criteria", adapt=adapt)
 
-from dsd_tui.core.criteria._base import Criterion, CutRequest, batch_drawer, cut  # noqa: E402 - after CRITERIA
+from dsd_tui.core.criteria._base import Criterion, CutRequest, cut, once, score_batch  # noqa: E402 - after CRITERIA
 from dsd_tui.core.criteria._check import check_criterion, check_profile_criterion  # noqa: E402
 
-__all__ = ["CRITERIA", "Criterion", "CutRequest", "batch_drawer", "cut", "check_criterion", "check_profile_criterion"]
+__all__ = ["CRITERIA", "Criterion", "CutRequest", "cut", "once", "score_batch", "check_criterion",
+           "check_profile_criterion"]

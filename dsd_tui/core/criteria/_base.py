@@ -47,17 +47,16 @@ def score_batch(n: int, batch_size: int, gen: torch.Generator) -> torch.Tensor:
     return torch.randperm(n, generator=gen, device=gen.device)[:batch_size]
 
 
-def batch_drawer(split, batch_size: int, gen: torch.Generator, prepare: Callable) -> Callable[[], Batch]:
-    """`draw()`: the rung's scoring batch of `split` (x through `prepare`, no augmentation), drawn from `gen`
-    on the first call only, so a criterion that asks twice gets the same batch and the generator moves once."""
+def once(draw: Callable[[], Batch]) -> Callable[[], Batch]:
+    """`draw` called on the first request only, so a criterion that asks twice gets the same batch and the
+    rung's generator moves once (and a criterion that never asks draws nothing)."""
     drawn: list[Batch] = []
 
-    def draw() -> Batch:
+    def first() -> Batch:
         if not drawn:
-            idx = score_batch(len(split), batch_size, gen)
-            drawn.append((prepare(split.x[idx]), split.y[idx], idx))
+            drawn.append(draw())
         return drawn[0]
-    return draw
+    return first
 
 
 def cut(criterion: Criterion, masks: Masks, request: CutRequest, rate: float, scope: str) -> int:

@@ -1,7 +1,7 @@
 """gradient: |w · ∂L/∂w|, the SNIP-like saliency He et al. (ICML 2022) use, once per rung on one batch.
 
 The batch is `data.batch_size` training samples drawn without augmentation by the rung's seeded
-generator (`_base.batch_drawer`), so a resumed run cuts the same weights; the loss is the phase's own on its
+generator (`_base.score_batch`), so a resumed run cuts the same weights; the loss is the phase's own on its
 noisy labels (cross-entropy for the teacher, the KD loss for the student). The model runs in train mode
 on a copy, so BatchNorm's running statistics of the real model are left untouched.
 """
