@@ -3,8 +3,10 @@ the pruned weights with the dense rung's learning-rate schedule, and nothing is 
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
-from torch import nn
+if TYPE_CHECKING:  # annotations only: reading a profile's retraining mode imports no torch
+    from torch import nn
 
 
 class RetrainMode:
