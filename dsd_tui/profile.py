@@ -62,7 +62,8 @@ def registered(path: str, *extra: str):
         reg = registry(path)
         if v in extra or v in reg:
             return None
-        more = " (a plugin package adds more: docs/plugins.md)" if reg.group else ""
+        more = " (a plugin package, or a registration from Python before the run, adds more: docs/plugins.md)" \
+            if reg.group else ""
         return f"must be one of {', '.join([*extra, *reg.names()])}{more}"
     return check
 

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from relhelp import SRC, headless_run
 from test_registry import write_dist
 
+from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
 from dsd_tui.core import ladder as ladder_mod
 from dsd_tui.core.criteria import CRITERIA
@@ -235,3 +236,5 @@ def test_an_unknown_criterion_lists_the_plugins_too_without_importing_them(tmp_p
     assert result.exit_code == 2
     assert "b-import" in result.output and "magnitude" in result.output
     assert "brokencrit" not in sys.modules  # listed from metadata only
+    assert profile_mod.load(None, ["prune.criterion=b-shape"]).prune.criterion == "b-shape"
+    assert "brokencrit" not in sys.modules  # the profile check does not import the plugin either

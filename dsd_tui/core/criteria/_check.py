@@ -41,8 +41,7 @@ def check_profile_criterion(prof, data) -> None:
     from dsd_tui.core.data import Batcher
     from dsd_tui.core.models import build_model
     name = prof.prune.criterion
-    CRITERIA.get(name)
-    if CRITERIA.origin(name).kind == "bundled" or prof.prune.rungs == 0:
+    if prof.prune.rungs == 0 or CRITERIA.origin(name).kind == "bundled":  # no cut, or a tested criterion
         return
     with torch.random.fork_rng(devices=[]):
         model = build_model(prof.model.arch, prof.model, data.input_shape, data.num_classes)
