@@ -319,8 +319,9 @@ class Ladder:
         def draw():  # one training batch, no augmentation, drawn with the rung's generator
             idx = score_batch(len(self.data.train), self.p.data.batch_size, gen)
             return self.batcher.prepare(self.data.train.x[idx]), self.data.train.y[idx], idx
-        request = CutRequest(ph.model, ph.masks.params, names, gen, seed, ph.loss_fn or ce_loss, once(draw),
-                             ph.name, rung)
+        # the global RNG's seed for the call: bit 62 set, so it is never one of the generators' seeds (< 2^48)
+        request = CutRequest(ph.model, ph.masks.params, names, gen, seed ^ (1 << 62), ph.loss_fn or ce_loss,
+                             once(draw), ph.name, rung)
         criteria_cut(CRITERIA.get(cfg.criterion), ph.masks, request, cfg.rate, cfg.scope)
 
     def rung_epochs(self, rung: int) -> int:
