@@ -31,6 +31,12 @@ MAX_SAMPLES = 100_000_000
 MAX_LR = 1e30  # no study uses more; tests force divergence with exactly this
 MAX_PROFILE_BYTES = 1 << 20  # a profile is a few hundred bytes; a bigger file is not one (and is not read whole)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The registries some keys name entries of (read when a value is checked or the docs are generated).
+ARCHS = "dsd_tui.core.archs:ARCHITECTURES"
+DATASETS = "dsd_tui.core.datasets:DATASETS"
+RETRAIN = "dsd_tui.core.retrain:RETRAIN_MODES"
+CRITERIA = "dsd_tui.core.criteria:CRITERIA"
+STOP_RULES = "dsd_tui.stops.rules:STOP_RULES"
 
 
 class ProfileError(UsageError):
@@ -43,32 +49,42 @@ def opt(default, help: str, check: Callable[[Any], str | None] | None = None):
     return field(metadata={"help": help, "check": check}, **kw)
 
 
+def registry(path: str):
+    """The Registry at `path` ("module:NAME"), imported when a check or the docs need it, not when this
+    module is imported (so reading a profile's keys stays cheap and a plugin is never imported by it)."""
+    import importlib
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def registered(path: str, *extra: str, empty: str | None = None):
+    """A check: the value is a name of the registry at `path` (bundled, plugin or Python; a plugin's name
+    is listed from its package's metadata, not imported), one of `extra`, or "" where `empty` says what ""
+    means."""
+    def check(v):
+        if v in extra or (empty is not None and v == ""):
+            return None
+        reg = registry(path)
+        if v in reg:
+            return None
+        blank = f'"" ({empty}) or ' if empty is not None else ""
+        more = ""
+        if reg.group:
+            more = f" (a plugin package, or {reg.python_api or 'a registration from Python'} before the run, adds " \
+                   f"more: docs/plugins.md)"
+        return f"must be {blank}one of {', '.join([*extra, *reg.names()])}{more}"
+    return check
+
+
+def names_help(path: str, text: str):
+    """A help line naming the registry's bundled entries, built when the docs are (`{names}` in `text`)."""
+    return lambda: text.format(names=" | ".join(registry(path).bundled_names()))
+
+
 def choice(*allowed: str):
     def check(v):
         return None if v in allowed else f"must be one of {', '.join(allowed)}"
     return check
-
-
-def registered(module: str, attr: str, *, empty: str | None = None):
-    """A name the registry `module.attr` holds when the profile is checked (bundled, a plugin listed from
-    its metadata without importing it, or registered from Python); `empty` describes what "" means where
-    "" is allowed. The registry is imported on first check, so this module stays cheap to import."""
-    def check(v):
-        if empty is not None and v == "":
-            return None
-        reg = _registry(module, attr)
-        if v in reg:
-            return None
-        blank = f'"" ({empty}) or ' if empty is not None else ""
-        return (f"must be {blank}one of {', '.join(reg.names())} (the registered {reg.concept}s; a plugin "
-                f"package adds more: docs/plugins.md)")
-    check.registry = (module, attr)  # describe_keys lists the bundled names from it
-    return check
-
-
-def _registry(module: str, attr: str):
-    import importlib
-    return getattr(importlib.import_module(module), attr)
 
 
 def between(lo=None, hi=None, lo_open=False, hi_open=False):
@@ -117,8 +133,8 @@ class RunSection:
 
 @dataclass(frozen=True)
 class DataSection:
-    dataset: str = opt("digits", "{names} (bundled: core/datasets/) or a plugin's data set",
-                       registered("dsd_tui.core.datasets", "DATASETS"))
+    dataset: str = opt("digits", names_help(DATASETS, "{names} (bundled: core/datasets/) or a plugin's data set"),
+                       registered(DATASETS))
     path: str = opt("", "data directory (required for CIFAR: the folder holding cifar-10-batches-py / "
                         "cifar-100-python; for MNIST: the folder holding MNIST/raw/ or FashionMNIST/raw/)")
     noisy_labels: str = opt("", "CIFAR-100N: path to the human noisy labels file (CIFAR-100_human.pt)")
@@ -141,9 +157,9 @@ class DataSection:
 
 @dataclass(frozen=True)
 class ModelSection:
-    arch: str = opt("mlp", "{names} (bundled: core/archs/; lenet300 = He et al.'s 784-300-100-10) or a "
-                    "plugin's network",
-                    registered("dsd_tui.core.archs", "ARCHITECTURES"))
+    arch: str = opt("mlp", names_help(ARCHS, "{names} (bundled: core/archs/; lenet300 = He et al.'s 784-300-100-10) "
+                                      "or a plugin's network"),
+                    registered(ARCHS))
     hidden: list = opt([512, 512], "mlp: hidden layer widths (neurons)")
     depth: int = opt(5, "vgg: number of blocks δ (each two 3×3 convs and a 2×2 max-pool)", between(1, 5))
     width_exp: int = opt(5, "vgg: the first block has 2^width_exp channels γ, doubling per block", between(0, 10))
@@ -177,8 +193,8 @@ class PruneSection:
     rate: float = opt(0.2, "fraction of the remaining prunable weights removed per rung, in (0, 1)",
                       between(0.0, 1.0, lo_open=True, hi_open=True))
     rungs: int = opt(34, "pruning rungs after the dense rung (sparsity after rung k is 1-(1-rate)^k)", between(0, 200))
-    retrain: str = opt("lr-rewind", "lr-rewind | finetune | weight-rewind | reinit",
-                       choice("lr-rewind", "finetune", "weight-rewind", "reinit"))
+    retrain: str = opt("lr-rewind", names_help(RETRAIN, "how a pruned rung retrains: {names} (core/retrain/)"),
+                       registered(RETRAIN))
     rewind_epoch: int = opt(0, "weight-rewind: the dense-rung epoch whose weights each rung restarts from",
                               between(0, MAX_EPOCHS))
     rewind_step: int = opt(0, "weight-rewind: the dense-rung training step (optimizer steps, counted from 1) whose "
@@ -186,9 +202,9 @@ class PruneSection:
                               "2022 rewind to step 1000 on CIFAR)", between(0, 1 << 40))
     finetune_lr: float = opt(1e-3, "finetune: the constant learning rate of every pruned rung (1e-3: He et al. 2022)",
                              between(0.0, MAX_LR, lo_open=True))
-    criterion: str = opt("magnitude", "what a rung ranks kept weights by, lowest pruned first: magnitude |w| (the "
-                         "paper's) | gradient |w·dL/dw| on one seeded training batch | random",
-                         choice("magnitude", "gradient", "random"))
+    criterion: str = opt("magnitude", lambda: "what a rung ranks kept weights by, lowest pruned first: " + " | ".join(
+                         registry(CRITERIA).get(n).summary for n in registry(CRITERIA).bundled_names())
+                         + " | a plugin's name (docs/plugins.md)", registered(CRITERIA))
     scope: str = opt("global", "global (one ranking over all pruned layers, the paper's) | layerwise (each layer loses "
                      "prune.rate of its own kept weights)", choice("global", "layerwise"))
     output_layer: bool = opt(True, "prune the output layer (the last Linear) too; false keeps it dense (He et al. on "
@@ -203,8 +219,9 @@ class DistillSection:
     temperature: float = opt(10.0, "KD temperature T", between(0.0, 1000.0, lo_open=True))
     alpha: float = opt(0.8, "weight of the KD term; 1-alpha weighs the CE on noisy labels, in [0, 1]",
                        between(0.0, 1.0))
-    arch: str = opt("", "student architecture: '' (same as model.arch) | {names} | a plugin's network",
-                    registered("dsd_tui.core.archs", "ARCHITECTURES", empty="same as model.arch"))
+    arch: str = opt("", names_help(ARCHS, "student architecture: '' (same as model.arch) | {names} | a plugin's "
+                                          "network"),
+                    registered(ARCHS, empty="same as model.arch"))
     student_init: str = opt("teacher", "teacher (the student starts from the teacher's dense init, as in the authors' "
                             "code; a student of another architecture is fresh by nature) | fresh (its own seed)",
                             choice("teacher", "fresh"))
@@ -215,21 +232,30 @@ class EntropySection:
     enabled: bool = opt(True, "measure per-layer activation entropy after every rung")
 
 
-STOP_CRITERIA = ("early-stop", "tolerance-drop", "entropy-gated")
-
-
 def criteria_list(v):
-    bad = [c for c in v if c not in STOP_CRITERIA]
-    return f"unknown criteria {bad}; allowed: {', '.join(STOP_CRITERIA)}" if bad else None
+    rules = registry(STOP_RULES)
+    bad = [c for c in v if c not in rules]
+    return f"unknown criteria {bad}; allowed: {', '.join(rules.names())}" if bad else None
+
+
+def gateable_rules() -> list[str]:
+    rules = registry(STOP_RULES)
+    return [n for n in rules.names() if rules.get(n).gateable]
+
+
+def gateable(v):
+    return None if v in gateable_rules() else f"must be one of {', '.join(gateable_rules())}"
 
 
 @dataclass(frozen=True)
 class StopSection:
-    criteria: list = opt(list(STOP_CRITERIA), "criteria evaluated after every rung (shadow mode)", criteria_list)
+    criteria: list = opt(["early-stop", "tolerance-drop", "entropy-gated"],
+                         names_help(STOP_RULES, "criteria evaluated after every rung (shadow mode): {names}"),
+                         criteria_list)
     active: str = opt("entropy-gated", "the criterion that alerts/stops the teacher phase ('' = none)",
-                      choice("", *STOP_CRITERIA))
+                      registered(STOP_RULES, empty="none"))
     active_student: str = opt("tolerance-drop", "the criterion that alerts/stops the student phase ('' = none)",
-                              choice("", *STOP_CRITERIA))
+                              registered(STOP_RULES, empty="none"))
     action: str = opt("alert", "alert (record and alert, keep going) | stop (end the phase at the firing rung)",
                       choice("alert", "stop"))
     patience: int = opt(3, "early-stop: rungs without a validation improvement before it fires", between(1, 1000))
@@ -241,7 +267,8 @@ class StopSection:
                          "quickstart, docs/results.md)", between(1, 15))
     gate_drop: float = opt(0.1, "entropy-gated: arms once mean entropy fell this fraction below its running max",
                            between(0.0, 1.0, lo_open=True, hi_open=True))
-    gated: str = opt("early-stop", "entropy-gated: the rule it arms", choice("early-stop", "tolerance-drop"))
+    gated: str = opt("early-stop", lambda: f"entropy-gated: the rule it arms: {' | '.join(gateable_rules())}",
+                     gateable)
 
 
 SECTIONS = {
@@ -369,9 +396,9 @@ def _cross_checks(p: Profile, source: str) -> None:
         raise ProfileError(f"{source}: train.milestones = {p.train.milestones}: milestone {p.train.milestones[-1]} is "
                            f"beyond the {limit} epochs of a rung; use epochs within 1..{limit}")
     _data_checks(p, source)
-    if p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch > p.train.dense_epochs:
-        raise ProfileError(f"{source}: prune.rewind_epoch = {p.prune.rewind_epoch}: beyond the "
-                           f"{p.train.dense_epochs} dense epochs; use 0..{p.train.dense_epochs}")
+    problem = registry(RETRAIN).get(p.prune.retrain).check(p.prune, p.train)
+    if problem:
+        raise ProfileError(f"{source}: {problem}")
     if p.data.val_size == 0 and p.distill.teacher != "best-test":
         raise ProfileError(f"{source}: data.val_size = 0 leaves no validation split, so rungs would be chosen on the "
                            f"test set; say so with distill.teacher = \"best-test\" or keep a validation split")
@@ -387,10 +414,10 @@ def _cross_checks(p: Profile, source: str) -> None:
                                f"add it there")
 
 
-def _loaded(module: str, attr: str, name: str):
+def _loaded(path: str, name: str):
     """The registry's value for `name` where it needs no import (bundled or registered from Python), else
     None: a plugin is only imported and checked by the run's preflight."""
-    reg = _registry(module, attr)
+    reg = registry(path)
     if name not in reg:
         return None
     entry = reg.entry(name)
@@ -401,7 +428,7 @@ def _data_checks(p: Profile, source: str) -> None:
     """The cross-checks a data set's and an architecture's own declarations drive (core/datasets/,
     core/archs/): a required data.path or data.noisy_labels, an image-only network on data that is not
     3×32×32 images, asymmetric noise without a class map."""
-    ds = _loaded("dsd_tui.core.datasets", "DATASETS", p.data.dataset)
+    ds = _loaded(DATASETS, p.data.dataset)
     name = p.data.dataset
     if ds is not None and ds.path_help and not p.data.path:
         raise ProfileError(f"{source}: data.path is empty: dataset {name} needs {ds.path_help}; set it in the "
@@ -411,10 +438,10 @@ def _data_checks(p: Profile, source: str) -> None:
                            f"with --set data.noisy_labels=FILE")
     if ds is not None and ds.image_note:
         for key, arch in (("model.arch", p.model.arch), ("distill.arch", p.distill.arch)):
-            net = _loaded("dsd_tui.core.archs", "ARCHITECTURES", arch) if arch else None
+            net = _loaded(ARCHS, arch) if arch else None
             if net is not None and net.needs_images:
-                fits = [n for n in _registry("dsd_tui.core.archs", "ARCHITECTURES").bundled_names()
-                        if not _loaded("dsd_tui.core.archs", "ARCHITECTURES", n).needs_images]
+                fits = [n for n in registry(ARCHS).bundled_names()
+                        if not _loaded(ARCHS, n).needs_images]
                 raise ProfileError(f"{source}: {key} = {arch!r} needs 3×32×32 images; {name} is {ds.image_note}: "
                                    f"use {' or '.join(fits)}")
     if p.data.noise_type == "asymmetric" and (ds is None or ds.asymmetric_map is None):
@@ -424,8 +451,8 @@ def _data_checks(p: Profile, source: str) -> None:
 
 def asymmetric_datasets() -> list[str]:
     """The data sets with a class map for `data.noise_type = "asymmetric"` (their `asymmetric_map`)."""
-    reg = _registry("dsd_tui.core.datasets", "DATASETS")
-    return [n for n in reg.names() if getattr(_loaded("dsd_tui.core.datasets", "DATASETS", n), "asymmetric_map", None)]
+    reg = registry(DATASETS)
+    return [n for n in reg.names() if getattr(_loaded(DATASETS, n), "asymmetric_map", None)]
 
 
 def from_dict(raw: dict, source: str = "profile") -> Profile:
@@ -540,13 +567,7 @@ def describe_keys() -> list[tuple[str, Any, str]]:
     for name, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-            rows.append((f"{name}.{f.name}", default, _with_names(f.metadata["help"], f.metadata["check"])))
+            help_ = f.metadata["help"]
+            rows.append((f"{name}.{f.name}", default, help_() if callable(help_) else help_))
     return rows
 
-
-def _with_names(help_text: str, check) -> str:
-    """A registry-checked key's help with `{names}` replaced by the bundled names, read from the registry now."""
-    where = getattr(check, "registry", None)
-    if where is None:
-        return help_text
-    return help_text.replace("{names}", " | ".join(_registry(*where).bundled_names()))

@@ -15,9 +15,11 @@ from pathlib import Path
 import torch
 
 from dsd_tui import profile as profile_mod
+from dsd_tui.core.criteria import check_profile_criterion
 from dsd_tui.core.data import DataBundle, load_data
 from dsd_tui.core.ladder import Ladder, pick_device, steps_per_epoch
 from dsd_tui.core.models import build_model
+from dsd_tui.core.retrain import RETRAIN_MODES
 from dsd_tui.core.teacher import load_teacher_model
 from dsd_tui.errors import RunFailed, UsageError
 from dsd_tui.paths import expand
@@ -182,13 +184,11 @@ def preflight(prof: profile_mod.Profile, check_teacher: bool = True) -> DataBund
         require_wandb()
     data = load_data(prof.data, prof.run.seed)
     check_arch(prof, data)
-    if prof.prune.retrain == "weight-rewind" and prof.prune.rewind_step:
-        per_epoch = steps_per_epoch(len(data.train), prof.data.batch_size)
-        steps = prof.train.dense_epochs * per_epoch
-        if prof.prune.rewind_step > steps:
-            raise UsageError(f"prune.rewind_step = {prof.prune.rewind_step}: the dense rung has only {steps} steps "
-                             f"({prof.train.dense_epochs} epochs of {per_epoch}); use 1..{steps} or more "
-                             f"train.dense_epochs")
+    problem = RETRAIN_MODES.get(prof.prune.retrain).check_data(
+        prof.prune, prof.train, steps_per_epoch(len(data.train), prof.data.batch_size))
+    if problem:
+        raise UsageError(problem)
+    check_profile_criterion(prof, data)  # a criterion plugin scores once here, before the run directory exists
     teacher = prof.distill.teacher
     if check_teacher and prof.distill.enabled and teacher not in ("best", "dense", "best-test"):
         load_teacher_model(expand(teacher, "distill.teacher"), prof.model, prof.model.arch, data.input_shape,

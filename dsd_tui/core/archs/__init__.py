@@ -102,6 +102,6 @@ def plugin_architecture(factory: Any, entry: Entry) -> Architecture:
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("architecture", package=__name__, group="dsd_tui.models",
-                                                 adapt=plugin_architecture)
+                                                 adapt=plugin_architecture, python_api="dsd_tui.register_model")
 
 __all__ = ["ARCHITECTURES", "Architecture", "PluginFactory", "plugin_architecture"]

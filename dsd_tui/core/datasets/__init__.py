@@ -144,6 +144,7 @@ def plugin_dataset(loader: Any, entry: Entry) -> Dataset:
     return Dataset(entry.name, PluginLoader(loader, entry.where(), entry.name))
 
 
-DATASETS: Registry[Dataset] = Registry("dataset", package=__name__, group="dsd_tui.datasets", adapt=plugin_dataset)
+DATASETS: Registry[Dataset] = Registry("dataset", package=__name__, group="dsd_tui.datasets", adapt=plugin_dataset,
+                                              python_api="dsd_tui.register_dataset")
 
 __all__ = ["DATASETS", "Dataset", "Source", "PluginLoader", "plugin_dataset", "CIFAR_MEAN", "CIFAR_STD"]
