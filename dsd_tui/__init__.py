@@ -1,11 +1,13 @@
 """dsd_tui: run and watch DSD² pruning ladders in the terminal.
 
-The Python API (`run`, `load_summary`) is in `dsd_tui.api`; importing the package stays cheap
-(torch is imported when a run starts).
+The Python API (`run`, `resume`, `load_summary`, `register_model`, `register_dataset`,
+`register_criterion`) is in `dsd_tui.api`; importing the package stays cheap (torch is imported when a
+run starts).
 """
 
-from dsd_tui.api import load_summary, run
+from dsd_tui.api import load_summary, register_criterion, register_dataset, register_model, resume, run
 from dsd_tui.errors import RunFailed, UsageError
 
 __version__ = "0.1.0"
-__all__ = ["run", "load_summary", "UsageError", "RunFailed", "__version__"]
+__all__ = ["run", "resume", "load_summary", "register_model", "register_dataset", "register_criterion", "UsageError",
+           "RunFailed", "__version__"]

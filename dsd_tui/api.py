@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
-__all__ = ["run", "load_summary"]
+__all__ = ["run", "resume", "load_summary", "register_model", "register_dataset", "register_criterion"]
 
 
 def run(profile=None, overrides: Iterable[str] = (), out: str | Path | None = None, *, progress: bool = False,
@@ -33,8 +33,6 @@ def run(profile=None, overrides: Iterable[str] = (), out: str | Path | None = No
     `dsd_tui.RunFailed` when the run failed (its run directory records why). A run stopped by
     Ctrl-C returns its summary with status "interrupted"; `dsd-tui resume RUN_DIR` continues it.
     """
-    import torch
-
     from dsd_tui import profile as profile_mod
     from dsd_tui.errors import RunFailed
     from dsd_tui.runner import RunSession
@@ -46,23 +44,82 @@ def run(profile=None, overrides: Iterable[str] = (), out: str | Path | None = No
         prof = profile_mod.apply_overrides(prof.to_dict(), list(overrides), "the given profile")
     from dsd_tui.core.ladder import pick_device
     pick_device(prof.run.device)
-    sinks = []
+    session = RunSession.new(prof, None if out is None else str(out), sinks=_sinks(progress, on_event))
+    status = _run_session(session)
+    if status == "failed":
+        raise RunFailed(f"{session.path}: the run failed: {session.error}")
+    return load_summary(session.path)
+
+
+def resume(run_dir: str | Path, *, progress: bool = False, on_event: Callable | None = None) -> dict:
+    """Continue an interrupted run (`dsd-tui resume RUN_DIR --no-tui` without the command line) and return
+    its summary. The way to resume a run whose model, dataset or criterion was registered from Python:
+    register them again in this process first. Raises as `run` does."""
+    from dsd_tui.errors import RunFailed
+    from dsd_tui.runner import RunSession
+
+    session = RunSession.resume_from(str(run_dir), sinks=_sinks(progress, on_event))
+    _run_session(session)
+    if session.status == "failed":
+        raise RunFailed(f"{session.path}: the run failed: {session.error}")
+    return load_summary(session.path)
+
+
+def register_model(name: str, factory: Callable) -> None:
+    """Make `model.arch = name` build `factory(num_classes, input_shape) -> torch.nn.Module` in this process.
+
+    Its prunable layers are its Linear/Conv weights, the output layer the last of them in module order, and
+    the entropy hooks attach to its `nn.ReLU` modules (docs/plugins.md). A bundled name cannot be taken."""
+    from dsd_tui.core.archs import ARCHITECTURES
+    from dsd_tui.registry import PYTHON
+    ARCHITECTURES.register(name, _callable(factory, "register_model"), origin=PYTHON)
+
+
+def register_dataset(name: str, loader: Callable) -> None:
+    """Make `data.dataset = name` load `loader(path, seed) -> {"train": (x, y), "test": (x, y), "num_classes":
+    n}` in this process (float x already normalised, int64 labels); dsd_tui carves the validation split and
+    adds the label noise (docs/plugins.md)."""
+    from dsd_tui.core.datasets import DATASETS
+    from dsd_tui.registry import PYTHON
+    DATASETS.register(name, _callable(loader, "register_dataset"), origin=PYTHON)
+
+
+def register_criterion(name: str, score: Callable) -> None:
+    """Make `prune.criterion = name` rank weights by `score(model, weights, batch) -> {name: scores}` (smaller
+    pruned first; an optional keyword `context` gets the phase's loss, a seeded generator, the phase and the
+    rung) in this process (docs/plugins.md)."""
+    from dsd_tui.core.criteria import CRITERIA
+    from dsd_tui.registry import PYTHON
+    CRITERIA.register(name, _callable(score, "register_criterion"), origin=PYTHON)
+
+
+def _sinks(progress: bool, on_event: Callable | None) -> list:
+    sinks: list = []
     if progress:
         from dsd_tui.headless import HeadlessPrinter
         sinks.append(HeadlessPrinter(sys.stdout, live=False))
     if on_event is not None:
         sinks.append(on_event)
+    return sinks
+
+
+def _run_session(session) -> str:
+    """Run with Ctrl-C stopping resumably, torch's thread count put back afterwards."""
+    import torch
+
     threads = torch.get_num_threads()
-    session = RunSession.new(prof, None if out is None else str(out), sinks=sinks)
     try:
         with _stop_on_interrupt(session):
-            status = session.run()
+            return session.run()
     finally:
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
-    if status == "failed":
-        raise RunFailed(f"{session.path}: the run failed: {session.error}")
-    return load_summary(session.path)
+
+
+def _callable(obj, where: str):
+    if not callable(obj):
+        raise TypeError(f"{where}: expected a function, got {type(obj).__name__}")
+    return obj
 
 
 def load_summary(run_dir: str | Path) -> dict:

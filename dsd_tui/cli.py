@@ -7,7 +7,6 @@ that fails: 1; an interrupted one: 130, resumable). `run` and `resume` share `ru
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -15,7 +14,7 @@ from typing import Callable
 import click
 
 from dsd_tui import profile as profile_mod
-from dsd_tui.conventions import ENV_PREFIX, complete_profile, summary_csv
+from dsd_tui.conventions import ENV_PREFIX, RegistryChoice, complete_profile
 from dsd_tui.errors import UsageError
 from dsd_tui.exits import EPILOG, ExitGroup, Interrupted, echo_all, fail, say, status_code
 
@@ -216,43 +215,17 @@ def watch(run_dir, once, no_tui):
 @click.option("-o", "output", metavar="FILE|DIR",
               help="Write to FILE instead of stdout (json, csv, layers-csv); the folder DIR (tensorboard: required; "
                    "wandb: default the current folder).")
-@click.option("--format", type=click.Choice(["json", "csv", "layers-csv", "tensorboard", "wandb"]), default="json",
+@click.option("--format", type=RegistryChoice("dsd_tui.export.formats:EXPORT_FORMATS"), default="json",
               show_default=True)
 def export(run_dir, output, format):  # noqa: A002 - the name gives the variable DSD_TUI_EXPORT_FORMAT
     """Print the run summary (JSON, or CSV with one row per phase and rung; layers-csv: one row per
     phase, rung and prunable layer, with its size, kept weights and sparsity), or write the run's
     scalars as TensorBoard event files or as a Weights & Biases run (offline unless WANDB_MODE says)."""
-    from dsd_tui.paths import output_target
-    from dsd_tui.record.rundir import atomic_write_text, fold_events, read_run_events, require_run_dir
+    from dsd_tui.export.formats import EXPORT_FORMATS
+    from dsd_tui.record.rundir import read_run_events, require_run_dir
     path = require_run_dir(Path(run_dir), "export")
     events = read_run_events(path)  # an empty log that no process holds is one line, in every format
-    if format == "tensorboard":
-        if not output:
-            raise UsageError("--format tensorboard writes event files into a folder: give it with -o DIR")
-        from dsd_tui.export.tensorboard import export as tensorboard_export
-        say(str(tensorboard_export(path, Path(output))))
-        return
-    if format == "wandb":
-        from dsd_tui.export.wandb import export as wandb_export
-        local = wandb_export(path, Path(output) if output else None)
-        say(str(local))
-        if os.environ.get("WANDB_MODE", "offline") == "offline":
-            say(f"dsd-tui: an offline W&B run; upload it with `wandb sync {local}`", err=True)
-        return
-    target = output_target(output, "-o") if output else None  # before any work: a FIFO, a device, a run's file
-    summary = fold_events(events).summary()
-    if format == "layers-csv":
-        from dsd_tui.record.layers import layers_csv
-        text = layers_csv(summary)
-    else:
-        text = json.dumps(summary, indent=2) + "\n" if format == "json" else summary_csv(summary)
-    if target is not None:
-        try:
-            atomic_write_text(target, text)
-        except OSError as e:
-            fail(f"-o {output}: cannot write ({e.strerror}); choose a writable path")
-    else:
-        echo_all(text)
+    EXPORT_FORMATS.get(format).write(path, events, output)
 
 
 @main.command()
@@ -266,6 +239,19 @@ def profiles(as_json):
     for name in profile_mod.bundled_names():
         raw = profile_mod.parse_toml(profile_mod.bundled_text(name), name)
         echo_all(f"{name:<27} {raw.get('description', '')}\n")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry instead of the table.")
+def plugins(as_json):
+    """List every model, dataset and pruning criterion a profile can name, and where each comes from
+    (bundled, an installed plugin package and its version, or registered from Python). No plugin is
+    imported to list it (docs/plugins.md)."""
+    from dsd_tui import plugins as plugins_mod
+    if as_json:
+        click.echo(json.dumps(plugins_mod.rows(), indent=2))
+        return
+    echo_all(plugins_mod.table() + "\n")
 
 
 from dsd_tui.cli_study import STUDY_COMMANDS  # noqa: E402 - sweep, aggregate, compare, plot

@@ -1,5 +1,6 @@
 """What scripts and shells expect of a command-line tool, in one place: shell completion of bundled
-profile names, the machine-readable (`--json`) forms of `profiles` and `compare`, and the CSV export.
+profile names and registry names (`RegistryChoice`), the machine-readable (`--json`) forms of
+`profiles` and `compare`, and the CSV export.
 
 The CSV has one row per phase and rung and every field of the rung records: the historical columns
 first (their order is a contract), then each per-layer entropy, then every other field the records
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
+import click
 from click.shell_completion import CompletionItem
 
 ENV_PREFIX = "DSD_TUI"  # Click's auto_envvar_prefix: DSD_TUI_<COMMAND>_<OPTION>, e.g. DSD_TUI_EXPORT_FORMAT
@@ -26,6 +28,20 @@ def complete_profile(_ctx, _param, incomplete: str) -> list[CompletionItem]:
     from dsd_tui.profile import bundled_names
     names = [CompletionItem(n, help="bundled profile") for n in bundled_names() if n.startswith(incomplete)]
     return names or [CompletionItem(incomplete, type="file")]
+
+
+class RegistryChoice(click.Choice):
+    """A click.Choice of a registry's names ("module:NAME"), read when Click needs them (a check, --help,
+    shell completion), not when the CLI is imported: importing cli.py imports no registry entry."""
+
+    def __init__(self, path: str):  # no super().__init__: it would read the names now
+        self.path = path
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from dsd_tui.profile import registry
+        return tuple(registry(self.path).names())
 
 
 def _cell(value):

@@ -31,6 +31,12 @@ MAX_SAMPLES = 100_000_000
 MAX_LR = 1e30  # no study uses more; tests force divergence with exactly this
 MAX_PROFILE_BYTES = 1 << 20  # a profile is a few hundred bytes; a bigger file is not one (and is not read whole)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The registries some keys name entries of (read when a value is checked or the docs are generated).
+ARCHS = "dsd_tui.core.archs:ARCHITECTURES"
+DATASETS = "dsd_tui.core.datasets:DATASETS"
+RETRAIN = "dsd_tui.core.retrain:RETRAIN_MODES"
+CRITERIA = "dsd_tui.core.criteria:CRITERIA"
+STOP_RULES = "dsd_tui.stops.rules:STOP_RULES"
 
 
 class ProfileError(UsageError):
@@ -41,6 +47,38 @@ def opt(default, help: str, check: Callable[[Any], str | None] | None = None):
     """A profile key: its default, a help line (with units) and a check returning a problem or None."""
     kw = {"default_factory": (lambda d=default: list(d))} if isinstance(default, list) else {"default": default}
     return field(metadata={"help": help, "check": check}, **kw)
+
+
+def registry(path: str):
+    """The Registry at `path` ("module:NAME"), imported when a check or the docs need it, not when this
+    module is imported (so reading a profile's keys stays cheap and a plugin is never imported by it)."""
+    import importlib
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def registered(path: str, *extra: str, empty: str | None = None):
+    """A check: the value is a name of the registry at `path` (bundled, plugin or Python; a plugin's name
+    is listed from its package's metadata, not imported), one of `extra`, or "" where `empty` says what ""
+    means."""
+    def check(v):
+        if v in extra or (empty is not None and v == ""):
+            return None
+        reg = registry(path)
+        if v in reg:
+            return None
+        blank = f'"" ({empty}) or ' if empty is not None else ""
+        more = ""
+        if reg.group:
+            more = f" (a plugin package, or {reg.python_api or 'a registration from Python'} before the run, adds " \
+                   f"more: docs/plugins.md)"
+        return f"must be {blank}one of {', '.join([*extra, *reg.names()])}{more}"
+    return check
+
+
+def names_help(path: str, text: str):
+    """A help line naming the registry's bundled entries, built when the docs are (`{names}` in `text`)."""
+    return lambda: text.format(names=" | ".join(registry(path).bundled_names()))
 
 
 def choice(*allowed: str):
@@ -95,16 +133,16 @@ class RunSection:
 
 @dataclass(frozen=True)
 class DataSection:
-    dataset: str = opt("digits", "digits | cifar10 | cifar100 | cifar100n | mnist | fashion-mnist | synthetic",
-                       choice("digits", "cifar10", "cifar100", "cifar100n", "mnist", "fashion-mnist", "synthetic"))
+    dataset: str = opt("digits", names_help(DATASETS, "{names} (bundled: core/datasets/) or a plugin's data set"),
+                       registered(DATASETS))
     path: str = opt("", "data directory (required for CIFAR: the folder holding cifar-10-batches-py / "
                         "cifar-100-python; for MNIST: the folder holding MNIST/raw/ or FashionMNIST/raw/)")
     noisy_labels: str = opt("", "CIFAR-100N: path to the human noisy labels file (CIFAR-100_human.pt)")
     noise: float = opt(0.4, "fraction of train/val labels moved to a different class, in [0, 1)",
                        between(0.0, 1.0, hi_open=True))
     noise_type: str = opt("symmetric", "symmetric (to another class, the paper's) | random-labels (uniform over all "
-                          "classes, He et al.) | pairflip (c to c+1) | asymmetric (similar-class flips; digits, mnist, "
-                          "cifar10, synthetic); mappings in docs/lab.md",
+                          "classes, He et al.) | pairflip (c to c+1) | asymmetric (similar-class flips, on data sets "
+                          "that declare a class map); mappings in docs/lab.md",
                           choice("symmetric", "random-labels", "pairflip", "asymmetric"))
     val_size: int = opt(200, "validation samples held out from the training set (same label noise); 0 = none, "
                              "train on every sample (only with distill.teacher = \"best-test\")",
@@ -119,8 +157,9 @@ class DataSection:
 
 @dataclass(frozen=True)
 class ModelSection:
-    arch: str = opt("mlp", "mlp | resnet18 | vgg | lenet300 (784-300-100-10, He et al.)",
-                    choice("mlp", "resnet18", "vgg", "lenet300"))
+    arch: str = opt("mlp", names_help(ARCHS, "{names} (bundled: core/archs/; lenet300 = He et al.'s 784-300-100-10) "
+                                      "or a plugin's network"),
+                    registered(ARCHS))
     hidden: list = opt([512, 512], "mlp: hidden layer widths (neurons)")
     depth: int = opt(5, "vgg: number of blocks δ (each two 3×3 convs and a 2×2 max-pool)", between(1, 5))
     width_exp: int = opt(5, "vgg: the first block has 2^width_exp channels γ, doubling per block", between(0, 10))
@@ -154,8 +193,8 @@ class PruneSection:
     rate: float = opt(0.2, "fraction of the remaining prunable weights removed per rung, in (0, 1)",
                       between(0.0, 1.0, lo_open=True, hi_open=True))
     rungs: int = opt(34, "pruning rungs after the dense rung (sparsity after rung k is 1-(1-rate)^k)", between(0, 200))
-    retrain: str = opt("lr-rewind", "lr-rewind | finetune | weight-rewind | reinit",
-                       choice("lr-rewind", "finetune", "weight-rewind", "reinit"))
+    retrain: str = opt("lr-rewind", names_help(RETRAIN, "how a pruned rung retrains: {names} (core/retrain/)"),
+                       registered(RETRAIN))
     rewind_epoch: int = opt(0, "weight-rewind: the dense-rung epoch whose weights each rung restarts from",
                               between(0, MAX_EPOCHS))
     rewind_step: int = opt(0, "weight-rewind: the dense-rung training step (optimizer steps, counted from 1) whose "
@@ -163,9 +202,9 @@ class PruneSection:
                               "2022 rewind to step 1000 on CIFAR)", between(0, 1 << 40))
     finetune_lr: float = opt(1e-3, "finetune: the constant learning rate of every pruned rung (1e-3: He et al. 2022)",
                              between(0.0, MAX_LR, lo_open=True))
-    criterion: str = opt("magnitude", "what a rung ranks kept weights by, lowest pruned first: magnitude |w| (the "
-                         "paper's) | gradient |w·dL/dw| on one seeded training batch | random",
-                         choice("magnitude", "gradient", "random"))
+    criterion: str = opt("magnitude", lambda: "what a rung ranks kept weights by, lowest pruned first: " + " | ".join(
+                         registry(CRITERIA).get(n).summary for n in registry(CRITERIA).bundled_names())
+                         + " | a plugin's name (docs/plugins.md)", registered(CRITERIA))
     scope: str = opt("global", "global (one ranking over all pruned layers, the paper's) | layerwise (each layer loses "
                      "prune.rate of its own kept weights)", choice("global", "layerwise"))
     output_layer: bool = opt(True, "prune the output layer (the last Linear) too; false keeps it dense (He et al. on "
@@ -180,8 +219,9 @@ class DistillSection:
     temperature: float = opt(10.0, "KD temperature T", between(0.0, 1000.0, lo_open=True))
     alpha: float = opt(0.8, "weight of the KD term; 1-alpha weighs the CE on noisy labels, in [0, 1]",
                        between(0.0, 1.0))
-    arch: str = opt("", "student architecture ('' = same as model.arch)",
-                    choice("", "mlp", "resnet18", "vgg", "lenet300"))
+    arch: str = opt("", names_help(ARCHS, "student architecture: '' (same as model.arch) | {names} | a plugin's "
+                                          "network"),
+                    registered(ARCHS, empty="same as model.arch"))
     student_init: str = opt("teacher", "teacher (the student starts from the teacher's dense init, as in the authors' "
                             "code; a student of another architecture is fresh by nature) | fresh (its own seed)",
                             choice("teacher", "fresh"))
@@ -192,21 +232,30 @@ class EntropySection:
     enabled: bool = opt(True, "measure per-layer activation entropy after every rung")
 
 
-STOP_CRITERIA = ("early-stop", "tolerance-drop", "entropy-gated")
-
-
 def criteria_list(v):
-    bad = [c for c in v if c not in STOP_CRITERIA]
-    return f"unknown criteria {bad}; allowed: {', '.join(STOP_CRITERIA)}" if bad else None
+    rules = registry(STOP_RULES)
+    bad = [c for c in v if c not in rules]
+    return f"unknown criteria {bad}; allowed: {', '.join(rules.names())}" if bad else None
+
+
+def gateable_rules() -> list[str]:
+    rules = registry(STOP_RULES)
+    return [n for n in rules.names() if rules.get(n).gateable]
+
+
+def gateable(v):
+    return None if v in gateable_rules() else f"must be one of {', '.join(gateable_rules())}"
 
 
 @dataclass(frozen=True)
 class StopSection:
-    criteria: list = opt(list(STOP_CRITERIA), "criteria evaluated after every rung (shadow mode)", criteria_list)
+    criteria: list = opt(["early-stop", "tolerance-drop", "entropy-gated"],
+                         names_help(STOP_RULES, "criteria evaluated after every rung (shadow mode): {names}"),
+                         criteria_list)
     active: str = opt("entropy-gated", "the criterion that alerts/stops the teacher phase ('' = none)",
-                      choice("", *STOP_CRITERIA))
+                      registered(STOP_RULES, empty="none"))
     active_student: str = opt("tolerance-drop", "the criterion that alerts/stops the student phase ('' = none)",
-                              choice("", *STOP_CRITERIA))
+                              registered(STOP_RULES, empty="none"))
     action: str = opt("alert", "alert (record and alert, keep going) | stop (end the phase at the firing rung)",
                       choice("alert", "stop"))
     patience: int = opt(3, "early-stop: rungs without a validation improvement before it fires", between(1, 1000))
@@ -218,7 +267,8 @@ class StopSection:
                          "quickstart, docs/results.md)", between(1, 15))
     gate_drop: float = opt(0.1, "entropy-gated: arms once mean entropy fell this fraction below its running max",
                            between(0.0, 1.0, lo_open=True, hi_open=True))
-    gated: str = opt("early-stop", "entropy-gated: the rule it arms", choice("early-stop", "tolerance-drop"))
+    gated: str = opt("early-stop", lambda: f"entropy-gated: the rule it arms: {' | '.join(gateable_rules())}",
+                     gateable)
 
 
 SECTIONS = {
@@ -345,27 +395,10 @@ def _cross_checks(p: Profile, source: str) -> None:
     if p.train.milestones and p.train.milestones[-1] > limit:
         raise ProfileError(f"{source}: train.milestones = {p.train.milestones}: milestone {p.train.milestones[-1]} is "
                            f"beyond the {limit} epochs of a rung; use epochs within 1..{limit}")
-    if p.data.dataset in ("cifar10", "cifar100", "cifar100n") and not p.data.path:
-        raise ProfileError(f"{source}: data.path is empty: dataset {p.data.dataset} needs the folder holding the "
-                           f"CIFAR python files; set it in the profile or with --set data.path=DIR")
-    if p.data.dataset == "cifar100n" and not p.data.noisy_labels:
-        raise ProfileError(f"{source}: data.noisy_labels is empty: cifar100n needs the human noisy labels file "
-                           f"(CIFAR-100_human.pt); set it with --set data.noisy_labels=FILE")
-    if p.data.dataset in ("mnist", "fashion-mnist"):
-        if not p.data.path:
-            raise ProfileError(f"{source}: data.path is empty: dataset {p.data.dataset} needs the folder holding "
-                               f"{'MNIST' if p.data.dataset == 'mnist' else 'FashionMNIST'}/raw/ (the idx files); "
-                               f"set it with --set data.path=DIR")
-        for key, arch in (("model.arch", p.model.arch), ("distill.arch", p.distill.arch)):
-            if arch in ("resnet18", "vgg"):
-                raise ProfileError(f"{source}: {key} = {arch!r} needs 3×32×32 images; {p.data.dataset} is 28×28 "
-                                   f"grey: use lenet300 or mlp")
-    if p.data.noise_type == "asymmetric" and p.data.dataset not in ASYMMETRIC_DATASETS:
-        raise ProfileError(f"{source}: data.noise_type = 'asymmetric' has no class mapping for {p.data.dataset}; "
-                           f"use it with {', '.join(ASYMMETRIC_DATASETS)}, or another noise type")
-    if p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch > p.train.dense_epochs:
-        raise ProfileError(f"{source}: prune.rewind_epoch = {p.prune.rewind_epoch}: beyond the "
-                           f"{p.train.dense_epochs} dense epochs; use 0..{p.train.dense_epochs}")
+    _data_checks(p, source)
+    problem = registry(RETRAIN).get(p.prune.retrain).check(p.prune, p.train)
+    if problem:
+        raise ProfileError(f"{source}: {problem}")
     if p.data.val_size == 0 and p.distill.teacher != "best-test":
         raise ProfileError(f"{source}: data.val_size = 0 leaves no validation split, so rungs would be chosen on the "
                            f"test set; say so with distill.teacher = \"best-test\" or keep a validation split")
@@ -381,7 +414,45 @@ def _cross_checks(p: Profile, source: str) -> None:
                                f"add it there")
 
 
-ASYMMETRIC_DATASETS = ("digits", "mnist", "cifar10", "synthetic")  # those core/label_noise.py maps
+def _loaded(path: str, name: str):
+    """The registry's value for `name` where it needs no import (bundled or registered from Python), else
+    None: a plugin is only imported and checked by the run's preflight."""
+    reg = registry(path)
+    if name not in reg:
+        return None
+    entry = reg.entry(name)
+    return entry.value if entry.origin.kind != "plugin" else None
+
+
+def _data_checks(p: Profile, source: str) -> None:
+    """The cross-checks a data set's and an architecture's own declarations drive (core/datasets/,
+    core/archs/): a required data.path or data.noisy_labels, an image-only network on data that is not
+    3×32×32 images, asymmetric noise without a class map."""
+    ds = _loaded(DATASETS, p.data.dataset)
+    name = p.data.dataset
+    if ds is not None and ds.path_help and not p.data.path:
+        raise ProfileError(f"{source}: data.path is empty: dataset {name} needs {ds.path_help}; set it in the "
+                           f"profile or with --set data.path=DIR")
+    if ds is not None and ds.noisy_labels_help and not p.data.noisy_labels:
+        raise ProfileError(f"{source}: data.noisy_labels is empty: {name} needs {ds.noisy_labels_help}; set it "
+                           f"with --set data.noisy_labels=FILE")
+    if ds is not None and ds.image_note:
+        for key, arch in (("model.arch", p.model.arch), ("distill.arch", p.distill.arch)):
+            net = _loaded(ARCHS, arch) if arch else None
+            if net is not None and net.needs_images:
+                fits = [n for n in registry(ARCHS).bundled_names()
+                        if not _loaded(ARCHS, n).needs_images]
+                raise ProfileError(f"{source}: {key} = {arch!r} needs 3×32×32 images; {name} is {ds.image_note}: "
+                                   f"use {' or '.join(fits)}")
+    if p.data.noise_type == "asymmetric" and (ds is None or ds.asymmetric_map is None):
+        raise ProfileError(f"{source}: data.noise_type = 'asymmetric' has no class mapping for {name}; "
+                           f"use it with {', '.join(asymmetric_datasets())}, or another noise type")
+
+
+def asymmetric_datasets() -> list[str]:
+    """The data sets with a class map for `data.noise_type = "asymmetric"` (their `asymmetric_map`)."""
+    reg = registry(DATASETS)
+    return [n for n in reg.names() if getattr(_loaded(DATASETS, n), "asymmetric_map", None)]
 
 
 def from_dict(raw: dict, source: str = "profile") -> Profile:
@@ -496,5 +567,7 @@ def describe_keys() -> list[tuple[str, Any, str]]:
     for name, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-            rows.append((f"{name}.{f.name}", default, f.metadata["help"]))
+            help_ = f.metadata["help"]
+            rows.append((f"{name}.{f.name}", default, help_() if callable(help_) else help_))
     return rows
+

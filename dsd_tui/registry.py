@@ -86,8 +86,9 @@ class Registry(Generic[T]):
     """The entries of one concept. `concept` is the singular noun used in messages ("architecture")."""
 
     def __init__(self, concept: str, *, package: str | None = None, group: str | None = None,
-                 adapt: Callable[[Any, "Entry"], T] | None = None):
+                 adapt: Callable[[Any, "Entry"], T] | None = None, python_api: str | None = None):
         self.concept = concept
+        self.python_api = python_api  # how a script registers one ("dsd_tui.register_model"), for messages
         self.package = package  # the bundled items' package: every module in it is imported on first read
         self.group = group  # the entry-point group plugins declare (None: bundled and Python only)
         self.adapt = adapt
@@ -220,8 +221,11 @@ class Registry(Generic[T]):
         return self.entry(name).origin
 
     def unknown_message(self, name: str) -> str:
-        return (f"no {self.concept} named {name!r} is registered; {self.concept}s: {', '.join(self.names())} "
-                f"(a plugin package adds more: docs/plugins.md)")
+        more = f"{self.concept}s from an installed plugin package" if self.group else ""
+        if self.python_api:
+            more += f"{' or ' if more else ''}{self.python_api}({name!r}, ...) in a script"
+        extra = f"; {more} add more (docs/plugins.md)" if more else ""
+        return f"no {self.concept} named {name!r} is registered; {self.concept}s: {', '.join(self.names())}{extra}"
 
 
 def plugin_entry_points(group: str) -> list[metadata.EntryPoint]:

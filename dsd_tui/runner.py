@@ -15,9 +15,11 @@ from pathlib import Path
 import torch
 
 from dsd_tui import profile as profile_mod
+from dsd_tui.core.criteria import check_profile_criterion
 from dsd_tui.core.data import DataBundle, load_data
 from dsd_tui.core.ladder import Ladder, pick_device, steps_per_epoch
 from dsd_tui.core.models import build_model
+from dsd_tui.core.retrain import RETRAIN_MODES
 from dsd_tui.core.teacher import load_teacher_model
 from dsd_tui.errors import RunFailed, UsageError
 from dsd_tui.paths import expand
@@ -183,13 +185,11 @@ def preflight(prof: profile_mod.Profile, check_teacher: bool = True) -> DataBund
         require_wandb()
     data = load_data(prof.data, prof.run.seed)
     check_arch(prof, data)
-    if prof.prune.retrain == "weight-rewind" and prof.prune.rewind_step:
-        per_epoch = steps_per_epoch(len(data.train), prof.data.batch_size)
-        steps = prof.train.dense_epochs * per_epoch
-        if prof.prune.rewind_step > steps:
-            raise UsageError(f"prune.rewind_step = {prof.prune.rewind_step}: the dense rung has only {steps} steps "
-                             f"({prof.train.dense_epochs} epochs of {per_epoch}); use 1..{steps} or more "
-                             f"train.dense_epochs")
+    problem = RETRAIN_MODES.get(prof.prune.retrain).check_data(
+        prof.prune, prof.train, steps_per_epoch(len(data.train), prof.data.batch_size))
+    if problem:
+        raise UsageError(problem)
+    check_profile_criterion(prof, data)  # a criterion plugin scores once here, before the run directory exists
     teacher = prof.distill.teacher
     if check_teacher and prof.distill.enabled and teacher not in ("best", "dense", "best-test"):
         load_teacher_model(expand(teacher, "distill.teacher"), prof.model, prof.model.arch, data.input_shape,
@@ -200,18 +200,24 @@ def preflight(prof: profile_mod.Profile, check_teacher: bool = True) -> DataBund
 def check_arch(prof: profile_mod.Profile, data: DataBundle) -> None:
     """Each phase's network takes one batch of two of the data's inputs (on the CPU, no gradients), so
     an architecture that cannot (a VGG's five pools on 8×8 digits) is one line before the run starts,
-    not a traceback after the teacher ladder."""
+    not a traceback after the teacher ladder. A plugin's network is checked here on its first build
+    (core/archs/: a Module with a Linear/Conv2d weight, logits of shape (2, classes)). The global RNG is
+    put back afterwards, so the run draws the same numbers as without this check."""
     archs = {("model.arch", prof.model.arch)}
     if prof.distill.enabled and prof.distill.arch:
         archs.add(("distill.arch", prof.distill.arch))
     for key, arch in sorted(archs):
-        try:
-            model = build_model(arch, prof.model, data.input_shape, data.num_classes).eval()
-            with torch.no_grad():
-                out = model(torch.zeros((2, *data.input_shape)))
-            if tuple(out.shape) != (2, data.num_classes):
-                raise ValueError(f"gives outputs of shape {tuple(out.shape)[1:]}")
-        except (RuntimeError, ValueError) as e:
-            reason = (str(e).strip().splitlines() or [e.__class__.__name__])[0][:100]
-            raise UsageError(f"{key} = {arch!r}: cannot take {data.name}'s inputs of shape {tuple(data.input_shape)} "
-                             f"({reason}); choose another architecture (\"mlp\" takes any input)") from None
+        with torch.random.fork_rng(devices=[]):
+            try:
+                model = build_model(arch, prof.model, data.input_shape, data.num_classes).eval()
+                with torch.no_grad():
+                    out = model(torch.zeros((2, *data.input_shape)))
+                if tuple(out.shape) != (2, data.num_classes):
+                    raise ValueError(f"gives outputs of shape {tuple(out.shape)[1:]}")
+            except UsageError as e:  # a plugin that fails its checks, a name no longer registered
+                raise type(e)(f"{key} = {arch!r}: {e}") from None
+            except (RuntimeError, ValueError) as e:
+                reason = (str(e).strip().splitlines() or [e.__class__.__name__])[0][:100]
+                raise UsageError(f"{key} = {arch!r}: cannot take {data.name}'s inputs of shape "
+                                 f"{tuple(data.input_shape)} ({reason}); choose another architecture (\"mlp\" takes "
+                                 f"any input)") from None

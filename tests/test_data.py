@@ -98,7 +98,7 @@ def test_cifar_reader_gives_what_torchvision_loader_gives(tmp_path, dataset):
     """Our restricted unpickler must read the files exactly as torchvision's CIFAR dataset does."""
     import torchvision
 
-    from dsd_tui.core.data import _CifarFiles
+    from dsd_tui.core.cifar_files import CIFAR10_LAYOUT, CIFAR100_LAYOUT, CifarFiles
 
     root = write_cifar(tmp_path, dataset, n_train=50, n_test=10)
     base = torchvision.datasets.CIFAR10 if dataset == "cifar10" else torchvision.datasets.CIFAR100
@@ -111,7 +111,8 @@ def test_cifar_reader_gives_what_torchvision_loader_gives(tmp_path, dataset):
             self.classes = []
 
     for train in (True, False):
-        ours_x, ours_y, verified = _CifarFiles(dataset, str(root)).load(train=train)
+        layout = CIFAR10_LAYOUT if dataset == "cifar10" else CIFAR100_LAYOUT
+        ours_x, ours_y, verified = CifarFiles(dataset, str(root), layout).load(train=train)
         tv = Unchecked(str(root), train=train, download=False)
         assert torch.equal(ours_x, torch.from_numpy(tv.data).permute(0, 3, 1, 2))
         assert ours_y.tolist() == list(tv.targets)

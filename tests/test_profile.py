@@ -35,7 +35,7 @@ def test_profile_is_immutable():
     ("train.milestones=[10,50]", "milestone 50 is beyond the 30 epochs"),
     ("train.bogus=1", "train.bogus: unknown key; [train] takes optimizer"),
     ("nosuch.key=1", "unknown section 'nosuch'"),
-    ("model.arch=resnet50", "must be one of mlp, resnet18, vgg"),
+    ("model.arch=resnet50", "must be one of lenet300, mlp, resnet18, vgg"),
     ("trainepochs=3", "the key must be section.key"),
     ("train.epochs", "expected section.key=value"),
 ])

@@ -14,9 +14,11 @@ from relhelp import headless_run
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
+from dsd_tui.core.criteria._base import score_batch
+from dsd_tui.core.criteria.gradient import gradient_scores
+from dsd_tui.core.criteria.random import random_scores
 from dsd_tui.core.data import load_data
 from dsd_tui.core.models import MLP
-from dsd_tui.core.prune_scores import gradient_scores, random_scores, score_batch
 from dsd_tui.core.pruning import Masks, output_layer_name
 
 BASE = ("prune.rungs=1", "train.dense_epochs=2", "train.epochs=1", "distill.enabled=false", "entropy.enabled=false",
@@ -119,5 +121,5 @@ def test_random_scores_are_seeded():
 def test_bad_criterion_is_one_line_exit_2(tmp_path):
     result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(tmp_path), "--set", "prune.criterion=snip"])
     assert result.exit_code == 2
-    assert "prune.criterion" in result.output and "magnitude, gradient, random" in result.output
+    assert "prune.criterion" in result.output and all(n in result.output for n in ("magnitude", "gradient", "random"))
     assert not any(tmp_path.iterdir())

@@ -59,3 +59,34 @@ def test_finetune_runs_its_pruned_rungs_at_lr_1e_3_by_default(tmp_path, keep_sig
     epochs = [json.loads(ln) for ln in (run / "events.jsonl").read_text().splitlines()]
     lrs = {e["rung"]: e["lr"] for e in epochs if e["type"] == "epoch_finished"}
     assert lrs == {0: 0.01, 1: 1e-3}
+
+
+def test_the_ladder_asks_the_registry_for_the_mode_and_the_profile_lists_its_names(tmp_path, keep_signal_handlers):
+    """A mode registered from Python (its own start weights and learning rate) is what the ladder uses, and
+    the profile's error for an unknown mode lists the registry's names."""
+    from dsd_tui.core.retrain import RETRAIN_MODES, RetrainMode
+    from dsd_tui.registry import PYTHON
+
+    class Halve(RetrainMode):  # pruned rungs restart from half the trained weights, at lr 0.005
+        def start_rung(self, prune, model, rewind_state, reinit_seed):
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.mul_(0.5)
+
+        def schedule(self, prune, train, rung):
+            return (0.005, []) if rung else (train.lr, train.milestones)
+
+    RETRAIN_MODES.register("test-halve", Halve(), origin=PYTHON)
+    try:
+        result = _run(tmp_path / "h", "prune.retrain=test-halve", "prune.rungs=1", "train.dense_epochs=1",
+                      "train.epochs=0", "model.hidden=[32]", "distill.enabled=false", "entropy.enabled=false")
+    finally:
+        RETRAIN_MODES.unregister("test-halve")
+    run = Path(result.output.splitlines()[0])
+    dense = torch.load(run / "checkpoints" / "teacher-rung00.pt", weights_only=True)["state_dict"]
+    rung1 = torch.load(run / "checkpoints" / "teacher-rung01.pt", weights_only=True)
+    for name, mask in rung1["masks"].items():  # 0 epochs: the rung's weights are its start weights
+        kept = mask.bool()
+        assert torch.equal(rung1["state_dict"][name][kept], dense[name][kept] * 0.5)
+    bad = _run(tmp_path / "bad", "prune.retrain=test-halve", code=2)
+    assert all(n in bad.output for n in RETRAIN_MODES.names()) and "test-halve" not in bad.output.split(":")[-1]

@@ -8,6 +8,7 @@ from stop_curves import sdd_absent, sdd_present
 
 from dsd_tui.profile import StopSection
 from dsd_tui.stops import criteria as stopping
+from dsd_tui.stops.rules import STOP_RULES
 
 
 def cfg(**changes):
@@ -89,7 +90,7 @@ def test_smoothing_keeps_one_noisy_rung_from_firing_early_stop():
     assert f is not None and f[1] != 1
 
 
-@pytest.mark.parametrize("name", list(stopping.REGISTRY))
+@pytest.mark.parametrize("name", STOP_RULES.names())
 def test_each_criterion_is_reported_once_however_often_it_is_reevaluated(name):
     recs = sdd_present()
     c = cfg(criteria=[name])

@@ -1,4 +1,4 @@
-"""Datasets, label noise, splits and the device-resident batch iterators.
+"""Splits, label noise and the device-resident batch iterators, for any data set of core/datasets/.
 
 Every dataset ends up as plain tensors on the training device (images as uint8), so a training
 step is a few tensor ops: index a batch, augment it on the device, normalise. No DataLoader workers.
@@ -7,29 +7,16 @@ test set stays clean and is never used to choose anything.
 """
 from __future__ import annotations
 
-import os
-import pickle
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from dsd_tui.core import label_noise, mnist_files
-from dsd_tui.core.cifar_files import md5, read_batch
+from dsd_tui.core import label_noise
+from dsd_tui.core.datasets import CIFAR_MEAN, CIFAR_STD  # noqa: F401 - re-exported: the reference's normalisation
+from dsd_tui.core.datasets._normalisation import CIFAR100_MEAN, CIFAR100_STD  # noqa: F401 - re-exported
 from dsd_tui.errors import UsageError
 from dsd_tui.paths import expand
-
-CIFAR_MEAN = (0.485, 0.456, 0.406)  # the reference recipe's normalisation for CIFAR-10/100 (design.md §2)
-CIFAR_STD = (0.229, 0.224, 0.225)
-CIFAR100_MEAN = (0.5071, 0.4867, 0.4408)  # CIFAR-100's own statistics: the reference's for CIFAR-100N
-CIFAR100_STD = (0.2675, 0.2565, 0.2761)
-
-
-def normalisation(dataset: str) -> tuple[tuple, tuple]:
-    """(mean, std) per channel, as fractions of 255, that the reference uses for this data set's images."""
-    if dataset == "cifar100n":
-        return CIFAR100_MEAN, CIFAR100_STD
-    return CIFAR_MEAN, CIFAR_STD
 
 
 class DataError(UsageError):
@@ -84,87 +71,16 @@ def symmetric_noise(labels: torch.Tensor, rate: float, num_classes: int, gen: to
     return noisy, idx
 
 
-def add_noise(cfg, labels: torch.Tensor, num_classes: int, gen: torch.Generator):
-    """`data.noise_type`: symmetric (the paper's, above) or one of `label_noise.py`'s schemes."""
+def add_noise(cfg, labels: torch.Tensor, num_classes: int, gen: torch.Generator, asymmetric_map: dict | None = None):
+    """`data.noise_type`: symmetric (the paper's, above) or one of `label_noise.py`'s schemes; `asymmetric_map`
+    is the data set's class map (core/datasets/) for "asymmetric"."""
     noise_type = getattr(cfg, "noise_type", "symmetric")
     if noise_type == "symmetric":
         return symmetric_noise(labels, cfg.noise, num_classes, gen)
-    return label_noise.apply(noise_type, cfg.dataset, labels, cfg.noise, num_classes, gen)
+    return label_noise.apply(noise_type, labels, cfg.noise, num_classes, gen, asymmetric_map)
 
 
-# ---------------------------------------------------------------- sources
-
-def _digits():
-    from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
-
-    d = load_digits()
-    x = torch.tensor(d.data, dtype=torch.float32) / 16.0
-    return x, torch.tensor(d.target, dtype=torch.long), 10
-
-
-class _CifarFiles:
-    """Reads the CIFAR python pickles (restricted unpickler, checksums from torchvision), explaining what is
-    missing where. Tested to give exactly what torchvision's own CIFAR loader gives on the same files."""
-
-    LAYOUT = {
-        "cifar10": ("cifar-10-batches-py", ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
-                                            "data_batch_5"], ["test_batch"], 10),
-        "cifar100": ("cifar-100-python", ["train"], ["test"], 100),
-    }
-
-    def __init__(self, dataset: str, root: str):
-        self.dataset = dataset
-        self.root = expand(root, "data.path")
-        self.folder, self.train_files, self.test_files, self.num_classes = self.LAYOUT[dataset]
-
-    def check(self) -> None:
-        if self.root.exists() and not self.root.is_dir():
-            raise DataError(f"data.path = {str(self.root)!r}: is a file, not a directory; point it at the folder "
-                            f"that holds {self.folder}/ (the CIFAR python version)")
-        if self.root.is_dir() and not os.access(self.root, os.R_OK | os.X_OK):
-            raise DataError(f"data.path = {str(self.root)!r}: cannot be read (permission denied); fix its "
-                            f"permissions or copy the data somewhere readable")
-        if not self.root.is_dir():
-            raise DataError(f"data.path = {str(self.root)!r}: no such directory; point it at the folder that holds "
-                            f"{self.folder}/ (the CIFAR python version)")
-        base = self.root / self.folder
-        missing = [f for f in self.train_files + self.test_files if not (base / f).is_file()]
-        if missing:
-            other = "cifar-100-python" if self.dataset == "cifar10" else "cifar-10-batches-py"
-            hint = f" (found {other}/: is this the other CIFAR?)" if (self.root / other).is_dir() else ""
-            raise DataError(f"data.path = {str(self.root)!r}: {self.dataset} needs {self.folder}/"
-                            f"{{{','.join(missing)}}} (the python-pickle CIFAR files){hint}")
-
-    def load(self, train: bool):
-        """(images N×3×32×32 uint8, labels, checksums match the official files) of the train or test set."""
-        import torchvision  # only for the official checksums
-
-        official = dict(torchvision.datasets.CIFAR10.train_list + torchvision.datasets.CIFAR10.test_list
-                        if self.dataset == "cifar10" else
-                        torchvision.datasets.CIFAR100.train_list + torchvision.datasets.CIFAR100.test_list)
-        label_key = "labels" if self.dataset == "cifar10" else "fine_labels"
-        xs, ys, verified = [], [], True
-        for name in self.train_files if train else self.test_files:
-            path = self.root / self.folder / name
-            try:
-                x, y = read_batch(path, label_key)
-            except (pickle.UnpicklingError, EOFError, ValueError, KeyError, OSError, TypeError, IndexError,
-                    AttributeError, MemoryError) as e:
-                raise DataError(f"data.path = {str(self.root)!r}: {self.folder}/{name} cannot be used as "
-                                f"{self.dataset} ({str(e)[:80] or e.__class__.__name__}); it looks truncated, unsafe "
-                                f"or of another format: replace it with the python-pickle CIFAR file") from None
-            verified = verified and md5(path) == official.get(name)
-            xs.append(x)
-            ys.append(y)
-        x, y = np.concatenate(xs), np.concatenate(ys)
-        if len(x) == 0:
-            raise DataError(f"data.path = {str(self.root)!r}: {self.folder}/ holds no images")
-        if y.min() < 0 or y.max() >= self.num_classes:
-            raise DataError(f"data.path = {str(self.root)!r}: labels outside 0..{self.num_classes - 1}: "
-                            f"these are not {self.dataset} files")
-        images = torch.from_numpy(np.ascontiguousarray(x))
-        return images, torch.from_numpy(y.astype(np.int64)), verified
-
+# ---------------------------------------------------------------- CIFAR-100N's human labels
 
 def load_cifar100n_labels(path: str, clean: torch.Tensor, train_file: str) -> torch.Tensor:
     """The CIFAR-100N human noisy labels (`CIFAR-100_human.pt`: numpy arrays `noisy_label` and `clean_label`),
@@ -210,72 +126,49 @@ def _numpy_safe_globals():
     return out
 
 
-def _synthetic(n: int, seed: int):
-    """CIFAR-shaped random images with a learnable class signal (for benchmarks and tests)."""
-    gen = torch.Generator().manual_seed(10_000 + seed)
-    y = torch.randint(0, 10, (n,), generator=gen)
-    base = torch.randint(0, 256, (10, 3, 32, 32), generator=gen).float()
-    noise = torch.randint(-60, 61, (n, 3, 32, 32), generator=gen).float()
-    x = (0.5 * base[y] + noise + 64).clamp(0, 255).to(torch.uint8)
-    return x, y, 10
-
-
 # ---------------------------------------------------------------- assembling a bundle
 
 def load_data(cfg, seed: int) -> DataBundle:
-    """Build train/val/test splits on the CPU from a DataSection; move with `.to(device)`."""
+    """Build train/val/test splits on the CPU from a DataSection; move with `.to(device)`.
+
+    The data set's source (core/datasets/) gives its samples; the split, the label noise and the
+    validation carving are the same for every data set, bundled or plugin."""
+    dataset = _dataset(cfg.dataset)
     gen = torch.Generator().manual_seed(seed)
     noise_info: dict = {}
-    if cfg.dataset == "digits":
-        x, y, classes = _digits()
-        perm = torch.randperm(len(y), generator=gen)
-        n_val = cfg.val_size
+    src = dataset.source(cfg, seed)
+    x, y = src.train
+    classes = src.num_classes
+    if src.checksums_verified is not None:
+        noise_info["checksums_verified"] = src.checksums_verified
+    if src.noisy_train_labels is not None:
+        noise_info["human_noisy_labels"] = True
+    perm = torch.randperm(len(y), generator=gen)
+    n_val = cfg.val_size
+    if dataset.split == "pool":  # one set of samples: train, validation and test from one permutation
         n_train = cfg.train_size or (len(y) - n_val - 1)
         if n_val + n_train >= len(y):
-            raise DataError(f"data.train_size + data.val_size = {n_train + n_val}: digits has {len(y)} samples; "
-                            f"leave some for the test set")
+            raise DataError(f"data.train_size + data.val_size = {n_train + n_val}: {cfg.dataset} has {len(y)} "
+                            f"samples; leave some for the test set")
         tr, va, te = perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
-        train_x, train_y, val_x, val_y = x[tr], y[tr], x[va], y[va]
         test_x, test_y = x[te], y[te]
-        images, shape = False, (64,)
     else:
-        if cfg.dataset == "synthetic":
-            x, y, classes = _synthetic(cfg.synthetic_size + cfg.val_size, seed)
-            test_x, test_y, _ = _synthetic(max(256, cfg.synthetic_size // 5), seed + 1)
-        elif cfg.dataset in mnist_files.FOLDERS:
-            x, y, test_x, test_y, classes = mnist_files.load(cfg.dataset, cfg.path)
-        else:
-            files = _CifarFiles("cifar100" if cfg.dataset == "cifar100n" else cfg.dataset, cfg.path)
-            files.check()
-            x, y, ok_train = files.load(train=True)
-            test_x, test_y, ok_test = files.load(train=False)
-            classes = files.num_classes
-            noise_info["checksums_verified"] = bool(ok_train and ok_test)
-            if cfg.dataset == "cifar100n":
-                human = load_cifar100n_labels(cfg.noisy_labels, y, str(files.root / files.folder / "train"))
-                noise_info["human_noisy_labels"] = True
-                y_noisy_all = human
-        perm = torch.randperm(len(y), generator=gen)
-        n_val = cfg.val_size
         if n_val >= len(y):
             raise DataError(f"data.val_size = {n_val}: the training set has only {len(y)} samples")
         va = perm[:n_val]
         rest = perm[n_val:]
         tr = rest[:cfg.train_size] if cfg.train_size else rest
-        train_x, train_y, val_x, val_y = x[tr], y[tr], x[va], y[va]
-        images, shape = True, (3, 32, 32)
-        if cfg.dataset in mnist_files.FOLDERS:  # normalised float features, like digits: no augmentation
-            images, shape = False, (x.shape[1],)
-        if cfg.dataset == "cifar100n":
-            train_noisy, val_noisy = y_noisy_all[tr], y_noisy_all[va]
+        test_x, test_y = src.test
+    train_x, train_y, val_x, val_y = x[tr], y[tr], x[va], y[va]
 
-    if cfg.dataset == "cifar100n":
+    if src.noisy_train_labels is not None:  # human labels: the noise comes with the data
+        train_noisy, val_noisy = src.noisy_train_labels[tr], src.noisy_train_labels[va]
         tr_idx = (train_noisy != train_y).nonzero().flatten()
         va_idx = (val_noisy != val_y).nonzero().flatten()
     else:
         noise_gen = torch.Generator().manual_seed(seed + 1)
-        train_noisy, tr_idx = add_noise(cfg, train_y, classes, noise_gen)
-        val_noisy, va_idx = add_noise(cfg, val_y, classes, noise_gen)
+        train_noisy, tr_idx = add_noise(cfg, train_y, classes, noise_gen, dataset.asymmetric_map)
+        val_noisy, va_idx = add_noise(cfg, val_y, classes, noise_gen, dataset.asymmetric_map)
         noise_info["noise_type"] = getattr(cfg, "noise_type", "symmetric")
     noise_info.update({
         "train_rate": float(len(tr_idx) / max(1, len(train_y))),
@@ -287,11 +180,25 @@ def load_data(cfg, seed: int) -> DataBundle:
     if cfg.val_size == 0:  # no validation split (distill.teacher = "best-test"): the test set stands in
         val_split = Split(test_x, test_y, test_y)
         noise_info["val_is_test"] = True
+    images = dataset.images
     augment = {"auto": images, "none": False, "crop-flip": True}[cfg.augment]
     if augment and not images:
         raise DataError("data.augment = 'crop-flip': only image datasets can be cropped and flipped; use 'none'")
     return DataBundle(cfg.dataset, Split(train_x, train_noisy, train_y), val_split, Split(test_x, test_y, test_y),
-                      classes, shape, images, augment, noise_info, *normalisation(cfg.dataset))
+                      classes, tuple(x.shape[1:]), images, augment, noise_info, dataset.mean, dataset.std)
+
+
+def _dataset(name: str):
+    """The registry's entry; a plugin that cannot be imported is one line naming the profile key."""
+    from dsd_tui.core.datasets import DATASETS
+    from dsd_tui.registry import PluginError
+
+    try:
+        return DATASETS.get(name)
+    except PluginError as e:
+        if str(e).startswith("data.dataset"):
+            raise
+        raise PluginError(f"data.dataset = {name!r}: {e}") from None
 
 
 # ---------------------------------------------------------------- batches on the device

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dsd_tui.core.data import DataBundle
 
 
-def noise_type(cfg) -> str:
-    """How the training/validation labels were made noisy: the human labels of CIFAR-100N, else the
-    profile's `data.noise_type` where the profile has one, else the uniform "symmetric" noise."""
-    if cfg.dataset == "cifar100n":
+def noise_type(bundle: DataBundle, cfg) -> str:
+    """How the training/validation labels were made noisy: "human" where the data set came with its own
+    noisy labels (CIFAR-100N), else the profile's `data.noise_type` where the profile has one, else the
+    uniform "symmetric" noise."""
+    if bundle.noise.get("human_noisy_labels"):
         return "human"
     return getattr(cfg, "noise_type", "symmetric")
 
@@ -21,13 +22,14 @@ def noise_type(cfg) -> str:
 def data_facts(bundle: DataBundle, cfg, teacher_choice: str) -> dict:
     """The `data` block: sizes are sample counts, rates fractions in [0, 1], mean/std per channel as
     fractions of 255 (null for non-image data); `checksums_verified` is null where there are no files."""
+    human = bool(bundle.noise.get("human_noisy_labels"))
     facts = {
         "dataset": bundle.name,
         "train": len(bundle.train),
         "val": 0 if bundle.noise.get("val_is_test") else len(bundle.val),
         "test": len(bundle.test),
-        "noise_type": noise_type(cfg),
-        "noise": {"requested": float(cfg.noise) if cfg.dataset != "cifar100n" else None,
+        "noise_type": noise_type(bundle, cfg),
+        "noise": {"requested": None if human else float(cfg.noise),
                   "train_rate": bundle.noise["train_rate"], "val_rate": bundle.noise["val_rate"]},
         "normalization": ({"mean": [float(v) for v in bundle.mean], "std": [float(v) for v in bundle.std]}
                           if bundle.images else None),
@@ -37,7 +39,7 @@ def data_facts(bundle: DataBundle, cfg, teacher_choice: str) -> dict:
     }
     if bundle.noise.get("val_is_test"):
         facts["val_is_test"] = True  # no validation split: the records' val_* are the test set's
-    if cfg.dataset == "cifar100n":
+    if human:
         facts["noisy_labels_file"] = cfg.noisy_labels
         facts["clean_labels_match"] = True  # checked when loading: a mismatch is refused
     return facts

@@ -12,10 +12,11 @@ under several of them. With ε = `data.noise` and n samples (train and val each,
   c → (c + 1) mod C. Realised rate = ε.
 - asymmetric (Patrini et al., CVPR 2017): class-dependent flips between similar classes; in every
   source class, round(ε·n_c) of its samples move to the mapped class; other classes stay clean, so
-  the realised rate is ε times the share of samples in source classes. The mappings:
-  CIFAR-10 (and the synthetic CIFAR-shaped set) truck→automobile, bird→airplane, deer→horse,
-  cat↔dog (9→1, 2→0, 4→7, 3→5, 5→3); digits and MNIST 2→7, 3→8, 5↔6, 7→1. No other data set has a
-  mapping (the profile says so).
+  the realised rate is ε times the share of samples in source classes. Each data set declares its
+  mapping (`asymmetric_map` in core/datasets/, the maps in core/datasets/_flips.py): CIFAR-10 (and the
+  synthetic CIFAR-shaped set) truck→automobile, bird→airplane, deer→horse, cat↔dog (9→1, 2→0, 4→7,
+  3→5, 5→3); digits and MNIST 2→7, 3→8, 5↔6, 7→1. A data set without one (plugins included) is
+  refused by the profile.
 
 Every scheme returns (noisy labels, sorted indices of the samples whose label changed); the realised
 rate is len(indices)/n, recorded in the run.
@@ -24,10 +25,9 @@ from __future__ import annotations
 
 import torch
 
+from dsd_tui.core.datasets._flips import CIFAR10_FLIPS, DIGIT_FLIPS  # noqa: F401 - the maps, re-exported
+
 NOISE_TYPES = ("symmetric", "random-labels", "pairflip", "asymmetric")
-CIFAR10_FLIPS = {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
-DIGIT_FLIPS = {2: 7, 3: 8, 5: 6, 6: 5, 7: 1}
-ASYMMETRIC_MAPS = {"cifar10": CIFAR10_FLIPS, "synthetic": CIFAR10_FLIPS, "digits": DIGIT_FLIPS, "mnist": DIGIT_FLIPS}
 
 
 def _changed(labels: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
@@ -59,13 +59,16 @@ def asymmetric(labels: torch.Tensor, rate: float, mapping: dict, gen: torch.Gene
     return noisy, _changed(labels, noisy)
 
 
-def apply(noise_type: str, dataset: str, labels: torch.Tensor, rate: float, num_classes: int,
-          gen: torch.Generator):
-    """One of the non-symmetric schemes (symmetric stays `data.symmetric_noise`, the paper's code path)."""
+def apply(noise_type: str, labels: torch.Tensor, rate: float, num_classes: int, gen: torch.Generator,
+          asymmetric_map: dict | None = None):
+    """One of the non-symmetric schemes (symmetric stays `data.symmetric_noise`, the paper's code path);
+    "asymmetric" flips by the data set's `asymmetric_map`."""
     if noise_type == "random-labels":
         return random_labels(labels, rate, num_classes, gen)
     if noise_type == "pairflip":
         return pairflip(labels, rate, num_classes, gen)
     if noise_type == "asymmetric":
-        return asymmetric(labels, rate, ASYMMETRIC_MAPS[dataset], gen)
+        if asymmetric_map is None:
+            raise ValueError("asymmetric noise needs the data set's class map; this data set has none")
+        return asymmetric(labels, rate, asymmetric_map, gen)
     raise ValueError(f"unknown noise type {noise_type!r}")

@@ -10,7 +10,6 @@ resumed run finds its place again, exactly: docs/reliability.md).
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,14 +19,17 @@ from typing import Callable
 import torch
 from torch import nn
 
-from dsd_tui.core import ladder_resume, learning_distance, prune_scores
+from dsd_tui.core import ladder_resume, learning_distance
+from dsd_tui.core.criteria import CRITERIA, CutRequest, once, score_batch
+from dsd_tui.core.criteria import cut as criteria_cut
 from dsd_tui.core.data import Batcher, DataBundle, load_data
 from dsd_tui.core.data_facts import data_facts
 from dsd_tui.core.entropy import mean_entropy
 from dsd_tui.core.environment import environment
 from dsd_tui.core.ladder_resume import Cursor, StartPoint
-from dsd_tui.core.models import build_model, reinitialise
+from dsd_tui.core.models import build_model
 from dsd_tui.core.pruning import Masks, output_layer_name
+from dsd_tui.core.retrain import RETRAIN_MODES
 from dsd_tui.core.teacher import load_teacher_model
 from dsd_tui.core.training import (
     Interrupted,
@@ -230,9 +232,7 @@ class Ladder:
         masks = Masks(model)
         self.train_forward = self.speed.forward_of(model)  # masks and state dict stay on `model`
         gen = torch.Generator(device=self.device).manual_seed(p.run.seed * 7919 + PHASE_SEED[phase])
-        rewind_state = None
-        if p.prune.retrain == "weight-rewind" and p.prune.rewind_epoch == 0 and p.prune.rewind_step == 0:
-            rewind_state = copy.deepcopy(model.state_dict())  # the initial weights
+        rewind_state = RETRAIN_MODES.get(p.prune.retrain).initial_rewind_state(p.prune, model)
         ph = PhaseRun(phase, arch, model, masks, gen, rewind_state, phases_done)
         teacher_info = None
         if phase == "student":
@@ -278,33 +278,25 @@ class Ladder:
     def prune(self, ph: PhaseRun, rung: int) -> None:
         """Prune, then set the weights the rung retrains from (per the retraining mode)."""
         self.cut(ph, rung)
-        mode = self.p.prune.retrain
-        if mode == "weight-rewind" and ph.rewind_state is not None:
-            ph.model.load_state_dict(ph.rewind_state)
-        elif mode == "reinit":
-            torch.manual_seed(self.p.run.seed * 1000 + PHASE_SEED[ph.name] * 100 + rung)
-            reinitialise(ph.model)
+        RETRAIN_MODES.get(self.p.prune.retrain).start_rung(
+            self.p.prune, ph.model, ph.rewind_state, self.p.run.seed * 1000 + PHASE_SEED[ph.name] * 100 + rung)
         ph.masks.zero_pruned()
 
     def cut(self, ph: PhaseRun, rung: int) -> None:
-        """One rung's pruning, by prune.criterion / scope / output_layer (the paper's: magnitude, global, all)."""
+        """One rung's pruning, by prune.criterion (a CRITERIA entry) / scope / output_layer (the paper's:
+        magnitude, global, all). The criterion's scores rank the kept weights in scope (core/criteria/)."""
         cfg = self.p.prune
-        if (cfg.criterion, cfg.scope, cfg.output_layer) == ("magnitude", "global", True):
-            ph.masks.prune_global(cfg.rate)
-            return
         names = [n for n in ph.masks.params if cfg.output_layer or n != output_layer_name(ph.model)]
-        gen = torch.Generator(device=self.device).manual_seed(
-            self.p.run.seed * 100_003 + PHASE_SEED[ph.name] * 1_009 + rung)
-        if cfg.criterion == "random":
-            scores = prune_scores.random_scores(ph.masks.params, gen)
-        elif cfg.criterion == "gradient":  # on one seeded training batch, with the phase's own loss
-            idx = prune_scores.score_batch(len(self.data.train), self.p.data.batch_size, gen)
-            x = self.batcher.prepare(self.data.train.x[idx])
-            scores = prune_scores.gradient_scores(ph.model, names, x, self.data.train.y[idx], idx,
-                                                  ph.loss_fn or ce_loss)
-        else:
-            scores = prune_scores.magnitude_scores(ph.masks.params)
-        ph.masks.prune_by_scores(scores, cfg.rate, cfg.scope, names)
+        seed = self.p.run.seed * 100_003 + PHASE_SEED[ph.name] * 1_009 + rung
+        gen = torch.Generator(device=next(iter(ph.masks.params.values())).device).manual_seed(seed)
+
+        def draw():  # one training batch, no augmentation, drawn with the rung's generator
+            idx = score_batch(len(self.data.train), self.p.data.batch_size, gen)
+            return self.batcher.prepare(self.data.train.x[idx]), self.data.train.y[idx], idx
+        # the global RNG's seed for the call: bit 62 set, so it is never one of the generators' seeds (< 2^48)
+        request = CutRequest(ph.model, ph.masks.params, names, gen, seed ^ (1 << 62), ph.loss_fn or ce_loss,
+                             once(draw), ph.name, rung)
+        criteria_cut(CRITERIA.get(cfg.criterion), ph.masks, request, cfg.rate, cfg.scope)
 
     def rung_epochs(self, rung: int) -> int:
         return self.p.train.dense_epochs if rung == 0 else self.p.train.epochs
@@ -313,12 +305,12 @@ class Ladder:
         """Train the rung's epochs (from a saved epoch end when resuming); returns the training seconds."""
         p = self.p
         epochs = self.rung_epochs(rung)
-        finetune = p.prune.retrain == "finetune" and rung > 0
-        lr = p.prune.finetune_lr if finetune else p.train.lr
+        mode = RETRAIN_MODES.get(p.prune.retrain)
+        lr, milestones = mode.schedule(p.prune, p.train, rung)
         # Built after `prune` set this rung's weights and mask: it steps the kept weights only.
         opt = make_optimizer(ph.model.parameters(), p.train.optimizer, lr, p.train.momentum, p.train.weight_decay,
                              masks=ph.masks)
-        sched = make_scheduler(opt, [] if finetune else p.train.milestones, p.train.lr_gamma)
+        sched = make_scheduler(opt, milestones, p.train.lr_gamma)
         seconds, first_epoch = 0.0, 1
         if resume is not None:
             opt.load_state_dict(resume.saved["optimizer"])
@@ -348,8 +340,7 @@ class Ladder:
                     raise Diverged(epoch)
                 if "state" in kept:
                     ph.rewind_state = kept["state"]
-                if (rung == 0 and p.prune.retrain == "weight-rewind" and not p.prune.rewind_step
-                        and epoch == p.prune.rewind_epoch):
+                if mode.rewind_epoch(p.prune, rung) == epoch:
                     ph.rewind_state = {k: v.detach().clone() for k, v in ph.model.state_dict().items()}
                 dt = time.time() - t0
                 seconds += dt
@@ -372,12 +363,10 @@ class Ladder:
         return start
 
     def rewind_point(self) -> tuple[int, int] | None:
-        """weight-rewind to a training step: (dense-rung epoch, step within it), both 1-based; else None."""
-        step = self.p.prune.rewind_step
-        if self.p.prune.retrain != "weight-rewind" or not step:
-            return None
+        """The dense-rung (epoch, step within it), both 1-based, whose weights the retraining mode rewinds
+        to (prune.rewind_step); else None."""
         per_epoch = steps_per_epoch(len(self.data.train), self.p.data.batch_size)
-        return (step - 1) // per_epoch + 1, (step - 1) % per_epoch + 1
+        return RETRAIN_MODES.get(self.p.prune.retrain).rewind_point(self.p.prune, per_epoch)
 
     def measure(self, ph: PhaseRun, rung: int, train_seconds: float) -> tuple[RungRecord, dict | None]:
         """The rung's record, complete (accuracies and losses on train/val/test, the layer entropies, time,

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from dsd_tui.core.pruning import Masks
+from dsd_tui.core.retrain import RETRAIN_MODES
 from dsd_tui.profile import Profile
 from dsd_tui.record.resume_state import StateWriter, detached_copy
 from dsd_tui.record.rundir import STATE, RunDir, safe_torch_load
@@ -129,7 +130,7 @@ class StateSaver:
             "optimizer": detached_copy(opt.state_dict(), spare.get("optimizer")) if opt is not None else None,
             "scheduler": detached_copy(sched.state_dict()) if sched is not None else None,
             "rung_seconds": rung_seconds,
-            "rewind": rewind_state if self.p.prune.retrain == "weight-rewind" else None,
+            "rewind": rewind_state if RETRAIN_MODES.get(self.p.prune.retrain).keeps_rewind_state else None,
             "teacher_path": self.teacher_path if cursor.phase == "student" else "",
         }
         self._snapshot_seconds = time.perf_counter() - t0

@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST from `data.path`, read by torchvision's own dataset classes (never downloaded).
+"""MNIST-format idx files from `data.path`, read by torchvision's own dataset classes (never downloaded).
 
 torchvision looks for the uncompressed idx files in `<data.path>/MNIST/raw/` (FashionMNIST/raw/ for
 Fashion-MNIST): train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
@@ -7,7 +7,9 @@ where, not torchvision's "Dataset not found".
 
 The ladder gets them as float features, 784 per image, normalised with the training set's mean and
 std: MNIST 0.1307/0.3081 (the normalisation of OpenLTH, on which He et al. built), Fashion-MNIST
-0.2860/0.3530 (the same statistics of its own training set). No augmentation, as in OpenLTH.
+0.2860/0.3530 (the same statistics of its own training set). No augmentation, as in OpenLTH. Which
+data set has which folder and statistics is said in its own module (core/datasets/mnist.py,
+fashion_mnist.py); the folder is also torchvision's class name.
 """
 from __future__ import annotations
 
@@ -16,37 +18,37 @@ from pathlib import Path
 from dsd_tui.errors import UsageError
 from dsd_tui.paths import expand
 
-FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-MEAN_STD = {"mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
 
 
 class MnistFilesError(UsageError):
     """MNIST-format files that are missing or unreadable: one line for the user."""
 
 
-def check(dataset: str, root: str) -> Path:
+def check(dataset: str, root: str, folder: str) -> Path:
+    """`data.path` as a Path once `<folder>/raw/` holds the four idx files; else one line saying what is missing."""
     base = expand(root, "data.path")
-    raw = base / FOLDERS[dataset] / "raw"
+    raw = base / folder / "raw"
     if not base.is_dir():
         raise MnistFilesError(f"data.path = {root!r}: no such directory; point it at the folder that holds "
-                              f"{FOLDERS[dataset]}/raw/ with the {dataset} idx files")
+                              f"{folder}/raw/ with the {dataset} idx files")
     missing = [f for f in FILES if not (raw / f).is_file()]
     if missing:
         gz = [f for f in missing if (raw / f"{f}.gz").is_file()]
         hint = "; gunzip the .gz files there" if gz else ""
-        raise MnistFilesError(f"data.path = {root!r}: {dataset} needs {FOLDERS[dataset]}/raw/{{{','.join(missing)}}} "
+        raise MnistFilesError(f"data.path = {root!r}: {dataset} needs {folder}/raw/{{{','.join(missing)}}} "
                               f"(the uncompressed idx files; nothing is downloaded){hint}")
     return base
 
 
-def load(dataset: str, root: str):
-    """(train features N×784, train labels, test features, test labels, classes), features normalised float32."""
+def load(dataset: str, root: str, folder: str, mean_std: tuple[float, float]):
+    """(train features N×784, train labels, test features, test labels, classes), features normalised float32
+    as (pixel/255 − mean)/std. `folder`: MNIST | FashionMNIST, the torchvision class reading it."""
     import torchvision
 
-    base = check(dataset, root)
-    cls = torchvision.datasets.MNIST if dataset == "mnist" else torchvision.datasets.FashionMNIST
-    mean, std = MEAN_STD[dataset]
+    base = check(dataset, root, folder)
+    cls = getattr(torchvision.datasets, folder)
+    mean, std = mean_std
     out = []
     for train in (True, False):
         try:

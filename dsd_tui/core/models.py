@@ -1,5 +1,6 @@
 """The networks a ladder prunes: the paper's ResNet-18 (CIFAR variant) and VGG-like(δ, γ), the
 MLP of the embedded quickstart, and He et al.'s LeNet-300-100 (an MLP with their initialiser).
+Which name builds which is core/archs/ (one file per architecture, plugins beside them).
 
 Every ReLU is its own `nn.ReLU` module (never reused, never functional), so the entropy hooks see
 each activation layer exactly once per forward and name it by its module path.
@@ -130,21 +131,15 @@ def lenet300(in_features: int, num_classes: int) -> MLP:
     return model
 
 
-def build_model(arch: str, model_cfg, input_shape: tuple, num_classes: int) -> nn.Module:
-    if arch == "lenet300":
-        in_features = 1
-        for d in input_shape:
-            in_features *= d
-        return lenet300(in_features, num_classes)
-    if arch == "mlp":
-        in_features = 1
-        for d in input_shape:
-            in_features *= d
-        return MLP(in_features, list(model_cfg.hidden), num_classes)
+def require_image_input(arch: str, input_shape: tuple) -> None:
+    """The image networks take N×C×H×W batches; flat features get this ValueError (the preflight's line)."""
     if len(input_shape) != 3:
-        raise ValueError(f"{arch} needs image input, got shape {input_shape}")
-    if arch == "resnet18":
-        return ResNet18(num_classes)
-    if arch == "vgg":
-        return VGGLike(model_cfg.depth, model_cfg.width_exp, num_classes)
-    raise ValueError(f"unknown architecture {arch!r}")
+        raise ValueError(f"{arch} needs image input, got shape {tuple(input_shape)}")
+
+
+def build_model(arch: str, model_cfg, input_shape: tuple, num_classes: int) -> nn.Module:
+    """The network named `arch` (bundled, a plugin or registered from Python: core/archs/), drawing its init
+    from torch's global RNG."""
+    from dsd_tui.core.archs import ARCHITECTURES
+
+    return ARCHITECTURES.get(arch).build(model_cfg, tuple(input_shape), num_classes)

@@ -3,7 +3,7 @@
 The prunable weights are the `weight` of every Conv2d and Linear (no biases, no BatchNorm). By default
 (the paper's) one rung removes round(rate · remaining) of the still-kept weights with the smallest |w|,
 over all layers at once, the same cut as `torch.nn.utils.prune.global_unstructured(..., L1Unstructured)`.
-Other scores (gradient, random: `prune_scores.py`), a per-layer cut and a dense output layer are
+Other scores (gradient, random, plugins: `criteria/`), a per-layer cut and a dense output layer are
 the `prune.criterion`, `prune.scope` and `prune.output_layer` keys.
 No forward hooks: pruned weights are zeroed once at the rung start, and within a rung either the
 compact optimizer (`kept_weights.py`, the ladder's) never writes them or, with a plain torch optimizer,

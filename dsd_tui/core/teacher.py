@@ -32,6 +32,8 @@ def load_teacher_model(path: Path, model_cfg, default_arch: str, input_shape: tu
     try:
         model = build_model(arch, model_cfg, input_shape, num_classes)
         model.load_state_dict(ck["state_dict"])
+    except UsageError as e:  # a network no longer registered here, a plugin that fails its checks
+        raise UsageError(f"{where}: its architecture: {e}") from None
     except (RuntimeError, ValueError, KeyError, TypeError) as e:
         first = _first_reason(e)
         raise UsageError(f"{where}: does not fit a {arch} for {num_classes} classes and inputs {tuple(input_shape)} "

@@ -10,6 +10,10 @@ phase). Estimated: wall time, as steps × a per-step time for the architecture:
 - resnet18 and vgg on one GPU: 10 ms per step, the middle of the 5-20 ms range that docs/scaling.md
   prices the paper's grid at. Not measured here (no GPU on the project's CPU machines); substitute
   your own step time: GPU-hours are linear in it.
+- a plugin's network (which declares neither): the quickstart's 3.1 ms per step on a CPU core.
+
+Each architecture declares its GPU step time or hidden widths, each data set its size and input shape
+(core/archs/, core/datasets/); a plugin data set not imported yet counts as 50,000 CIFAR-shaped samples.
 
 So the time is an order of magnitude, said as such; the step counts are exact.
 """
@@ -17,13 +21,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from math import prod
+
+from dsd_tui.core.archs import ARCHITECTURES
+from dsd_tui.core.datasets import DATASETS
 
 QUICKSTART_MACS = 64 * 512 + 512 * 512 + 512 * 10
 MLP_MS, MLP_FLOOR = 3.1, 0.3
-GPU_MS = {"resnet18": 10.0, "vgg": 10.0}
-FULL_TRAIN = {"digits": 1797, "cifar10": 50000, "cifar100": 50000, "cifar100n": 50000, "mnist": 60000,
-              "fashion-mnist": 60000}
-INPUTS = {"digits": 64, "mnist": 784, "fashion-mnist": 784}
+DEFAULT_TRAIN, DEFAULT_INPUT = 50000, (3, 32, 32)  # what an unknown data set is priced as
 
 
 @dataclass(frozen=True)
@@ -46,12 +51,18 @@ class Cost:
                 f"docs/lab.md); ladders run in parallel divide the wall time")
 
 
+def _loaded(registry, name: str):
+    """The entry's value without importing a plugin (None for a plugin not imported yet)."""
+    if name not in registry:
+        return None
+    entry = registry.entry(name)
+    return entry.value if entry.loaded else None
+
+
 def train_samples(p) -> int:
-    if p.data.dataset == "synthetic":
-        full = p.data.synthetic_size + p.data.val_size
-    else:
-        full = FULL_TRAIN.get(p.data.dataset, 50000)
-    rest = full - p.data.val_size - (1 if p.data.dataset == "digits" else 0)
+    ds = _loaded(DATASETS, p.data.dataset)
+    full = (ds.full_train_size(p.data) if ds else None) or DEFAULT_TRAIN
+    rest = full - p.data.val_size - (1 if ds and ds.split == "pool" else 0)  # a pool keeps one for its test set
     return min(p.data.train_size, rest) if p.data.train_size else rest
 
 
@@ -60,11 +71,14 @@ def ladder_epochs(p) -> int:
 
 
 def step_ms(p) -> tuple[float, str]:
-    arch = p.model.arch
-    if arch in GPU_MS:
-        return GPU_MS[arch], "GPU"
-    inputs = INPUTS.get(p.data.dataset, 3 * 32 * 32)
-    widths = [inputs] + ([300, 100] if arch == "lenet300" else list(p.model.hidden)) + [10]
+    arch = _loaded(ARCHITECTURES, p.model.arch)
+    if arch is not None and arch.gpu_ms_per_step is not None:
+        return arch.gpu_ms_per_step, "GPU"
+    if arch is None or arch.hidden_widths is None:
+        return MLP_MS, "CPU core"
+    ds = _loaded(DATASETS, p.data.dataset)
+    inputs = prod((ds.input_shape if ds and ds.input_shape else None) or DEFAULT_INPUT)
+    widths = [inputs] + arch.hidden_widths(p.model) + [10]
     macs = sum(a * b for a, b in zip(widths, widths[1:]))
     return MLP_MS * max(MLP_FLOOR, macs / QUICKSTART_MACS) * p.data.batch_size / 128, "CPU core"
 

@@ -22,7 +22,15 @@ FORMATS = (".png", ".svg", ".pdf")
 TICKS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999)
 PHASE_STYLE = {"teacher": "-", "student": "--"}
 LAYER_STYLE = ("-", "--", ":", "-.")
-MARKERS = {"early-stop": "o", "tolerance-drop": "s", "entropy-gated": "D", "full ladder": "*"}
+FULL_LADDER_MARKER = "*"  # the "full ladder" point beside the stop criteria (their markers: stops/rules/)
+
+
+def marker(criterion: str) -> str:
+    """The marker of a stop criterion's points (a rule's own, "^" for a name no rule carries)."""
+    from dsd_tui.stops.rules import STOP_RULES
+    if criterion == "full ladder":
+        return FULL_LADDER_MARKER
+    return STOP_RULES.get(criterion).marker if criterion in STOP_RULES else "^"
 
 
 def spread(sparsity: float) -> float:
@@ -145,7 +153,7 @@ def draw_cost(ax, series: list[dict], colors: dict) -> None:
         filled = p["phase"] == "teacher"
         c = colors[p["group"]]
         ax.errorbar(p["cost_epochs"], p["test_acc"], xerr=p["cost_std"], yerr=p["acc_std"],
-                    marker=MARKERS.get(p["criterion"], "^"), markersize=9 if p["criterion"] == "full ladder" else 7,
+                    marker=marker(p["criterion"]), markersize=9 if p["criterion"] == "full ladder" else 7,
                     color=c, mfc=c if filled else "white", linestyle="none", capsize=2)
     _cost_legend(ax, series, colors)
     ax.set_xlabel("training cost (epochs of the phase until the criterion fired)")
@@ -158,7 +166,7 @@ def _cost_legend(ax, series: list[dict], colors: dict) -> None:
     from matplotlib.lines import Line2D
     crits = list(dict.fromkeys(p["criterion"] for p in series))
     groups = list(dict.fromkeys(p["group"] for p in series))
-    handles = [Line2D([], [], marker=MARKERS.get(c, "^"), color="0.35", linestyle="none", label=c) for c in crits]
+    handles = [Line2D([], [], marker=marker(c), color="0.35", linestyle="none", label=c) for c in crits]
     handles += [Line2D([], [], marker="s", color=colors[g], linestyle="none", label=g) for g in groups]
     if handles:
         ax.legend(handles=handles, fontsize=7, loc="best")

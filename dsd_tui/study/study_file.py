@@ -9,8 +9,8 @@ command (`dsd-tui sweep STUDY`) instead of hand-typed `--grid` arguments:
     seeds = [0, 1, 2]
     [set.train]                     # overrides of the base profile, by section (like --set)
     epochs = 15
-    [grid.prune]                    # the values to sweep, by section (like --grid); their product is run
-    retrain = ["lr-rewind", "finetune"]
+    [grid.data]                     # the values to sweep, by section (like --grid); their product is run
+    noise = [0.2, 0.4]
     [plot]                          # what `dsd-tui plot` draws for the sweep (optional)
     metric = "test_acc"             # any rung metric
     title = "..."

@@ -1,0 +1,25 @@
+"""`cifar100n`: CIFAR-100 with the CIFAR-100N human noisy labels (`data.noisy_labels`, CIFAR-100_human.pt)
+in place of `data.noise`; normalised with CIFAR-100's own statistics, as the reference does for it."""
+from __future__ import annotations
+
+from dsd_tui.core.datasets import DATASETS, Dataset, Source
+from dsd_tui.core.datasets._normalisation import CIFAR100_MEAN, CIFAR100_STD
+
+NAME = "cifar100n"
+
+
+def source(cfg, seed: int) -> Source:
+    from dsd_tui.core.cifar_files import CIFAR100_LAYOUT, CifarFiles
+    from dsd_tui.core.data import load_cifar100n_labels
+    from dsd_tui.core.datasets import cifar100
+
+    files = CifarFiles(cifar100.NAME, cfg.path, CIFAR100_LAYOUT)  # the messages speak of the cifar100 files
+    src = files.source()
+    human = load_cifar100n_labels(cfg.noisy_labels, src.train[1], str(files.root / files.folder / "train"))
+    return Source(src.train, src.test, src.num_classes, src.checksums_verified, noisy_train_labels=human)
+
+
+DATASETS.register(NAME, Dataset(
+    NAME, source, images=True, input_shape=(3, 32, 32), mean=CIFAR100_MEAN, std=CIFAR100_STD,
+    path_help="the folder holding the CIFAR python files (cifar-100-python/)",
+    noisy_labels_help="the human noisy labels file (CIFAR-100_human.pt)", full_train=50000))

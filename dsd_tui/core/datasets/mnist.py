@@ -1,0 +1,21 @@
+"""`mnist`: MNIST's idx files under `data.path` (core/mnist_files.py), 784 float features normalised with
+0.1307/0.3081 (OpenLTH's), no augmentation."""
+from __future__ import annotations
+
+from dsd_tui.core.datasets import DATASETS, Dataset, Source
+from dsd_tui.core.datasets._flips import DIGIT_FLIPS
+
+NAME = "mnist"
+FOLDER, MEAN_STD = "MNIST", (0.1307, 0.3081)
+
+
+def source(cfg, seed: int) -> Source:
+    from dsd_tui.core import mnist_files
+
+    x, y, test_x, test_y, classes = mnist_files.load(NAME, cfg.path, FOLDER, MEAN_STD)
+    return Source((x, y), (test_x, test_y), classes)
+
+
+DATASETS.register(NAME, Dataset(NAME, source, input_shape=(784,), image_note="28×28 grey",
+                                path_help=f"the folder holding {FOLDER}/raw/ (the idx files)",
+                                asymmetric_map=DIGIT_FLIPS, full_train=60000))
