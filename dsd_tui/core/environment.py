@@ -1,4 +1,5 @@
-"""What a run records about where it ran: interpreter, torch, CUDA/cuDNN, device, host, dsd_tui version.
+"""What a run records about where it ran: interpreter, torch, CUDA/cuDNN, device, host, dsd_tui version,
+and the plugins its profile names.
 
 Kept apart from the ladder (which only calls `environment` once, for the run_started event) so that the
 probe of the machine and of the installed package is one small module that the CLI, tests and studies
@@ -11,14 +12,20 @@ import platform
 import torch
 
 
-def environment(device: torch.device, threads: int) -> dict:
-    """The run_started event's `environment` block (before the ladder adds its `speed` entry)."""
+def environment(device: torch.device, threads: int, profile: dict | None = None) -> dict:
+    """The run_started event's `environment` block (before the ladder adds its `speed` entry). `profile`
+    (the resolved profile as a dict): its non-bundled model, dataset and criterion names go in `plugins`
+    with their distribution and version (docs/plugins.md); the key is absent when every name is bundled."""
     env = {"python": platform.python_version(), "torch": torch.__version__, "device": str(device),
            "threads": torch.get_num_threads(), "platform": platform.platform(), "host": platform.node()}
     # cuda / cudnn: the versions this torch was built with (None without them); gpu_name on CUDA runs.
     env.update(dsd_tui=dsd_tui_version(), cuda=torch.version.cuda, cudnn=cudnn_version())
     if device.type == "cuda":
         env["device_name"] = env["gpu_name"] = torch.cuda.get_device_name(device)
+    if profile is not None:
+        from dsd_tui.plugins import used  # the registries, read when a run starts
+        if plugins := used(profile):
+            env["plugins"] = plugins
     return env
 
 

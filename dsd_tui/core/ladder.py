@@ -138,7 +138,7 @@ class Ladder:
         self.channels_last = self.speed.channels_last
         self.batcher = Batcher(self.data, self.device, self.channels_last)
         phases = ["teacher"] + (["student"] if p.distill.enabled else [])
-        env = {**environment(self.device, p.run.threads), "speed": self.speed.describe()}
+        env = {**environment(self.device, p.run.threads, p.to_dict()), "speed": self.speed.describe()}
         if self.speed.sparse_kernels:  # which layers can take them: the run-started line says so
             env["speed"]["sparse_kernels_layers"] = {phase: self.csr_candidates(phase) for phase in phases}
         self.emit(ev.RunStarted(name=p.run.name, run_dir=str(self.rundir.path), profile=p.to_dict(),
