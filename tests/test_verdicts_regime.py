@@ -69,7 +69,8 @@ def test_without_label_noise_only_recovered_and_collapsing():
 
 def test_firing_cost_counts_rungs_epochs_and_density_weighted_epochs():
     recs = sdd_present()
-    d = firing_details(recs, fired_rung=3, selected_rung=0, plan=Plan(rungs=15, dense_epochs=10, epochs=5, rate=0.2))
+    plan = Plan(rungs=15, dense_epochs=10, epochs=5, rate=0.2)
+    d = firing_details(typed(recs), fired_rung=3, selected_rung=0, plan=plan)
     assert (d["rungs_trained"], d["rungs_full"]) == (4, 16)
     assert (d["epochs_trained"], d["epochs_full"]) == (25, 85)
     assert d["density_epochs_trained"] == pytest.approx(10 + 5 * (0.8 + 0.64 + 0.512))
@@ -81,7 +82,7 @@ def test_comparison_table_puts_each_criterion_beside_the_ladders_best():
     recs = sdd_present()
     plan = Plan(rungs=15, dense_epochs=10, epochs=5, rate=0.2)
     stops = [{"phase": "teacher", "criterion": "early-stop", "rung": 3, "selected_rung": 0, "active": False,
-              **firing_details(recs, 3, 0, plan)}]
+              **firing_details(typed(recs), 3, 0, plan)}]
     summary = {"profile": {"prune": {"rungs": 15}, "stop": {"criteria": ["early-stop", "entropy-gated"]}},
                "phases": [{"name": "teacher", "rungs": recs}], "stops": stops}
     rows = comparison_rows(summary)

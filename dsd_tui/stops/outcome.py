@@ -43,18 +43,18 @@ class Plan:
 
 
 def firing_details(records: list[RungRecord], fired_rung: int, selected_rung: int, plan: Plan) -> dict:
-    """The fields a stop_fired event carries (and summary.json's `stops` entry with it)."""
-    trained = [r for r in records if r["rung"] <= fired_rung]
-    sel = next((r for r in records if r["rung"] == selected_rung), records[-1])
-    epochs = [r.get("epochs", plan.epochs_of(r["rung"])) for r in trained]
+    """The fields a stop_fired event carries (and summary.json's `stops` entry with it, `StopEntry.details`)."""
+    trained = [r for r in records if r.rung <= fired_rung]
+    sel = next((r for r in records if r.rung == selected_rung), records[-1])
+    epochs = [r.epochs if r.epochs is not None else plan.epochs_of(r.rung) for r in trained]
     return {
-        "selected_test_acc": sel.get("test_acc"),
-        "selected_val_acc": sel.get("val_acc"),
-        "selected_sparsity": sel.get("sparsity"),
+        "selected_test_acc": sel.test_acc,
+        "selected_val_acc": sel.val_acc,
+        "selected_sparsity": sel.sparsity,
         "rungs_trained": len(trained),
         "rungs_full": plan.rungs + 1,
         "epochs_trained": float(sum(epochs)),
         "epochs_full": plan.full_epochs(),
-        "density_epochs_trained": sum(e * (1.0 - r["sparsity"]) for e, r in zip(epochs, trained)),
+        "density_epochs_trained": sum(e * (1.0 - r.sparsity) for e, r in zip(epochs, trained)),
         "density_epochs_full": plan.full_density_epochs(),
     }
