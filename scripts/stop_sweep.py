@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from dsd_tui.profile import StopSection
+from dsd_tui.record.rung import RungRecord
 from dsd_tui.stops import criteria as stopping
 
 VARIANTS = {
@@ -37,14 +38,19 @@ VARIANTS = {
 }
 
 
-def outcome(records: list[dict], name: str, cfg) -> dict | None:
+def rung_records(run: dict, phase: str) -> list[RungRecord]:
+    """The phase's rung records of a summary.json, parsed into the typed records the criteria read."""
+    return [RungRecord.from_json(r) for r in next(p for p in run["phases"] if p["name"] == phase)["rungs"]]
+
+
+def outcome(records: list[RungRecord], name: str, cfg) -> dict | None:
     f = stopping.first_firing(records, name, cfg)
     if f is None:
         return None
-    sel = next(r for r in records if r["rung"] == f.selected_rung)
-    best = max(r["test_acc"] for r in records)
-    return {"fired": f.rung, "keeps": f.selected_rung, "sparsity": sel["sparsity"], "test": sel["test_acc"],
-            "gap": 100 * (best - sel["test_acc"]), "trainings": f.rung + 1}
+    sel = next(r for r in records if r.rung == f.selected_rung)
+    best = max(r.test_acc for r in records)
+    return {"fired": f.rung, "keeps": f.selected_rung, "sparsity": sel.sparsity, "test": sel.test_acc,
+            "gap": 100 * (best - sel.test_acc), "trainings": f.rung + 1}
 
 
 def main(paths: list[str]) -> None:
@@ -57,7 +63,7 @@ def main(paths: list[str]) -> None:
     for phase, variants in VARIANTS.items():
         for name, changes in variants:
             cfg = dataclasses.replace(base, **changes)
-            outs = [outcome(next(p for p in run["phases"] if p["name"] == phase)["rungs"], name, cfg) for run in runs]
+            outs = [outcome(rung_records(run, phase), name, cfg) for run in runs]
             fired = [o for o in outs if o is not None]
             per_run = " ".join("-" if o is None else f"{o['fired']}/{o['keeps']}/{o['gap']:.1f}" for o in outs)
             label = ", ".join(f"{k}={v}" for k, v in changes.items()) or "defaults"
@@ -76,9 +82,9 @@ def armed(runs: list[dict]) -> None:
         for drop in (0.02, 0.05, 0.1, 0.2, 0.3):
             at = []
             for run in runs:
-                recs = next(p for p in run["phases"] if p["name"] == phase)["rungs"]
+                recs = rung_records(run, phase)
                 i = stopping.entropy_armed_at(recs, drop)
-                at.append("-" if i is None else str(recs[i]["rung"]))
+                at.append("-" if i is None else str(recs[i].rung))
             print(f"{phase:<8} gate_drop={drop:<5} armed at rung {' '.join(at)}")
 
 

@@ -7,7 +7,14 @@ noise fit vanishes, accuracy climbs well above the dense rung and finally collap
 """
 from __future__ import annotations
 
+from dsd_tui.record.rung import RungRecord
+
 NOISE = 0.4
+
+
+def typed(records: list[dict]) -> list[RungRecord]:
+    """The hand-made JSON records (edited by a test) as the ladder holds them."""
+    return [RungRecord.from_json(r) for r in records]
 
 
 def records(val, test, entropy, train=None, train_clean=None, rate=0.2, epochs=(10, 5)):

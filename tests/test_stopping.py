@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from stop_curves import sdd_absent, sdd_present
+from stop_curves import sdd_absent, sdd_present, typed
 
 from dsd_tui.profile import StopSection
 from dsd_tui.stops import criteria as stopping
@@ -17,7 +17,7 @@ def cfg(**changes):
 
 
 def fired(records, name, **changes):
-    f = stopping.first_firing(records, name, cfg(**changes))
+    f = stopping.first_firing(typed(records), name, cfg(**changes))
     return None if f is None else (f.rung, f.selected_rung)
 
 
@@ -63,7 +63,7 @@ def test_tolerance_drop_dense_reference_differs_from_best_so_far():
 def test_entropy_gated_waits_out_the_memorising_plateau_and_keeps_the_recovered_peak():
     """Armed at rung 7 (entropy 10% below its max): fires after the recovery, keeps a rung at the peak."""
     recs = sdd_present()
-    assert stopping.entropy_armed_at(recs, 0.1) == 7
+    assert stopping.entropy_armed_at(typed(recs), 0.1) == 7
     rung, keep = fired(recs, "entropy-gated")
     assert (rung, keep) == (14, 11)
     assert recs[keep]["test_acc"] >= max(r["test_acc"] for r in recs) - 0.02
@@ -94,10 +94,10 @@ def test_smoothing_keeps_one_noisy_rung_from_firing_early_stop():
 def test_each_criterion_is_reported_once_however_often_it_is_reevaluated(name):
     recs = sdd_present()
     c = cfg(criteria=[name])
-    hits = [f for k in range(1, len(recs) + 1) for f in stopping.newly_fired(recs[:k], c)]
+    hits = [f for k in range(1, len(recs) + 1) for f in stopping.newly_fired(typed(recs[:k]), c)]
     assert len(hits) == 1 and hits[0].criterion == name
 
 
 def test_reasons_say_what_fired_in_words():
-    f = stopping.first_firing(sdd_present(), "entropy-gated", cfg())
+    f = stopping.first_firing(typed(sdd_present()), "entropy-gated", cfg())
     assert "armed at rung 7" in f.reason and "has not beaten" in f.reason

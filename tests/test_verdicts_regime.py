@@ -2,20 +2,14 @@
 from __future__ import annotations
 
 import pytest
-from stop_curves import NOISE, sdd_absent, sdd_present
+from stop_curves import NOISE, sdd_absent, sdd_present, typed
 
-from dsd_tui.record.rung import RungRecord
 from dsd_tui.record.verdict import Verdict
 from dsd_tui.stops import regime, verdicts
 from dsd_tui.stops.criteria_table import comparison_rows, format_table
 from dsd_tui.stops.outcome import Plan, firing_details
 
 N_TEST = 597
-
-
-def typed(records: list[dict]) -> list[RungRecord]:
-    """The hand-made JSON records as the ladder holds them."""
-    return [RungRecord.from_json(r) for r in records]
 
 
 def test_verdict_finds_dip_peak_and_collapse_of_a_double_descent():

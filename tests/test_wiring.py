@@ -34,6 +34,7 @@ from dsd_tui.core.pruning import Masks
 from dsd_tui.profile import StopSection
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import RunDir, read_events, safe_torch_load
+from dsd_tui.record.rung import RungRecord
 from dsd_tui.runner import RunSession
 from dsd_tui.stops import criteria
 
@@ -249,7 +250,7 @@ def test_smoothing_changes_where_early_stop_fires():
     """One lucky rung (a validation spike at rung 2) stops the raw rule three rungs later; the trailing mean
     over 3 rungs absorbs it and keeps going while the curve still rises."""
     vals = [0.50, 0.52, 0.80, 0.56, 0.60, 0.64, 0.68, 0.72, 0.76, 0.70, 0.65, 0.60, 0.55]
-    records = [{"rung": i, "val_acc": v} for i, v in enumerate(vals)]
+    records = [RungRecord(i, val_acc=v) for i, v in enumerate(vals)]
     raw = criteria.first_firing(records, "early-stop", dataclasses.replace(StopSection(), smooth=1, patience=3))
     smooth = criteria.first_firing(records, "early-stop", dataclasses.replace(StopSection(), smooth=3, patience=3))
     assert (raw.rung, raw.selected_rung) == (5, 2)

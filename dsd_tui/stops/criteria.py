@@ -32,6 +32,6 @@ def newly_fired(records: list[RungRecord], cfg) -> list[Firing]:
     out = []
     for name in cfg.criteria:
         f = first_firing(records, name, cfg)
-        if f is not None and f.rung == records[-1]["rung"]:
+        if f is not None and f.rung == records[-1].rung:
             out.append(f)
     return out

@@ -32,7 +32,7 @@ class StopRule:
 
 def smoothed_val(records: list[RungRecord], window: int) -> list[float]:
     """Trailing mean of validation accuracy over `window` rungs (only past rungs: usable live)."""
-    vals = [r["val_acc"] if r.get("val_acc") is not None else 0.0 for r in records]
+    vals = [r.val_acc if r.val_acc is not None else 0.0 for r in records]
     out = []
     for i in range(len(vals)):
         lo = max(0, i - window + 1)

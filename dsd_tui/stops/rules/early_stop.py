@@ -20,8 +20,8 @@ def early_stop(records: list[RungRecord], cfg, start: int = 0, name: str = NAME)
     waited = len(sv) - 1 - best_i
     if waited < cfg.patience:
         return None
-    sel = records[best_i]["rung"]
-    return Firing(name, records[-1]["rung"], sel,
+    sel = records[best_i].rung
+    return Firing(name, records[-1].rung, sel,
                   f"validation accuracy{smooth_note(cfg)} has not beaten {sv[best_i]:.3f} (rung {sel}) "
                   f"for {waited} rungs")
 

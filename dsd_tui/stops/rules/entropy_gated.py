@@ -14,7 +14,7 @@ def entropy_armed_at(records: list[RungRecord], gate_drop: float) -> int | None:
     """Index of the first rung whose mean entropy is gate_drop below its running maximum."""
     running = None
     for i, r in enumerate(records):
-        h = r.get("entropy_mean")
+        h = r.entropy_mean
         if h is None:
             continue
         running = h if running is None else max(running, h)

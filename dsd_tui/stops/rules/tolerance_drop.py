@@ -20,8 +20,8 @@ def tolerance_drop(records: list[RungRecord], cfg, start: int = 0, name: str = N
     if sv[i] >= floor:
         return None
     within = [j for j in range(start, i) if sv[j] >= floor]
-    sel = records[within[-1] if within else i - 1]["rung"]
-    return Firing(name, records[i]["rung"], sel,
+    sel = records[within[-1] if within else i - 1].rung
+    return Firing(name, records[i].rung, sel,
                   f"validation accuracy{smooth_note(cfg)} {sv[i]:.3f} fell more than {cfg.delta:.3f} below "
                   f"the {cfg.reference} reference {ref:.3f}; rung {sel} is the sparsest within it")
 
