@@ -42,7 +42,7 @@ def phase_done_lines(phase: str, best: int | None, rungs_trained: int, stopped_e
                      verdict: Verdict | None) -> list[str]:
     note = " (stopped early)" if stopped_early else ""
     lines = [f"-- {phase} phase done: best validation rung {best}, {rungs_trained} rungs trained{note}"]
-    return lines + ([describe(phase, verdict)] if verdict else [])
+    return lines + ([describe(phase, verdict)] if verdict is not None else [])
 
 
 def criteria_lines(summary: dict) -> list[str]:
@@ -60,8 +60,9 @@ def end_of_run_report(summary: dict) -> list[str]:
     phases, status = summary.get("phases", []), summary.get("status")
     for i, p in enumerate(phases):  # the phases that ended: all in a finished run, else those before the last
         if status in FINISHED or i < len(phases) - 1 or p.get("verdict"):
+            verdict = Verdict.from_json(p["verdict"]) if p.get("verdict") else None  # the JSON edge
             lines += phase_done_lines(p["name"], p.get("best_rung"), p.get("rungs_trained", len(p["rungs"])),
-                                      bool(p.get("stopped_early")), Verdict.from_json(p.get("verdict") or {}))
+                                      bool(p.get("stopped_early")), verdict)
     lines += [f"  [{c['level'].upper()}] {collapse_text(c)}" for c in summary.get("layer_collapse", [])]
     if status in FINISHED:
         lines += criteria_lines(summary)

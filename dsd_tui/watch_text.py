@@ -48,7 +48,7 @@ def state_text(b: SummaryBuilder, run_dir: Path) -> str:
                 tag = "STOP" if st.active else "shadow"
                 lines.append(f"  [{tag}] {st.criterion} fired at rung {st.rung} -> keep rung "
                              f"{st.selected_rung}: {st.reason}")
-        if p.verdict:
+        if p.verdict is not None:
             lines.append(describe(p.name, p.verdict))
     if b.status == "running":
         cur = b.current

@@ -66,7 +66,7 @@ def test_progress_counts_rungs_over_all_phases_and_estimates_time_left():
 def test_active_stops_only_and_their_text_names_criterion_rung_and_selection():
     b = built()
     stops = view.active_stops(b)
-    assert [(s["criterion"], s["phase"], s["rung"]) for s in stops] == [("early-stop", "teacher", 1)]
+    assert [(s.criterion, s.phase, s.rung) for s in stops] == [("early-stop", "teacher", 1)]
     text = view.stop_text(stops[0])
     assert "early-stop" in text and "rung 1" in text and "keep rung 0" in text and "has not improved" in text
 

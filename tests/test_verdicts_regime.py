@@ -14,21 +14,21 @@ N_TEST = 597
 
 def test_verdict_finds_dip_peak_and_collapse_of_a_double_descent():
     v = verdicts.phase_verdict(typed(sdd_present()), N_TEST)
-    assert (v["dip_rung"], v["peak_rung"], v["last_rung"]) == (5, 10, 15)
-    assert v["dense_test_acc"] == 0.68
-    assert v["dip_points"] == pytest.approx(6.0)
-    assert v["recovery_points"] == pytest.approx(19.0)
-    assert v["collapse_points"] == pytest.approx(36.0)
-    assert v["peak_sparsity"] == pytest.approx(1 - 0.8 ** 10)
-    assert v["noise_margin_points"] == pytest.approx(5.6, abs=0.1)
-    assert v["sdd"] is True and "dodged" not in v
+    assert (v.dip_rung, v.peak_rung, v.last_rung) == (5, 10, 15)
+    assert v.dense_test_acc == 0.68
+    assert v.dip_points == pytest.approx(6.0)
+    assert v.recovery_points == pytest.approx(19.0)
+    assert v.collapse_points == pytest.approx(36.0)
+    assert v.peak_sparsity == pytest.approx(1 - 0.8 ** 10)
+    assert v.noise_margin_points == pytest.approx(5.6, abs=0.1)
+    assert v.sdd is True and v.dodged is None
 
 
 def test_verdict_without_double_descent_and_the_student_dodging_it():
     teacher = verdicts.phase_verdict(typed(sdd_present()), N_TEST)
     v = verdicts.phase_verdict(typed(sdd_absent()), N_TEST, teacher)
-    assert v["peak_rung"] == 0 and v["dip_rung"] == 0 and v["recovery_points"] == 0
-    assert v["sdd"] is False and v["dodged"] is True
+    assert v.peak_rung == 0 and v.dip_rung == 0 and v.recovery_points == 0
+    assert v.sdd is False and v.dodged is True
     assert verdicts.phase_verdict(typed(sdd_absent()), N_TEST, Verdict(sdd=False)).dodged is False
 
 
@@ -36,9 +36,9 @@ def test_a_recovery_within_the_noise_is_not_called_double_descent():
     recs = sdd_absent()
     recs[3]["test_acc"], recs[6]["test_acc"] = 0.84, 0.88  # +4 pts from the dip: below the 4.2-pt margin
     v = verdicts.phase_verdict(typed(recs), N_TEST)
-    assert (v["dip_rung"], v["peak_rung"]) == (3, 6)
-    assert v["sdd"] is False
-    assert verdicts.phase_verdict(typed(recs), 60_000)["sdd"] is True  # a big test set resolves it
+    assert (v.dip_rung, v.peak_rung) == (3, 6)
+    assert v.sdd is False
+    assert verdicts.phase_verdict(typed(recs), 60_000).sdd is True  # a big test set resolves it
 
 
 def test_verdict_text_names_the_rule():
@@ -93,8 +93,8 @@ def test_a_rise_without_a_dip_is_not_double_descent():
     for r in recs[:7]:
         r["test_acc"] = 0.68 + 0.001 * r["rung"]  # never below the dense rung before the climb
     v = verdicts.phase_verdict(typed(recs), N_TEST)
-    assert v["dip_rung"] == 0 and v["recovery_points"] > 10
-    assert v["sdd"] is False and "no rung before the peak" in v["sdd_reason"]
+    assert v.dip_rung == 0 and v.recovery_points > 10
+    assert v.sdd is False and "no rung before the peak" in v.sdd_reason
 
 
 def test_a_student_drifting_towards_the_noise_is_not_collapsing():
@@ -111,4 +111,4 @@ def test_the_student_line_says_whether_there_was_anything_to_dodge():
     text = verdicts.describe("student", verdicts.phase_verdict(typed(sdd_absent()), N_TEST, teacher))
     assert "dodged by the student: yes" in text
     none = verdicts.phase_verdict(typed(sdd_absent()), N_TEST, verdicts.phase_verdict(typed(sdd_absent()), N_TEST))
-    assert none["dodged"] is False and "n/a (the teacher shows none)" in verdicts.describe("student", none)
+    assert none.dodged is False and "n/a (the teacher shows none)" in verdicts.describe("student", none)

@@ -7,19 +7,19 @@ had (`canonical_keys`, absent optional keys left out) and `from_json()` reads a 
 missing keys take their defaults, and the keys it had, in their order, and any key this version does not
 know are kept, so a record read from an old or newer file is written back unchanged.
 
-A record also answers `record["key"]` / `record.get("key")` over the keys its JSON has (a read-only
-mapping), for code that still reads the old dict form.
+Records are read by attribute only: code that wants a JSON key by name (an export writing every number
+a record holds, a `--metric` given on the command line) asks `to_json()`.
 """
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 EDGE_FIELDS = ("json_keys", "extra")  # every record's bookkeeping fields: never JSON keys themselves
 
 
-class JsonRecord(Mapping):
+class JsonRecord:
     """Base of the typed records; subclasses are frozen dataclasses ending with `json_keys` and `extra`:
 
         json_keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
@@ -74,21 +74,6 @@ class JsonRecord(Mapping):
     def _value(self, key: str) -> Any:
         known = key in self.__dataclass_fields__ and key not in EDGE_FIELDS  # type: ignore[attr-defined]
         return getattr(self, key) if known else self.extra[key]
-
-    # ------------------------------------------------------------ read-only mapping (the old dict form)
-    def __getitem__(self, key: str) -> Any:
-        if key not in self.keys_in_json():
-            raise KeyError(key)
-        return self._value(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.keys_in_json())
-
-    def __len__(self) -> int:
-        return len(self.keys_in_json())
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.keys_in_json()
 
 
 def _json(value: Any) -> Any:

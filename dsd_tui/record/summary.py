@@ -210,7 +210,7 @@ class SummaryBuilder:
         p = self._phase(e.phase)
         self._update_phase(e.phase, best_rung=e.best_rung, rungs_trained=e.rungs_trained,
                            stopped_early=e.stopped_early, finished=True,
-                           verdict=e.verdict if e.verdict else p.verdict)
+                           verdict=e.verdict if e.verdict is not None else p.verdict)
 
     def _on_run_finished(self, e: ev.RunFinished) -> None:
         self.status = e.status

@@ -39,7 +39,7 @@ def phase_rows(summary: dict, phase_json: dict) -> list[dict]:
                      "sparsity": s.details.get("selected_sparsity", sel.sparsity),
                      "test_acc": s.details.get("selected_test_acc", sel.test_acc),
                      "trainings": s.details.get("rungs_trained", s.rung + 1), "trainings_full": full,
-                     "active": s.active if "active" in s else None})
+                     "active": s.active if "active" in s.keys_in_json() else None})
     best_val = best_rung(rungs)
     if best_val is not None:
         r = _record(phase, best_val)

@@ -86,7 +86,7 @@ def _reason(dipped: bool, recovery: float, margin: float) -> str:
 
 def describe(phase: str, v: Verdict | None) -> str:
     """Two indented lines for the headless view (rows starting with a phase name are rung rows)."""
-    if not v:
+    if v is None:
         return f"  {phase}: no verdict (no rung finished)"
     pct = lambda s: f"{100.0 * s:.2f}%"  # noqa: E731
     text = (f"  {phase} verdict: dense {v.dense_test_acc:.3f}; "

@@ -31,7 +31,7 @@ def entropy_gated(records: list[RungRecord], cfg) -> Firing | None:
     if f is None:
         return None
     return Firing(NAME, f.rung, f.selected_rung,
-                  f"armed at rung {records[armed]['rung']} (mean entropy {cfg.gate_drop:.0%} below its running "
+                  f"armed at rung {records[armed].rung} (mean entropy {cfg.gate_drop:.0%} below its running "
                   f"max); " + f.reason)
 
 
