@@ -95,6 +95,7 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry] = {}
         self._lock = threading.RLock()
         self._bundled_loaded = package is None
+        self._loading = False
         self._plugins_listed = group is None
 
     # ------------------------------------------------------------ adding
@@ -134,14 +135,18 @@ class Registry(Generic[T]):
     def _load_bundled(self) -> None:
         if self._bundled_loaded:
             return
-        with self._lock:
-            if self._bundled_loaded:
+        with self._lock:  # another thread waits here until every bundled module has registered
+            if self._bundled_loaded or self._loading:  # _loading: this thread, re-entered from a module
                 return
-            self._bundled_loaded = True  # set first: the modules call register() while importing
-            pkg = importlib.import_module(self.package)
-            for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-                if not mod.name.startswith("_"):
-                    importlib.import_module(f"{self.package}.{mod.name}")
+            self._loading = True
+            try:
+                pkg = importlib.import_module(self.package)
+                for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+                    if not mod.name.startswith("_"):
+                        importlib.import_module(f"{self.package}.{mod.name}")
+                self._bundled_loaded = True
+            finally:
+                self._loading = False
 
     def _list_plugins(self) -> None:
         if self._plugins_listed:
@@ -150,7 +155,6 @@ class Registry(Generic[T]):
             if self._plugins_listed:
                 return
             self._load_bundled()
-            self._plugins_listed = True
             for ep in plugin_entry_points(self.group):
                 dist = getattr(ep, "dist", None)
                 origin = Origin("plugin", dist.name if dist else "?", dist.version if dist else "?")
@@ -160,6 +164,7 @@ class Registry(Generic[T]):
                         old.shadowed.append(origin)
                     continue
                 self._entries[ep.name] = Entry(ep.name, origin, entry_point=ep)
+            self._plugins_listed = True
 
     def rescan(self) -> None:
         """Forget the plugins listed so far and list them again on the next read (a package installed, or a

@@ -79,3 +79,26 @@ def test_plugins_are_listed_from_metadata_and_imported_on_use(bundled_pkg, tmp_p
         reg.get("broken")
     msg = str(err.value)
     assert "'broken' from package regtest-plug 1.2" in msg and "torch_magic" in msg and "\n" not in msg
+
+
+def test_threads_reading_at_once_all_see_every_bundled_name(tmp_path, monkeypatch):
+    """The first read imports the bundled modules; a second thread must wait for them, not see a half list."""
+    import threading
+    pkg = tmp_path / "regtest_slow"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from dsd_tui.registry import Registry\n"
+                                     "REG = Registry('thing', package=__name__)\n")
+    for name in ("a", "b", "c"):
+        (pkg / f"{name}.py").write_text(f"import time\nfrom regtest_slow import REG\ntime.sleep(0.2)\n"
+                                        f"REG.register({name!r}, {name!r})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import regtest_slow
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(regtest_slow.REG.names())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [["a", "b", "c"]] * 4
+    for name in [m for m in sys.modules if m.startswith("regtest_")]:
+        del sys.modules[name]
