@@ -7,7 +7,13 @@ it fired, against the full ladder:
 - epochs trained, versus dense_epochs + R·epochs;
 - density-weighted epochs: each rung's epochs × its fraction of prunable weights kept, the cost on
   hardware that skips zeros (prunable weights only; biases and norms are not counted).
-The untrained rungs of the full ladder are counted at their planned density (1 − rate)^k.
+- training MACs (core/macs.py): the rungs' `train_macs` up to and including the fired rung
+  (`train_macs_spent`), versus the whole phase's ladder as configured (`train_macs_full`).
+The untrained rungs of the full ladder are counted at their planned density (1 − rate)^k; their
+training MACs from the last trained rung's forward MACs scaled by (1 − rate) per rung after it (exact
+for an MLP under a global cut, an estimate for convolutions, whose layers keep different fractions),
+× 3 × the configured epochs × the training samples, plus a student's teacher forwards when they run
+per batch (`Plan.teacher_macs` per sample; 0 when cached or in the teacher phase).
 """
 from __future__ import annotations
 
@@ -24,10 +30,12 @@ class Plan:
     dense_epochs: int
     epochs: int
     rate: float
+    train_samples: int = 0  # samples in one training epoch (0: unknown, no MACs price)
+    teacher_macs: int = 0  # a student's per-sample teacher forward MACs, run once per sample seen (0: cached/none)
 
     @classmethod
-    def from_profile(cls, prune, train) -> "Plan":
-        return cls(prune.rungs, train.dense_epochs, train.epochs, prune.rate)
+    def from_profile(cls, prune, train, train_samples: int = 0, teacher_macs: int = 0) -> "Plan":
+        return cls(prune.rungs, train.dense_epochs, train.epochs, prune.rate, train_samples, teacher_macs)
 
     def epochs_of(self, rung: int) -> int:
         return self.dense_epochs if rung == 0 else self.epochs
@@ -40,6 +48,19 @@ class Plan:
 
     def full_density_epochs(self) -> float:
         return sum(self.epochs_of(k) * self.density_of(k) for k in range(self.rungs + 1))
+
+    def full_train_macs(self, records: list[RungRecord]) -> int | None:
+        """The phase's training MACs had it run every configured rung: the trained rungs' own, then the rest
+        estimated from the last trained rung's forward MACs (None when a record has no MACs)."""
+        if not records or any(r.train_macs is None for r in records) or not self.train_samples:
+            return None
+        last = records[-1]
+        total = sum(r.train_macs for r in records)
+        for k in range(last.rung + 1, self.rungs + 1):
+            forward = last.macs * (1.0 - self.rate) ** (k - last.rung)
+            samples = self.epochs_of(k) * self.train_samples
+            total += round(3 * forward * samples)  # 3: core/macs.py TRAIN_FACTOR + self.teacher_macs * samples
+        return int(total)
 
 
 def firing_details(records: list[RungRecord], fired_rung: int, selected_rung: int, plan: Plan) -> dict:
@@ -57,4 +78,6 @@ def firing_details(records: list[RungRecord], fired_rung: int, selected_rung: in
         "epochs_full": plan.full_epochs(),
         "density_epochs_trained": sum(e * (1.0 - r.sparsity) for e, r in zip(epochs, trained)),
         "density_epochs_full": plan.full_density_epochs(),
+        "train_macs_spent": None if any(r.train_macs is None for r in trained) else sum(r.train_macs for r in trained),
+        "train_macs_full": plan.full_train_macs(trained),
     }
