@@ -47,6 +47,17 @@ def compute_line(r: RungRecord) -> str:
             f"train {si(r.train_macs)}, phase so far {si(r.cumulative_train_macs)}{overlap}")
 
 
+def run_compute_line(summary: dict) -> list[str]:
+    """The run's training compute, every phase's so far (one line; none for a run without MACs)."""
+    lasts = [(p["name"], p["rungs"][-1].get("cumulative_train_macs")) for p in summary.get("phases", []) if p["rungs"]]
+    if not lasts or any(v is None for _, v in lasts):
+        return []
+    total = sum(v for _, v in lasts)
+    each = ", ".join(f"{name} {si(v)}" for name, v in lasts)
+    return [f"-- training compute: {si(total)} = {si(2 * total, 'FLOP')} ({each}; prunable layers' kept weights, "
+            f"3 × forward × samples seen)"]
+
+
 def phase_done_lines(phase: str, best: int | None, rungs_trained: int, stopped_early: bool,
                      verdict: Verdict | None) -> list[str]:
     note = " (stopped early)" if stopped_early else ""
@@ -75,6 +86,7 @@ def end_of_run_report(summary: dict) -> list[str]:
     lines += [f"  [{c['level'].upper()}] {collapse_text(c)}" for c in summary.get("layer_collapse", [])]
     if status in FINISHED:
         lines += criteria_lines(summary)
+        lines += run_compute_line(summary)
         lines.append(f"run {status} in {summary.get('seconds') or 0.0:.1f} s")
     elif status == "interrupted":
         lines.append(f"run interrupted: {summary.get('interrupted', '')}")
@@ -191,7 +203,7 @@ class HeadlessPrinter:
         self._line(e.message)
 
     def _on_run_finished(self, e: ev.RunFinished) -> None:
-        for line in criteria_lines(self.summary.summary()):
+        for line in criteria_lines(self.summary.summary()) + run_compute_line(self.summary.summary()):
             self._line(line)
         self._line(f"run {e.status} in {e.seconds:.1f} s")
 

@@ -488,8 +488,7 @@ class Ladder:
         """Report every criterion that fires at this rung; True when the phase's active one did."""
         cfg = self.p.stop
         active_name = cfg.active if phase == "teacher" else cfg.active_student
-        teacher = self.teacher_macs if phase == "student" and self.data.augment else 0  # per batch: not cached
-        plan = Plan.from_profile(self.p.prune, self.p.train, len(self.data.train), teacher)
+        plan = self.plan(phase)
         fired_active = False
         for f in criteria.newly_fired(records, cfg):
             active = f.criterion == active_name
@@ -501,11 +500,16 @@ class Ladder:
         return fired_active
 
     # ------------------------------------------------------------------ pieces
+    def plan(self, phase: str) -> Plan:
+        """The phase's ladder as configured, with what its training MACs need (stops/outcome.py)."""
+        teacher = self.teacher_macs if phase == "student" and self.data.augment else 0  # per batch: not cached
+        return Plan.from_profile(self.p.prune, self.p.train, len(self.data.train), teacher)
+
     def verdict(self, phase: str, records: list[RungRecord]) -> Verdict | None:
         teacher = None
         if phase == "student":  # the teacher's verdict (an empty one when it has none: the student's says so)
             teacher = verdicts.phase_verdict(self.rundir.builder.records("teacher"), len(self.data.test)) or Verdict()
-        return verdicts.phase_verdict(records, len(self.data.test), teacher)
+        return verdicts.phase_verdict(records, len(self.data.test), teacher, self.plan(phase))
 
     def load_teacher(self, cursor: Cursor | None):
         p = self.p

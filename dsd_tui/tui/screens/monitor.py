@@ -276,7 +276,7 @@ class MonitorScreen(Screen):
         phase = self.inspect[0] if self.inspect else view.entropy_phase(b, self.phase_mode)
         rung = view.rung_in_view(b, phase, self.inspect)
         self.query_one("#layers", LayersPane).show(phase, rung, view.layer_rows(b, phase, rung),
-                                                   self.inspect is not None)
+                                                   self.inspect is not None, view.rung_compute(b, phase, rung))
         upto = rung if self.inspect else None
         self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_layer(b, phase, upto), upto)
 
