@@ -17,7 +17,10 @@ kept prunable weights × samples seen, plus the teacher's forwards for a student
   (d) (c) plus the teacher ladder up to the rung the student's teacher was chosen from;
   (e) (c) plus the whole vanilla ladder, (a).
 Each row's kept rung: mean test accuracy and sparsity. Evaluation, entropy and gradient-scoring passes are
-not counted (docs/design.md "Compute"). Meant for small profiles (minutes on a CPU): it runs the ladders
+not counted (docs/design.md "Compute"). A last column prices the same trainings on hardware that does not
+skip the zeros (dense kernels: 3 × dense_macs × samples seen per rung; the student's teacher logits, cached
+once, at the dense forward MACs): what a GPU running masked dense layers actually computes.
+Meant for small profiles (minutes on a CPU): it runs the ladders
 one after the other in this process's interpreter.
 """
 from __future__ import annotations
@@ -57,24 +60,39 @@ def rung(ph: dict, k: int) -> dict:
     return next(r for r in ph["rungs"] if r["rung"] == k)
 
 
-def rows_of(stop_run: dict, vanilla: dict) -> dict[str, tuple[float, float, float]]:
-    """Row -> (training MACs, kept rung's test accuracy, its sparsity) for one seed."""
+def dense_cost(ph: dict, upto: int, samples: int, teacher_pass: bool = False) -> int:
+    """Training MACs of the phase's rungs 0..upto on dense kernels (the zeros computed too)."""
+    rungs = [r for r in ph["rungs"] if r["rung"] <= upto]
+    cost = sum(3 * r["dense_macs"] * r["epochs"] * samples for r in rungs)
+    return cost + (rungs[0]["dense_macs"] * samples if teacher_pass else 0)  # the cached teacher logits
+
+
+def rows_of(stop_run: dict, vanilla: dict) -> dict[str, tuple[float, float, float, float]]:
+    """Row -> (training MACs, kept rung's test accuracy, its sparsity, dense-kernel MACs) for one seed."""
+    samples = int(stop_run["data"]["train"])
     van = phase(vanilla, "teacher")
     full = van["rungs"][-1]["cumulative_train_macs"]
+    full_dense = dense_cost(van, van["rungs"][-1]["rung"], samples)
     best = rung(van, van["best_rung"])
     teacher, student = phase(stop_run, "teacher"), phase(stop_run, "student")
     t_stop, s_stop = active_stop(stop_run, "teacher"), active_stop(stop_run, "student")
     if t_stop is not None:
-        b = (t_stop["train_macs_spent"], t_stop["selected_test_acc"], t_stop["selected_sparsity"])
+        b = (t_stop["train_macs_spent"], t_stop["selected_test_acc"], t_stop["selected_sparsity"],
+             dense_cost(teacher, t_stop["rung"], samples))
     else:  # the criterion never fired: the ladder ran to its end and keeps its best-validation rung
-        b = (teacher["rungs"][-1]["cumulative_train_macs"], *_acc(rung(teacher, teacher["best_rung"])))
+        b = (teacher["rungs"][-1]["cumulative_train_macs"], *_acc(rung(teacher, teacher["best_rung"])),
+             dense_cost(teacher, teacher["rungs"][-1]["rung"], samples))
     if s_stop is not None:
-        c = (s_stop["train_macs_spent"], s_stop["selected_test_acc"], s_stop["selected_sparsity"])
+        c = (s_stop["train_macs_spent"], s_stop["selected_test_acc"], s_stop["selected_sparsity"],
+             dense_cost(student, s_stop["rung"], samples, teacher_pass=True))
     else:
-        c = (student["rungs"][-1]["cumulative_train_macs"], *_acc(rung(student, student["best_rung"])))
-    chosen = rung(teacher, student["teacher"]["rung"])["cumulative_train_macs"]
-    return {"a": (full, *_acc(best)), "b": b, "c": c, "d": (c[0] + chosen, c[1], c[2]),
-            "e": (c[0] + full, c[1], c[2])}
+        c = (student["rungs"][-1]["cumulative_train_macs"], *_acc(rung(student, student["best_rung"])),
+             dense_cost(student, student["rungs"][-1]["rung"], samples, teacher_pass=True))
+    chosen_rung = student["teacher"]["rung"]
+    chosen = rung(teacher, chosen_rung)["cumulative_train_macs"]
+    return {"a": (full, *_acc(best), full_dense), "b": b, "c": c,
+            "d": (c[0] + chosen, c[1], c[2], c[3] + dense_cost(teacher, chosen_rung, samples)),
+            "e": (c[0] + full, c[1], c[2], c[3] + full_dense)}
 
 
 def _acc(r: dict) -> tuple[float, float]:
@@ -96,15 +114,19 @@ def ms(values: list[float]) -> tuple[float, float]:
 
 def table(per_seed: list[dict]) -> str:
     lines = [f"{'row':<48} {'train MACs':>22} {'train FLOPs':>12} {'vs (a)':>7} {'test acc':>15} "
-             f"{'sparsity':>17}",
-             f"{'':<48} {'(mean ± std)':>22} {'(2×MACs)':>12} {'':>7} {'(kept rung)':>15} {'(kept rung)':>17}"]
+             f"{'sparsity':>17} {'dense-kernel MACs':>18} {'vs (a)':>7}",
+             f"{'':<48} {'(mean ± std)':>22} {'(2×MACs)':>12} {'':>7} {'(kept rung)':>15} {'(kept rung)':>17} "
+             f"{'(zeros computed)':>18} {'':>7}"]
     full = ms([s["a"][0] for s in per_seed])[0]
+    full_dense = ms([s["a"][3] for s in per_seed])[0]
     for key, label in LABELS.items():
         m, sd = ms([s[key][0] for s in per_seed])
         acc, acc_sd = ms([s[key][1] for s in per_seed])
         sp, sp_sd = ms([s[key][2] for s in per_seed])
+        dense = ms([s[key][3] for s in per_seed])[0]
         lines.append(f"{label:<48} {m:>10.3e} ± {sd:<9.2e} {2 * m:>12.3e} {m / full:>6.1%} "
-                     f"{acc:>7.3f} ± {acc_sd:<5.3f} {sp:>8.2%} ± {sp_sd:<6.2%}")
+                     f"{acc:>7.3f} ± {acc_sd:<5.3f} {sp:>8.2%} ± {sp_sd:<6.2%} "
+                     f"{dense:>18.3e} {dense / full_dense:>6.1%}")
     return "\n".join(lines)
 
 
