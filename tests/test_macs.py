@@ -101,6 +101,19 @@ def test_stop_entries_carry_the_macs_spent_and_the_full_ladders(mlp):
     assert "-- training compute: " in out and "train MACs" in out  # the end-of-run report
 
 
+def test_tensorboard_and_wandb_get_the_compute_scalars(mlp):
+    from dsd_tui.export.scalars import points
+    from dsd_tui.record.rundir import read_events
+    _out, summary, run_dir = mlp
+    tags = {p.tag: p.value for e in read_events(run_dir / "events.jsonl") for p in points(e, summary["profile"])
+            if p.step == 1}
+    student = records(summary, "student")[1]
+    assert tags["teacher/train_macs"] == records(summary, "teacher")[1]["train_macs"]
+    assert tags["student/teacher_overlap"] == student["teacher_overlap"]
+    assert {"teacher/macs", "teacher/dense_macs", "teacher/cumulative_train_macs"} <= set(tags)
+    assert any(t.startswith("student/layer_teacher_overlap/") for t in tags)
+
+
 def test_teacher_overlap_is_the_iou_of_both_checkpoints_masks(mlp):
     _out, summary, run_dir = mlp
     for r in records(summary, "student"):
@@ -215,3 +228,64 @@ def test_the_random_baseline_is_what_random_masks_give():
     a, b = torch.rand(size, generator=gen) < p, torch.rand(size, generator=gen) < q
     measured = float((a & b).sum()) / float((a | b).sum())
     assert random_iou({"w": size}, {"w": int(a.sum())}, {"w": int(b.sum())}) == pytest.approx(measured, abs=0.005)
+
+
+TINY = ["prune.rungs=3", "train.dense_epochs=2", "train.epochs=1", f"data.train_size={TRAIN}", "data.val_size=60",
+        "model.hidden=[64, 64]", "stop.smooth=1"]
+COMPUTE_KEYS = ("dense_macs", "macs", "train_macs", "cumulative_train_macs", "teacher_overlap",
+                "layer_teacher_overlap", "train_macs_spent", "train_macs_full")
+
+
+def interrupted_in_the_student_phase(runs: Path):
+    """A run stopped after student rung 0 (its teacher logits computed, charged to rung 0)."""
+    from dsd_tui import profile as profile_mod
+    from dsd_tui.runner import RunSession
+
+    def stop(e):
+        if e.type == "rung_finished" and e.phase == "student" and e.rung == 0:
+            session.stop_after_rung.set()
+    session = RunSession.new(profile_mod.load(None, TINY), str(runs), sinks=[stop])
+    assert session.run() == "interrupted"
+    return session.path
+
+
+def test_a_resumed_student_charges_its_teacher_once_and_ends_with_the_same_compute(tmp_path, keep_signal_handlers):
+    from dsd_tui import profile as profile_mod
+    from dsd_tui.api import load_summary
+    from dsd_tui.runner import RunSession
+    path = interrupted_in_the_student_phase(tmp_path / "cut")
+    assert RunSession.resume_from(str(path)).run() == "completed"  # the resume computes the logits again
+    whole = RunSession.new(profile_mod.load(None, TINY), str(tmp_path / "whole"))
+    assert whole.run() == "completed"
+    got, want = load_summary(path), load_summary(whole.path)
+    for a, b in zip(got["phases"], want["phases"]):
+        assert [{k: r.get(k) for k in COMPUTE_KEYS} for r in a["rungs"]] == \
+            [{k: r.get(k) for k in COMPUTE_KEYS} for r in b["rungs"]]
+    student = got["phases"][1]["rungs"]
+    assert all(r["train_macs"] == 3 * r["macs"] * r["epochs"] * TRAIN for r in student[1:])  # charged once
+    assert [(s["train_macs_spent"], s["train_macs_full"]) for s in got["stops"]] == \
+        [(s["train_macs_spent"], s["train_macs_full"]) for s in want["stops"]]
+
+
+def strip_compute(value):
+    if isinstance(value, dict):
+        return {k: strip_compute(v) for k, v in value.items() if k not in COMPUTE_KEYS}
+    if isinstance(value, list):
+        return [strip_compute(v) for v in value]
+    return value
+
+
+def test_a_run_from_before_the_compute_fields_resumes_and_gets_them_on_its_new_rungs(tmp_path, keep_signal_handlers):
+    from dsd_tui.api import load_summary
+    from dsd_tui.runner import RunSession
+    path = interrupted_in_the_student_phase(tmp_path / "old")
+    lines = (path / "events.jsonl").read_text().splitlines()  # as an older version wrote them
+    (path / "events.jsonl").write_text("".join(json.dumps(strip_compute(json.loads(x))) + "\n" for x in lines))
+    (path / "summary.json").write_text(json.dumps(strip_compute(json.loads((path / "summary.json").read_text()))))
+    assert RunSession.resume_from(str(path)).run() == "completed"
+    summary = load_summary(path)
+    teacher, student = summary["phases"]
+    assert all("macs" not in r for r in teacher["rungs"] + student["rungs"][:1])  # written unchanged
+    for r in student["rungs"][1:]:  # new rungs: counted, but the phase's earlier rungs are unknown
+        assert r["train_macs"] == 3 * r["macs"] * r["epochs"] * TRAIN and r["cumulative_train_macs"] is None
+    assert "verdict" in student and student["verdict"].get("train_macs") is None
