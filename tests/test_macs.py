@@ -114,6 +114,25 @@ def test_tensorboard_and_wandb_get_the_compute_scalars(mlp):
     assert any(t.startswith("student/layer_teacher_overlap/") for t in tags)
 
 
+def test_the_monitor_header_shows_the_runs_training_compute_and_the_newest_speedup(mlp):
+    import asyncio
+
+    from dsd_tui.record.compute_text import si
+    from dsd_tui.tui.app import DsdApp
+    from dsd_tui.tui.screens.monitor import MonitorScreen
+    _out, summary, run_dir = mlp
+    total = sum(p["rungs"][-1]["cumulative_train_macs"] for p in summary["phases"])
+    newest = records(summary, "student")[-1]
+    app = DsdApp(MonitorScreen(events_path=run_dir / "events.jsonl"))
+
+    async def main():
+        async with app.run_test(size=(200, 40)) as pilot:
+            await pilot.pause(0.3)
+            header = str(app.query_one("#header")._shown)
+            assert f"train {si(total)} · fwd ×{newest['dense_macs'] / newest['macs']:.3g}" in header
+    asyncio.run(main())
+
+
 def test_teacher_overlap_is_the_iou_of_both_checkpoints_masks(mlp):
     _out, summary, run_dir = mlp
     for r in records(summary, "student"):
@@ -168,6 +187,18 @@ def test_masks_files_outlive_best_last_checkpoints_and_give_the_seeds_overlap(tm
     kept_a, kept_b = ({n: int(m.sum()) for n, m in x.items()} for x in (a, b))
     assert chance == [pytest.approx(random_iou({n: m.numel() for n, m in a.items()}, kept_a, kept_b))]
     assert 0.0 < pairs[0] < 1.0  # two seeds (different inits) keep different weights
+    # `aggregate` puts them beside each rung's metrics, and each stop's MACs saving beside its cost
+    from dsd_tui.study import aggregate as agg
+    from dsd_tui.study import sweep_index as idx
+    result = agg.aggregate_group(idx.Group("g", {}, [idx.load_run(first), idx.load_run(other)]))
+    teacher = result["phases"]["teacher"]
+    metrics = next(r for r in teacher["rungs"] if r["rung"] == 2)["metrics"]
+    assert metrics["seed_overlap"]["mean"] == pytest.approx(pairs[0]) and metrics["seed_overlap"]["n"] == 1
+    assert metrics["seed_overlap_random"]["mean"] == pytest.approx(chance[0])
+    savings = [1 - s["train_macs_spent"] / s["train_macs_full"] for r in (first, other)
+               for s in json.loads((r / "summary.json").read_text())["stops"]
+               if s["phase"] == "teacher" and s["criterion"] == "early-stop"]
+    assert teacher["stops"]["early-stop"]["train_macs_saving"]["mean"] == pytest.approx(sum(savings) / 2)
 
 
 def conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
