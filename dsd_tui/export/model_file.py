@@ -107,9 +107,9 @@ def save(target: Path, data: dict) -> int:
     return len(blob)
 
 
-def describe(data: dict, size_bytes: int) -> str:
+def describe(choice: RungChoice, data: dict, size_bytes: int) -> str:
     """One line: which rung went where, with its sparsity and accuracy."""
     acc = data["metrics"].get("test_acc")
     acc_text = f", test acc {acc:.1%}" if isinstance(acc, (int, float)) else ""
-    return (f"{data['phase']} rung {data['rung']}: {data['arch']}, sparsity {data['sparsity']:.1%}{acc_text}; "
+    return (f"{choice.label()}: {data['arch']}, sparsity {data['sparsity']:.1%}{acc_text}; "
             f"{data['storage']} file of {size_bytes / 1e6:.3f} MB")

@@ -23,6 +23,11 @@ class RungChoice:
     record: RungRecord
     how: str  # "best" | "kept" | "rung N": said in messages and file names
 
+    def label(self) -> str:
+        """"student rung 7 (best)", "teacher rung 3": for messages."""
+        named = f" ({self.how})" if self.how in ("best", "kept") else ""
+        return f"{self.phase} rung {self.rung}{named}"
+
 
 def choose_rung(summary: SummaryBuilder, phase: str | None = None, rung: str | int | None = None) -> RungChoice:
     """The (phase, rung) meant by `phase` (None: the student where there is one) and `rung` (None or "best",

@@ -16,7 +16,7 @@ def write(run_dir, events, output, options: RungOptions) -> None:
     data = model_file.payload(run_dir, summary, choice, options.sparse)
     size = model_file.save(target, data)
     say(str(target))
-    say(model_file.describe(data, size), err=True)
+    say(model_file.describe(choice, data, size), err=True)
     if options.time:
         from dsd_tui.export.inference_time import report
         for line in report(run_dir, summary, choice):
