@@ -210,3 +210,17 @@ def test_onnxruntime_runs_the_onnx_file_to_torchs_outputs(run, tmp_path):
         got = session.run(["logits"], {"input": x.numpy()})[0]
         with torch.no_grad():
             torch.testing.assert_close(torch.from_numpy(got), model(x), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.001, 0.05, 0.4, 0.97, 1.0])
+def test_the_compact_store_round_trips_at_any_density_and_never_grows_a_weight(density):
+    """Each encoding (index, bit mask, dense) gives back the exact weight, in fewer bytes than dense or equal."""
+    from dsd_tui.export.sparse_store import compact, expand
+    gen = torch.Generator().manual_seed(1)
+    weight = torch.randn(300, 70, generator=gen)
+    mask = torch.rand(300, 70, generator=gen) < density
+    weight = torch.where(mask, weight, torch.zeros(()))
+    entry = compact(weight, mask)
+    assert torch.equal(expand(entry), weight)
+    stored = entry["values"].numel() * 4 + entry["where"].numel() * entry["where"].element_size()
+    assert stored <= weight.numel() * 4

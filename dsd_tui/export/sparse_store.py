@@ -7,7 +7,8 @@ encodings is smaller for that tensor:
 
 - "index": the flat positions of the kept values, in the smallest integer type that holds the largest
   position (uint8, int16, int32, int64: the types `torch.load(weights_only=True)` reads back);
-- "bitmask": the mask, one bit per weight, packed eight to a uint8 (most significant bit first).
+- "bitmask": the mask, one bit per weight, packed eight to a uint8 (most significant bit first);
+- "dense": every value (a weight so little pruned that either of the above would cost more than its zeros).
 
 At density d an index costs d × (1 to 8) bytes per weight and the bitmask 1/8 byte, so the bitmask wins
 above a few percent density and the index below. Every piece is a plain tensor, int or string: the file
@@ -47,6 +48,10 @@ def compact(weight: torch.Tensor, mask: torch.Tensor) -> dict:
     numel = weight.numel()
     dtype = index_dtype(max(numel - 1, 0))
     index_bytes = positions.numel() * torch.empty((), dtype=dtype).element_size()
+    if min(index_bytes, (numel + 7) // 8) + values.numel() * values.element_size() >= numel * weight.element_size():
+        # nearly dense: the positions would cost more than the zeros they spare
+        return {"shape": list(weight.shape), "values": weight.reshape(-1).clone(), "encoding": "dense",
+                "where": torch.zeros(0, dtype=torch.uint8)}
     if index_bytes <= (numel + 7) // 8:
         return {"shape": list(weight.shape), "values": values, "encoding": "index", "where": positions.to(dtype)}
     return {"shape": list(weight.shape), "values": values, "encoding": "bitmask", "where": pack_bits(keep)}
@@ -59,6 +64,10 @@ def expand(entry: dict) -> torch.Tensor:
     for d in shape:
         numel *= d
     values, where = entry["values"], entry["where"]
+    if entry["encoding"] == "dense":
+        if values.numel() != numel:
+            raise ValueError("the dense values do not match the weight's shape")
+        return values.reshape(shape).clone()
     if entry["encoding"] == "index":
         positions = where.to(torch.int64)
     elif entry["encoding"] == "bitmask":
