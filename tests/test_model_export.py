@@ -121,11 +121,17 @@ def test_best_and_kept_are_the_summarys_rungs(run, tmp_path):
     best = exported(run, tmp_path / "best.pt")  # the default: the best validation rung
     assert best["rung"] == summary["phases"][0]["best_rung"]
     active = [s for s in summary["stops"] if s["phase"] == "teacher" and s["active"]]
-    if active:
-        assert exported(run, tmp_path / "kept.pt", "--rung", "kept")["rung"] == active[-1]["selected_rung"]
-    else:
-        result = export(run, "--format", "model", "--rung", "kept", "-o", str(tmp_path / "kept.pt"))
-        assert result.exit_code == 2 and "has not fired" in result.output
+    assert active and active[-1]["criterion"] == "tolerance-drop"  # the ladder is long enough for it to fire
+    assert exported(run, tmp_path / "kept.pt", "--rung", "kept")["rung"] == active[-1]["selected_rung"]
+
+
+def test_kept_without_a_firing_of_the_active_criterion_is_one_line(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    log = copy / "events.jsonl"
+    log.write_text("".join(ln for ln in log.read_text().splitlines(keepends=True) if '"stop_fired"' not in ln))
+    result = export(copy, "--format", "model", "--rung", "kept", "-o", str(tmp_path / "kept.pt"))
+    assert result.exit_code == 2 and "has not fired" in result.output and not (tmp_path / "kept.pt").exists()
 
 
 def test_an_old_checkpoint_without_the_arch_keys_exports_from_the_runs_profile(run, tmp_path):
@@ -224,3 +230,32 @@ def test_the_compact_store_round_trips_at_any_density_and_never_grows_a_weight(d
     assert torch.equal(expand(entry), weight)
     stored = entry["values"].numel() * 4 + entry["where"].numel() * entry["where"].element_size()
     assert stored <= weight.numel() * 4
+
+
+def tiny_net(num_classes: int, input_shape: tuple) -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(input_shape[0], 24), torch.nn.ReLU(),
+                               torch.nn.Linear(24, num_classes))
+
+
+def test_a_python_registered_architecture_loads_only_where_it_is_registered(tmp_path):
+    from dsd_tui.core.archs import ARCHITECTURES
+    dsd_tui.register_model("i25-tiny", tiny_net)
+    try:
+        run_dir = headless_run(tmp_path, "model.arch=i25-tiny", "prune.rungs=2", "train.dense_epochs=1",
+                               "train.epochs=1", "distill.enabled=false", "entropy.enabled=false")
+        data = exported(run_dir, tmp_path / "m.pt", "--rung", "2", "--sparse")
+        assert data["arch"] == "i25-tiny"
+        x = torch.randn(5, 64)
+        with torch.no_grad():
+            want = independent_forward_seq(checkpoint(run_dir, 2), x)
+            torch.testing.assert_close(dsd_tui.load_model(tmp_path / "m.pt")(x), want, rtol=0, atol=1e-5)
+    finally:
+        ARCHITECTURES.unregister("i25-tiny")
+    with pytest.raises(UsageError, match=r"'i25-tiny' is not registered here.*register_model\('i25-tiny'"):
+        dsd_tui.load_model(tmp_path / "m.pt")
+
+
+def independent_forward_seq(ck: dict, x: torch.Tensor) -> torch.Tensor:
+    sd, masks = ck["state_dict"], ck["masks"]
+    h = F.relu(F.linear(x, sd["1.weight"] * masks["1.weight"], sd["1.bias"]))
+    return F.linear(h, sd["3.weight"] * masks["3.weight"], sd["3.bias"])
