@@ -48,7 +48,7 @@ def payload(run_dir: Path, summary, choice: RungChoice, sparse: bool = False) ->
     """The model file's dict for the chosen rung of the run in `run_dir` (`summary`: its SummaryBuilder)."""
     from dsd_tui.core.environment import dsd_tui_version
     ck = rung_checkpoint(run_dir, choice)
-    masks = {k: v for k, v in (ck.get("masks") or {}).items()}
+    masks = dict(ck.get("masks") or {})
     out = {"format": FORMAT, "storage": "sparse" if sparse else "dense", **arch_facts(ck, run_dir).as_dict(),
            "state_dict": fold_masks(ck["state_dict"], masks), "phase": choice.phase, "rung": choice.rung,
            "sparsity": choice.record.sparsity, "metrics": choice.record.to_json(), "profile": summary.profile,

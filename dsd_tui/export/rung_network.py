@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from math import prod
 from pathlib import Path
 
 from dsd_tui.errors import UsageError
@@ -106,7 +105,3 @@ def load_weights(model, state_dict: dict, where: str):
         raise UsageError(f"{where}: its weights do not fit the recorded architecture ({first[:120]}); the file is "
                          f"damaged or was edited") from None
     return model.eval()
-
-
-def input_features(facts: ArchFacts) -> int:
-    return prod(facts.input_shape)
