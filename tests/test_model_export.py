@@ -157,6 +157,7 @@ def test_an_old_checkpoint_without_the_arch_keys_exports_from_the_runs_profile(r
     (["--format", "model", "--phase", "student", "-o", "{tmp}/m.pt"], "no finished student rung"),
     (["--format", "json", "--sparse"], "--sparse: only for a rung's network"),
     (["--format", "model", "-o", "{run}/summary.json"], "must not be overwritten"),
+    (["--format", "onnx", "--sparse", "-o", "{tmp}/m.pt"], "ONNX files hold dense weights"),
 ])
 def test_bad_choices_are_one_line_and_write_nothing(run, tmp_path, args, says):
     before = sorted(p.name for p in run.rglob("*"))
@@ -202,6 +203,14 @@ def test_time_prints_both_sizes_and_dense_against_sparse_timings(run, tmp_path):
     for batch in ("batch    1:", "batch  256:"):
         line = next(ln for ln in out.splitlines() if batch in ln)
         assert "dense" in line and "sparse" in line and "speedup" in line
+
+
+def test_onnx_without_its_packages_says_how_to_install_them(run, tmp_path, monkeypatch):
+    from dsd_tui.export import onnx_model
+    monkeypatch.setattr(onnx_model, "PACKAGES", ("onnx", "no_such_onnx_helper_pkg"))
+    result = export(run, "--format", "onnx", "-o", str(tmp_path / "m.onnx"))
+    assert result.exit_code == 2 and "no_such_onnx_helper_pkg" in result.output
+    assert "pip install 'dsd-tui[onnx]'" in result.output and not (tmp_path / "m.onnx").exists()
 
 
 def test_onnxruntime_runs_the_onnx_file_to_torchs_outputs(run, tmp_path):
