@@ -10,6 +10,7 @@ resumed run finds its place again, exactly: docs/reliability.md).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -451,12 +452,19 @@ class Ladder:
         ph.records.append(record)
         self.rundir.save_checkpoint(ph.name, rung, {
             "state_dict": {k: v.detach().cpu() for k, v in ph.model.state_dict().items()},
-            "masks": ph.masks.state(), "phase": ph.name, "rung": rung, "arch": ph.arch,
-            "num_classes": self.data.num_classes, "entropy_counts": entropy_counts})
+            "masks": ph.masks.state(), "phase": ph.name, "rung": rung, **self.arch_facts(ph.arch),
+            "entropy_counts": entropy_counts})
         self.rundir.save_masks(ph.name, rung, masks_file.packed(ph.name, rung, ph.masks.masks))
         self.emit(ev.RungFinished(phase=ph.name, rung=rung, record=record))
         for c in worsened(previous, record.layer_sparsity, ph.masks.sizes()):
             self.emit(ev.LayerCollapse(phase=ph.name, rung=rung, **c))
+
+    def arch_facts(self, arch: str) -> dict:
+        """What rebuilds a checkpoint's network without the run (export/rung_model.py reads these keys):
+        the registry name, the build's arguments (the profile's [model] section as a plain dict), one
+        sample's shape and the class count."""
+        return {"arch": arch, "arch_args": dataclasses.asdict(self.p.model),
+                "input_shape": [int(d) for d in self.data.input_shape], "num_classes": self.data.num_classes}
 
     def save_rung_end(self, ph: PhaseRun, rung: int, stopped_early: bool = False) -> None:
         """The resume state at a finished rung, on disk before the next rung starts."""

@@ -38,6 +38,7 @@ STATE_DIR = "state"  # the resume state and what a resumed rung needs
 FOLDERS = (CHECKPOINTS, STATE_DIR)  # made when a run starts
 STATE = f"{STATE_DIR}/latest.pt"  # the resume state (core/ladder_resume.py)
 RUNG_START = f"{STATE_DIR}/rung-start.pt"  # the current rung's start weights (its learning distance)
+EXPORTS = "exports"  # model files the monitor's `e` key writes (export/run_exports.py); made when first needed
 MASKS_DIR = "masks"  # every rung's bit-packed masks, kept whatever run.keep_checkpoints deletes (record/masks_file.py)
 
 
@@ -49,6 +50,11 @@ def masks_name(phase: str, rung: int) -> str:
 def checkpoint_name(phase: str, rung: int) -> str:
     """A rung's checkpoint, relative to the run directory: the one place its name is made."""
     return own_checkpoint(f"{phase}-rung{rung:02d}.pt")
+
+
+def export_name(phase: str, rung: int, sparse: bool, copy: int = 1) -> str:
+    """A rung's model file under exports/, relative to the run directory; `copy` > 1 when earlier ones exist."""
+    return f"{EXPORTS}/{phase}-rung{rung:02d}{'-sparse' if sparse else ''}{f'-{copy}' if copy > 1 else ''}.pt"
 
 
 def own_checkpoint(name: str) -> str:
