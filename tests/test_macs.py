@@ -243,6 +243,29 @@ def test_resnet18_macs_follow_the_conv_output_shapes(tmp_path):
     assert pruned["macs"] < dense["macs"] == dense["dense_macs"]
 
 
+def test_an_augmented_students_teacher_runs_once_per_sample_seen(tmp_path):
+    """With augmentation the teacher's logits are computed per batch: charged at every rung, and the stop's
+    full-ladder price counts them for the rungs not trained."""
+    samples = 64
+    _out, summary, run_dir = run(
+        tmp_path, "--set", "data.dataset=synthetic", "--set", f"data.synthetic_size={samples}",
+        "--set", "data.val_size=32", "--set", "data.augment=crop-flip", "--set", "model.hidden=[16]",
+        "--set", "prune.rungs=2", "--set", "train.epochs=1", "--set", "train.dense_epochs=1",
+        "--set", "data.batch_size=32", "--set", "entropy.enabled=false",
+        "--set", "stop.min_delta=1.0", "--set", "stop.patience=1", "--set", "stop.smooth=1",
+        "--set", 'stop.active="early-stop"', "--set", 'stop.active_student="early-stop"')
+    student = next(p for p in summary["phases"] if p["name"] == "student")
+    teacher_kept, _ = linear_macs(checkpoint(run_dir, "teacher", student["teacher"]["rung"])["masks"])
+    for r in student["rungs"]:
+        assert r["train_macs"] == 3 * r["macs"] * r["epochs"] * samples + teacher_kept * r["epochs"] * samples
+    entry = next(s for s in summary["stops"] if s["phase"] == "student" and s["criterion"] == "early-stop")
+    fired = student["rungs"][entry["rung"]]
+    untrained = [k for k in range(entry["rung"] + 1, 3)]
+    assert untrained  # fired before the last rung: the full price estimates the rest
+    assert entry["train_macs_full"] == fired["cumulative_train_macs"] + sum(
+        round(3 * fired["macs"] * 0.8 ** (k - entry["rung"]) * samples) + teacher_kept * samples for k in untrained)
+
+
 def test_bit_packing_round_trips_any_size():
     gen = torch.Generator().manual_seed(0)
     for shape in [(1,), (7,), (8,), (9,), (3, 5, 2), (64, 3, 3, 3)]:

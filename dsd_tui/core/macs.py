@@ -21,8 +21,6 @@ is `macs_of`; `dense_macs_of` is the same with every weight kept.
 """
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 
@@ -61,16 +59,18 @@ def _positions_by_forward(model: nn.Module, names, input_shape: tuple, device) -
 def output_positions(build, names, input_shape: tuple) -> dict[str, int]:
     """Prunable weight name -> output positions per sample (how often each of its weights is applied).
 
-    `build()` returns a fresh network of the architecture (called on the meta device first; on failure
-    again on the CPU, its copy evaluated in eval mode)."""
+    `build()` returns a fresh network of the architecture: called on the meta device first; where that
+    fails, again on the CPU in eval mode, its random initialisation drawn inside `fork_rng` so that the
+    run's own random numbers are not moved."""
     names = list(names)
     try:
         with torch.device("meta"):
             model = build()
         return _positions_by_forward(model.eval(), names, input_shape, "meta")
     except (RuntimeError, NotImplementedError, TypeError, ValueError):
-        model = build()
-        return _positions_by_forward(copy.deepcopy(model).cpu().eval(), names, input_shape, "cpu")
+        with torch.random.fork_rng(devices=[]):
+            model = build()
+        return _positions_by_forward(model.cpu().eval(), names, input_shape, "cpu")
 
 
 def macs_of(positions: dict[str, int], kept_by_layer: dict[str, int]) -> dict[str, int]:

@@ -52,19 +52,23 @@ class Plan:
     def full_train_macs(self, records: list[RungRecord]) -> int | None:
         """The phase's training MACs had it run every configured rung: the trained rungs' own, then the rest
         estimated from the last trained rung's forward MACs (None when a record has no MACs)."""
-        if not records or any(r.train_macs is None for r in records) or not self.train_samples:
+        if not records or not self.train_samples:
             return None
         last = records[-1]
-        total = sum(r.train_macs for r in records)
+        if last.cumulative_train_macs is None or last.macs is None:
+            return None
+        total = last.cumulative_train_macs  # every rung of the phase so far, a diverged one too
         for k in range(last.rung + 1, self.rungs + 1):
             forward = last.macs * (1.0 - self.rate) ** (k - last.rung)
             samples = self.epochs_of(k) * self.train_samples
-            total += round(3 * forward * samples)  # 3: core/macs.py TRAIN_FACTOR + self.teacher_macs * samples
+            # 3: forward + backward (core/macs.py TRAIN_FACTOR); a per-batch teacher's forwards on top
+            total += round(3 * forward * samples) + self.teacher_macs * samples
         return int(total)
 
 
 def firing_details(records: list[RungRecord], fired_rung: int, selected_rung: int, plan: Plan) -> dict:
-    """The fields a stop_fired event carries (and summary.json's `stops` entry with it, `StopEntry.details`)."""
+    """The fields a stop_fired event carries (and summary.json's `stops` entry with it, `StopEntry.details`).
+    `train_macs_spent` is the fired rung's `cumulative_train_macs`: the phase's every rung up to it."""
     trained = [r for r in records if r.rung <= fired_rung]
     sel = next((r for r in records if r.rung == selected_rung), records[-1])
     epochs = [r.epochs if r.epochs is not None else plan.epochs_of(r.rung) for r in trained]
@@ -78,6 +82,6 @@ def firing_details(records: list[RungRecord], fired_rung: int, selected_rung: in
         "epochs_full": plan.full_epochs(),
         "density_epochs_trained": sum(e * (1.0 - r.sparsity) for e, r in zip(epochs, trained)),
         "density_epochs_full": plan.full_density_epochs(),
-        "train_macs_spent": None if any(r.train_macs is None for r in trained) else sum(r.train_macs for r in trained),
+        "train_macs_spent": trained[-1].cumulative_train_macs if trained else None,
         "train_macs_full": plan.full_train_macs(trained),
     }
