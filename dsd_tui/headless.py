@@ -40,10 +40,12 @@ def rung_row(phase: str, r: RungRecord, best: bool = False) -> str:
 
 
 def compute_line(r: RungRecord) -> str:
-    """The rung's price under its row: forward MACs per sample, the theoretical speed-up, the training
+    """The rung's price under its row: forward MACs per sample, the theoretical speed-up and compression ratio
+    (ShrinkBench's, dense / kept), the training
     MACs of the rung and of the phase so far (core/macs.py), and for a student its overlap with the teacher."""
     overlap = "" if r.teacher_overlap is None else f"; kept-set IoU with the teacher {r.teacher_overlap:.3f}"
-    return (f"         forward {si(r.macs)}/sample ({speedup_text(r.speedup())} of dense {si(r.dense_macs)}); "
+    return (f"         forward {si(r.macs)}/sample (speed-up {speedup_text(r.speedup())} of dense {si(r.dense_macs)}, "
+            f"compression {speedup_text(r.compression())}); "
             f"train {si(r.train_macs)}, phase so far {si(r.cumulative_train_macs)}{overlap}")
 
 

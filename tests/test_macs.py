@@ -99,6 +99,9 @@ def test_stop_entries_carry_the_macs_spent_and_the_full_ladders(mlp):
         assert verdict["train_macs"] == rungs[-1]["cumulative_train_macs"]
     assert "compute " in out and "training (saves " in out  # the headless view prices each stop
     assert "-- training compute: " in out and "train MACs" in out  # the end-of-run report
+    r = records(summary, "teacher")[2]  # each rung's line: an MLP's speed-up is its compression ratio
+    ratio = f"×{r['dense_macs'] / r['macs']:.3g}"
+    assert f"(speed-up {ratio} of dense " in out and f"compression {ratio}); " in out
 
 
 def test_tensorboard_and_wandb_get_the_compute_scalars(mlp):
