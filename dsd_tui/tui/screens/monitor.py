@@ -46,6 +46,7 @@ from dsd_tui.tui.widgets.layers_pane import LayersPane
 from dsd_tui.tui.widgets.run_header import RunHeader
 from dsd_tui.tui.widgets.run_progress import RunProgress
 from dsd_tui.tui.widgets.stop_banner import StopBanner
+from dsd_tui.tui.widgets.verdict_banner import VerdictBanner
 
 REDRAW_HZ = 2  # at most this many redraws a second, however fast events arrive (the clock ticks with it)
 LIVE_HZ = 1  # the same, while the run is live in this process: every wake-up of the UI takes the GIL
@@ -129,6 +130,7 @@ class MonitorScreen(Screen):
         yield RunHeader(id="header")
         yield RunProgress(id="progress")
         yield StopBanner(id="banner")
+        yield VerdictBanner(id="verdicts")
         with Horizontal(id="top"):
             yield LadderTable(id="table")
             with Vertical(id="side"):
@@ -143,6 +145,7 @@ class MonitorScreen(Screen):
         self.query_one("#log").border_title = "log" if self.mode == "live" else "log · watch (read-only)"
         self.query_one("#table").border_title = "ladder"
         self.query_one("#banner", StopBanner).display = False
+        self.query_one("#verdicts", VerdictBanner).display = False
         self._layout_for(self.size.width, self.size.height)
         self.set_interval(1.0 / (LIVE_HZ if self.mode == "live" else REDRAW_HZ), self._on_timer)
         # Catch up from the file first: a resumed run's earlier rungs, or a watched run's history.
@@ -196,7 +199,7 @@ class MonitorScreen(Screen):
             return
         for e in events:
             self.builder.consume(e)
-            line = view.log_line(e)
+            line = view.log_line(e, self.builder)
             if line is not None:
                 self._log_pending.append(line)
             if isinstance(e, ev.StopFired) and e.active:
@@ -260,6 +263,7 @@ class MonitorScreen(Screen):
             self.query_one("#log", EventLog).add_all(self._log_pending)
             self._log_pending = []
         self.query_one("#banner", StopBanner).show(view.active_stops(b))
+        self.query_one("#verdicts", VerdictBanner).show(view.verdict_lines(b))
         table = self.query_one("#table", LadderTable)
         table.show(view.table_rows(b))
         self.query_one("#plot", LadderPlot).show(view.plot_series(b, self.phase_mode, self.metric),
