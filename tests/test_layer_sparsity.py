@@ -122,8 +122,8 @@ def test_the_rung_inspector_shows_the_rung_under_the_cursor_then_follows_the_new
         assert [(r.name, r.kept, r.level) for r in pane.rows_shown] == [
             ("features.0.weight", 1.0, None), (COLLAPSING, 1.0, None), ("classifier.weight", 1.0, None)]
         assert pane.border_title == "kept per layer (3): teacher r0 · cursor"
-        assert entropy.border_title == "entropy (bits, 2 layers): teacher r0 · cursor"
-        assert {k: v[-1] for k, v in entropy.layer_values.items()} == pytest.approx(dense["entropy"])
+        assert entropy.border_title == f"entropy 0–{entropy.top:.2f} bits, one scale (2 layers): teacher r0 · cursor"
+        assert entropy.current == pytest.approx(dense["entropy"])
         await pilot.press("down")
         await pilot.pause(0.2)
         assert [r.level for r in pane.rows_shown] == [None, "collapsed", None]

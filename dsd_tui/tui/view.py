@@ -137,7 +137,7 @@ def entropy_phase(b: SummaryBuilder, phase_mode: str) -> str | None:
 
 def entropy_by_layer(b: SummaryBuilder, phase: str | None, upto: int | None = None) -> dict[str, list[float]]:
     """Layer name → its mean entropy (bits) at each finished rung of `phase`, in rung order (up to rung
-    `upto` included, when given: the rung inspector's view)."""
+    `upto` included, when given)."""
     out: dict[str, list[float]] = {}
     for r in b.records(phase) if phase else []:
         if upto is not None and r.rung > upto:
@@ -146,6 +146,26 @@ def entropy_by_layer(b: SummaryBuilder, phase: str | None, upto: int | None = No
             if h is not None:
                 out.setdefault(layer, []).append(h)
     return out
+
+
+def entropy_by_rung(b: SummaryBuilder, phase: str | None) -> dict[str, list[float | None]]:
+    """Layer name → its mean entropy (bits) at rung 0, 1, … of `phase` (index = rung; None where a rung has
+    no value): the sparklines' x-axis is the plot's rung axis."""
+    records = b.records(phase) if phase else []
+    if not records:
+        return {}
+    last = max(r.rung for r in records)
+    out: dict[str, list[float | None]] = {}
+    for r in records:
+        for layer, h in (r.entropy or {}).items():
+            out.setdefault(layer, [None] * (last + 1))[r.rung] = h
+    return out
+
+
+def entropy_top(b: SummaryBuilder) -> float:
+    """The shared scale's top: the largest layer entropy (bits) recorded in any phase of the run."""
+    values = [h for p in phase_names(b) for r in b.records(p) for h in (r.entropy or {}).values() if h is not None]
+    return max(values, default=0.0)
 
 
 # ------------------------------------------------------------------ layers (per-layer sparsity)

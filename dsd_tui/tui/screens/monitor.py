@@ -281,8 +281,8 @@ class MonitorScreen(Screen):
         rung = view.rung_in_view(b, phase, self.inspect)
         self.query_one("#layers", LayersPane).show(phase, rung, view.layer_rows(b, phase, rung),
                                                    self.inspect is not None)
-        upto = rung if self.inspect else None
-        self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_layer(b, phase, upto), upto)
+        self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_rung(b, phase), view.entropy_top(b),
+                                                     b.planned_rungs + 1, rung, self.inspect is not None)
 
     def on_data_table_row_highlighted(self, _event) -> None:
         """The rung inspector: the cursor moved in the ladder table."""
