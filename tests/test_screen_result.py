@@ -14,7 +14,7 @@ from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
 from dsd_tui.record.rundir import read_events
 from dsd_tui.record.rung import RungRecord
-from dsd_tui.record.summary import SummaryBuilder, StopEntry
+from dsd_tui.record.summary import StopEntry, SummaryBuilder
 from dsd_tui.runner import RunSession
 from dsd_tui.stops.teacher_choice import choice_line
 from dsd_tui.stops.verdicts import one_line

@@ -54,6 +54,7 @@ FOLLOW_SECONDS = 0.5  # watch mode: how often events.jsonl is read for new lines
 ALIVE_SECONDS = 2.0  # watch mode: how often it checks that a running run's process still holds it open
 EXPORT_NAME = "export-summary.json"
 WIDE = (100, 32)  # columns, rows: from this size on the layers pane and the entropy pane are both shown
+NARROW = 80  # columns: below this the panes stack, each the terminal's width, and the pane area scrolls
 TOAST_SECONDS = 6  # alerts stay in the banner and the log; their toasts leave the plot soon
 
 
@@ -131,14 +132,15 @@ class MonitorScreen(Screen):
         yield RunProgress(id="progress")
         yield StopBanner(id="banner")
         yield VerdictBanner(id="verdicts")
-        with Horizontal(id="top"):
-            yield LadderTable(id="table")
-            with Vertical(id="side"):
-                yield LayersPane(id="layers")
-                yield EntropyPane(id="entropy")
-        with Horizontal(id="bottom"):
-            yield LadderPlot(id="plot")
-            yield EventLog(id="log")
+        with Vertical(id="panes"):  # below NARROW columns the panes stack and this scrolls (app.tcss)
+            with Horizontal(id="top"):
+                yield LadderTable(id="table")
+                with Vertical(id="side"):
+                    yield LayersPane(id="layers")
+                    yield EntropyPane(id="entropy")
+            with Horizontal(id="bottom"):
+                yield LadderPlot(id="plot")
+                yield EventLog(id="log")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -296,9 +298,11 @@ class MonitorScreen(Screen):
         self.schedule_redraw()
 
     def _layout_for(self, width: int, height: int) -> None:
-        """From WIDE on, both layer panes; below it the side pane shows one of them (l switches)."""
+        """From WIDE on, both layer panes; below it the side pane shows one of them (l switches); below NARROW
+        columns the panes stack (a side pane of a few columns says nothing)."""
         wide = width >= WIDE[0] and height >= WIDE[1]
         self.set_class(wide, "-wide")
+        self.set_class(width < NARROW, "-narrow")
         self.query_one("#table", LadderTable).set_width(width)
         self.set_class(not wide and self.show_layers, "-layers")
 
