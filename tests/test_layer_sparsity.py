@@ -122,7 +122,7 @@ def test_the_rung_inspector_shows_the_rung_under_the_cursor_then_follows_the_new
         assert [(r.name, r.kept, r.level) for r in pane.rows_shown] == [
             ("features.0.weight", 1.0, None), (COLLAPSING, 1.0, None), ("classifier.weight", 1.0, None)]
         assert pane.border_title == "kept per layer (3): teacher r0 · cursor"
-        assert entropy.border_title == f"entropy 0–{entropy.top:.2f} bits, one scale (2 layers): teacher r0 · cursor"
+        assert entropy.border_title == f"entropy 0–{entropy.top:.2f} bits: teacher r0 · cursor · 2 layers, one scale"
         assert entropy.current == pytest.approx(dense["entropy"])
         await pilot.press("down")
         await pilot.pause(0.2)

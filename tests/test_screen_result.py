@@ -30,14 +30,14 @@ def test_a_thousandth_of_a_bit_is_not_drawn_as_a_full_swing():
     row = spark_text([0.7675, 0.7665, 0.7662], top=0.95, cells=3, width=40).plain
     assert len(set(row)) == 1 and row[0] not in (BLOCKS[0], BLOCKS[-1])
     # two layers on the same scale compare: the lower one draws lower
-    low, high = (spark_text([h], top=0.95, cells=1, width=10).plain for h in (0.2, 0.9))
+    low, high = (spark_text([h], top=0.95, cells=1, width=1).plain for h in (0.2, 0.9))
     assert BLOCKS.index(low) < BLOCKS.index(high) == len(BLOCKS) - 1
 
 
 def test_the_sparkline_is_the_rung_axis_with_the_selected_rung_marked_and_binned_when_narrow():
     t = spark_text([0.5, 0.6], top=1.0, cells=5, width=40, mark=1)
-    assert t.plain[2:] == "···"  # rungs 2…4 not trained yet
-    assert [s.style for s in t.spans if s.start == 1] == ["reverse"]
+    assert t.plain[8:] == "············"  # rungs 2…4 not trained yet, four columns each at this width
+    assert [s.style for s in t.spans if s.start == 4] == ["reverse"]
     assert len(spark_text([0.5] * 35, top=1.0, cells=35, width=12).plain) <= 12
 
 
@@ -53,7 +53,7 @@ def test_the_monitor_keeps_both_verdicts_the_teacher_choice_and_the_entropy_scal
         for phase in ("teacher", "student"):
             assert one_line(phase, b.phases[phase].verdict) in text
         assert view.teacher_choice(b).startswith("student distils from teacher rung") and view.teacher_choice(b) in text
-        assert f"entropy 0–{view.entropy_top(b):.2f} bits, one scale" in text
+        assert f"entropy 0–{view.entropy_top(b):.2f} bits: student r4 · 2 layers, one scale" in text
         rows = list(app.query("EntropyRow"))
         assert rows and {r.top for r in rows} == {view.entropy_top(b)}  # every layer on the one scale
         assert "student rung 4 of 0…4" in text and "trained 10/10 rungs" in text

@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 BLOCKS = "▁▂▃▄▅▆▇█"  # eight levels from 0 bits (lowest block) to the shared top (full block)
 NOT_YET = "·"  # a rung of the ladder not trained yet
+MAX_REPEAT = 4  # columns per rung at most, when the pane is wider than the ladder is long
 
 
 def level(value: float, top: float) -> int:
@@ -32,12 +33,13 @@ def spark_text(values: list[float | None], top: float, cells: int, width: int, m
     narrower (a bin shows its newest value), the cell holding rung `mark` reversed."""
     cells = max(cells, len(values), 1)
     per = max(1, math.ceil(cells / max(1, width)))
+    repeat = max(1, min(MAX_REPEAT, width // cells))  # a short ladder spreads over the width, as the plot's axis
     t = Text(no_wrap=True, overflow="crop")
     for start in range(0, cells, per):
         chunk = [v for v in values[start:start + per] if v is not None]
         char = BLOCKS[level(chunk[-1], top)] if chunk else NOT_YET
         marked = mark is not None and start <= mark < start + per
-        t.append(char, style="reverse" if marked else ("dim" if not chunk else ""))
+        t.append(char * repeat, style="reverse" if marked else ("dim" if not chunk else ""))
     return t
 
 
@@ -71,12 +73,12 @@ class EntropyPane(VerticalScroll):
              rung: int | None = None, cursor: bool = False) -> None:
         """`layers`: each layer's entropy by rung; `top`: the scale's top (bits, every layer and phase);
         `cells`: the ladder's rungs (N+1); `rung`: the selected rung, marked; `cursor`: it is the table's."""
-        if layers:
-            title = f"entropy 0–{top:.2f} bits, one scale ({len(layers)} layers)"
-        else:
-            title = "entropy per layer (bits)"
+        # the scale first: a narrow pane cuts the title's end
+        title = f"entropy 0–{top:.2f} bits" if layers else "entropy per layer (bits)"
         if phase:
             title += f": {phase}" + (f" r{rung}" if rung is not None else "") + (" · cursor" if cursor else "")
+        if layers:
+            title += f" · {len(layers)} layers, one scale"
         if title != self.border_title:
             self.border_title = title
         shown = (layers, top, cells, rung)
