@@ -70,9 +70,10 @@ def test_the_teacher_choice_names_its_rule_its_tie_and_why_the_stop_kept_another
     records = [rec(0, 0.70), rec(1, 0.81), rec(2, 0.75), rec(3, 0.81)]
     stop = StopEntry("teacher", 2, "early-stop", "no gain", selected_rung=1, active=True, action="alert")
     line = choice_line({"source": "best", "rung": 3}, records, [stop])
-    assert line.startswith("student distils from teacher rung 3 (best validation 0.810, tie with rung 1 broken "
-                           "toward the sparser)")
-    assert "the teacher's stop (early-stop) kept rung 1" in line
+    assert line == ("student distils from teacher rung 3 (best validation 0.810 of all 4 rungs, tie with rung 1 "
+                    "broken toward the sparser; the stop (early-stop) kept rung 1)")
+    assert choice_line({"source": "best", "rung": 3}, records) == (
+        "student distils from teacher rung 3 (best validation 0.810, tie with rung 1 broken toward the sparser)")
     assert choice_line({"source": "dense", "rung": 0}, records).endswith('(distill.teacher = "dense")')
     assert choice_line(None, records) is None
 

@@ -36,14 +36,13 @@ def choice_line(teacher: dict | None, records: list[RungRecord], stops: list[Sto
     label, key, rule = RULES.get(source, (str(source), "val_acc", best_rung))
     rec = next((r for r in records if r.rung == rung), None)
     score = getattr(rec, key, None) if rec is not None else None
-    why = label + ("" if score is None else f" {score:.3f}")
+    kept = next((s for s in stops if s.phase == "teacher" and s.active and s.selected_rung is not None), None)
+    differs = kept is not None and kept.selected_rung != rung
+    why = label + ("" if score is None else f" {score:.3f}") + (f" of all {len(records)} rungs" if differs else "")
     ties = _ties(records, key, rung) if rule(records) == rung else []
     if ties:
         named = ", ".join(str(t) for t in ties)
         why += f", tie with rung{'s' if len(ties) > 1 else ''} {named} broken toward the sparser"
-    line = f"student distils from teacher rung {rung} ({why})"
-    kept = next((s for s in stops if s.phase == "teacher" and s.active and s.selected_rung is not None), None)
-    if kept is not None and kept.selected_rung != rung:
-        line += (f"; the teacher's stop ({kept.criterion}) kept rung {kept.selected_rung}, but distill.teacher = "
-                 f"\"{source}\" takes the {label} rung of all {len(records)} trained")
-    return line
+    if differs:  # the stop's banner names another rung: the teacher rule reads every rung, not the stop's
+        why += f"; the stop ({kept.criterion}) kept rung {kept.selected_rung}"
+    return f"student distils from teacher rung {rung} ({why})"

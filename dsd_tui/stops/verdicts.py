@@ -118,8 +118,8 @@ def one_line(phase: str, v: Verdict | None) -> str:
 
 
 def verdict_text(v: Verdict | None) -> str:
-    if v is None:
-        return "no verdict (no rung has a test accuracy)"
+    if v is None:  # no rung with a test accuracy, or a run recorded before verdicts existed
+        return "no verdict recorded"
     shape = (f"dip {v.dip_points:.1f} pts at {sparsity_text(v.dip_sparsity)}, peak {v.peak_test_acc:.3f} at "
              f"{sparsity_text(v.peak_sparsity)}")
     if v.dodged is None:  # the teacher phase

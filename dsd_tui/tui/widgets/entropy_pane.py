@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 BLOCKS = "▁▂▃▄▅▆▇█"  # eight levels from 0 bits (lowest block) to the shared top (full block)
 NOT_YET = "·"  # a rung of the ladder not trained yet
+NARROW_TITLE = 28  # columns: a narrower pane's title says "H" for "entropy", so its scale stays in view
 MAX_REPEAT = 4  # columns per rung at most, when the pane is wider than the ladder is long
 
 
@@ -74,7 +75,8 @@ class EntropyPane(VerticalScroll):
         """`layers`: each layer's entropy by rung; `top`: the scale's top (bits, every layer and phase);
         `cells`: the ladder's rungs (N+1); `rung`: the selected rung, marked; `cursor`: it is the table's."""
         # the scale first: a narrow pane cuts the title's end
-        title = f"entropy 0–{top:.2f} bits" if layers else "entropy per layer (bits)"
+        word = "entropy" if self.size.width == 0 or self.size.width >= NARROW_TITLE else "H"  # the scale must fit
+        title = f"{word} 0–{top:.2f} bits" if layers else "entropy per layer (bits)"
         if phase:
             title += f": {phase}" + (f" r{rung}" if rung is not None else "") + (" · cursor" if cursor else "")
         if layers:
