@@ -160,7 +160,7 @@ def _finish(status: str, session) -> None:
     if status == "failed":
         say(f"dsd-tui: the run failed: {session.error}", err=True)
     elif status == "interrupted":
-        say(f"dsd-tui: interrupted; continue with: dsd-tui resume {session.path}", err=True)
+        say(f"dsd-tui: the run was interrupted; continue it with: dsd-tui resume {session.path}", err=True)
 
 
 @main.command()
