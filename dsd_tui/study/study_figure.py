@@ -103,7 +103,11 @@ def plot_study(groups: list[idx.Group], study: dict, path: Path, columns: int = 
             ax.grid(alpha=0.3, linewidth=0.5)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(loc="best")
-        axes[0].set_ylabel(f"{metric} ({figures.seeds_text([ser['n'] for ser in series])})")
+        ylabel = f"{metric} ({figures.seeds_text([ser['n'] for ser in series])})"
+        axes[0].set_ylabel(ylabel)
+        if columns == 1:  # stacked with a shared x-axis: one axis label, below; each panel its own y label
+            axes[0].set_xlabel("")
+            axes[1].set_ylabel(ylabel)
         fig.suptitle(study.get("plot", {}).get("title") or f"study {study.get('name', '')}")
         image = figures.rendered(fig, path)
     rows = table_rows(groups)
