@@ -54,6 +54,24 @@ def test_term_dumb_runs_headless_with_a_one_line_note(tmp_path):
     assert "run completed in" in out
 
 
+def test_the_monitor_runs_in_an_ascii_locale_and_degrades_what_it_cannot_show(tmp_path):
+    sets = [f"--set={s}" for s in SHORT[:1] + ["train.dense_epochs=1", "train.epochs=1"]]
+    locale = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+    pty = Pty([sys.executable, "-m", "dsd_tui", "run", "--out", str(tmp_path), *sets], tmp_path, env=locale)
+    try:
+        assert pty.until(lambda: b"trained 6/6 rungs" in pty.out and b"completed" in pty.out, 300), pty.out[-2000:]
+        pty.press(b"q")
+        assert pty.until(lambda: pty.proc.poll() is not None, 60)
+        pty.read(1)
+    finally:
+        if pty.proc.poll() is None:
+            pty.proc.kill()
+    out = pty.out.decode("ascii", "replace")
+    assert pty.proc.returncode == 0 and "Traceback" not in out, out[-2000:]
+    assert "entropy 0?" in out or "H 0?" in out  # the en dash of the scale, degraded to "?"
+    assert "run completed in" in out  # the end report, after the screen is gone
+
+
 def test_the_log_rewraps_on_resize_and_a_narrow_terminal_stacks_the_panes(tmp_path):
     app, _mon = monitor_app(events_path=recorded_copy(tmp_path), clock=recorded_clock())
 
