@@ -228,6 +228,8 @@ def draw_accuracy(ax, series: list[dict], labels: dict, marks: list[dict] = ()) 
     sparsity_axis(ax, series)
     ax.set_ylabel("test accuracy")
     ax.set_title(f"test accuracy ({seeds_text([ser['n'] for ser in series])})")
+    if ax.get_legend_handles_labels()[0]:  # below the axes: inside, it would hide the dip it is about
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=FONT_PT - 1.5, frameon=False)
 
 
 def draw_entropy(ax, series: list[dict], labels: dict, phase: str) -> None:
@@ -282,8 +284,9 @@ def _cost_legend(ax, series: list[dict], labels: dict) -> None:
                 for ph in phases]
     if len(labels) > 1:
         handles += [Line2D([], [], linestyle="none", label=f"{i + 1}: {lab}") for i, lab in enumerate(labels.values())]
-    if handles:
-        ax.legend(handles=handles, fontsize=FONT_PT - 1.5, loc="best")
+    if handles:  # below the axes, as the accuracy panel's: inside it would cover points
+        ax.legend(handles=handles, fontsize=FONT_PT - 1.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3,
+                  frameon=False)
 
 
 def palette(names: list[str]) -> dict:
