@@ -23,6 +23,8 @@ from dsd_tui.exits import EPILOG, ExitGroup, Interrupted, echo_all, fail, say, s
 @click.version_option(package_name="dsd-tui")
 def main():
     """Run and watch DSD² pruning ladders (sparse double descent, distillation, activation entropy)."""
+    from dsd_tui.terminal import degrade_unencodable
+    degrade_unencodable()  # LC_ALL=C: "δ" prints as "?" instead of ending the command
 
 
 @main.command()
@@ -134,9 +136,11 @@ def _run_tui(session, guard) -> str:
         from dsd_tui.tui.app import run_app
     except ImportError:  # an installation without the TUI's dependencies
         run_app = None
-    if run_app is None or not _is_terminal():
-        if run_app is not None:  # a pipe, a file or nohup: a full-screen app would only garble the output
-            say("dsd-tui: not a terminal, so running headless as with --no-tui", err=True)
+    from dsd_tui.terminal import no_fullscreen_reason
+    reason = no_fullscreen_reason()
+    if run_app is None or reason:
+        if run_app is not None:  # a pipe, a file, nohup or TERM=dumb: a full-screen app would only garble it
+            say(f"dsd-tui: {reason}, so running headless as with --no-tui", err=True)
         from dsd_tui.headless import HeadlessPrinter
         session.sink.sinks.append(HeadlessPrinter())
         return _run_headless(session, guard)
@@ -156,7 +160,7 @@ def _finish(status: str, session) -> None:
     if status == "failed":
         say(f"dsd-tui: the run failed: {session.error}", err=True)
     elif status == "interrupted":
-        say(f"dsd-tui: interrupted; continue with: dsd-tui resume {session.path}", err=True)
+        say(f"dsd-tui: the run was interrupted; continue it with: dsd-tui resume {session.path}", err=True)
 
 
 @main.command()
@@ -178,6 +182,11 @@ def watch(run_dir, once, no_tui):
         read_index(path)
     else:
         read_run_events(path)
+    from dsd_tui.terminal import no_fullscreen_reason
+    reason = no_fullscreen_reason()
+    if not text and reason and reason != "not a terminal":  # TERM=dumb: follow as text, as the headless view does
+        say(f"dsd-tui: {reason}, so following as text as with --no-tui", err=True)
+        text = no_tui = True
     if not text and not _is_terminal():
         flags = f"`dsd-tui watch --once {path}` (the state as text) or `--no-tui` (follow as text)"
         raise UsageError(f"watch needs a terminal (stdin and stdout); without one use {flags}"

@@ -18,11 +18,13 @@ from dsd_tui.record.events import FINISHED
 from dsd_tui.record.layers import collapse_text
 from dsd_tui.record.rundir import EVENTS, rebuild_summary
 from dsd_tui.record.rung import RungRecord
-from dsd_tui.record.summary import SummaryBuilder
+from dsd_tui.record.summary import StopEntry, SummaryBuilder
 from dsd_tui.record.verdict import Verdict
 from dsd_tui.speed.modes import modes_note
 from dsd_tui.stops.criteria_table import comparison_rows, format_table
-from dsd_tui.stops.verdicts import describe
+from dsd_tui.stops.teacher_choice import choice_line
+from dsd_tui.stops.verdicts import describe, one_line
+from dsd_tui.wording import phases_text, rung_count
 
 HEADER = (f"{'phase':<8} {'rung':>4} {'sparsity':>9} {'train':>6} {'val':>6} {'test':>6} {'H mean':>6} "
           f"{'regime':<11} {'sec':>6}")
@@ -62,9 +64,13 @@ def run_compute_line(summary: dict) -> list[str]:
 
 def phase_done_lines(phase: str, best: int | None, rungs_trained: int, stopped_early: bool,
                      verdict: Verdict | None) -> list[str]:
+    """The phase's end: what it trained, its verdict in one line (the monitor's banner says the same), then
+    the numbers and the rule behind it."""
     note = " (stopped early)" if stopped_early else ""
     lines = [f"-- {phase} phase done: best validation rung {best}, {rungs_trained} rungs trained{note}"]
-    return lines + ([describe(phase, verdict)] if verdict is not None else [])
+    if verdict is None:
+        return lines
+    return lines + [f"   verdict: {one_line(phase, verdict)}", describe(phase, verdict)]
 
 
 def criteria_lines(summary: dict) -> list[str]:
@@ -83,18 +89,32 @@ def end_of_run_report(summary: dict) -> list[str]:
     for i, p in enumerate(phases):  # the phases that ended: all in a finished run, else those before the last
         if status in FINISHED or i < len(phases) - 1 or p.get("verdict"):
             verdict = Verdict.from_json(p["verdict"]) if p.get("verdict") else None  # the JSON edge
+            if p.get("teacher"):  # the student's teacher, between the two verdicts as on the monitor
+                teacher_rungs = next((q["rungs"] for q in phases if q["name"] == "teacher"), [])
+                stops = [StopEntry.from_json(s) for s in summary.get("stops", [])]
+                choice = choice_line(p["teacher"], [RungRecord.from_json(r) for r in teacher_rungs], stops)
+                lines.append(f"   {choice}")
             lines += phase_done_lines(p["name"], p.get("best_rung"), p.get("rungs_trained", len(p["rungs"])),
                                       bool(p.get("stopped_early")), verdict)
     lines += [f"  [{c['level'].upper()}] {collapse_text(c)}" for c in summary.get("layer_collapse", [])]
     if status in FINISHED:
         lines += criteria_lines(summary)
         lines += run_compute_line(summary)
-        lines.append(f"run {status} in {summary.get('seconds') or 0.0:.1f} s")
+        lines.append(run_time_line(status, summary.get("seconds") or 0.0, summary.get("seconds_this_process")))
     elif status == "interrupted":
         lines.append(f"run interrupted: {summary.get('interrupted', '')}")
     elif status == "failed":
         lines.append(f"run failed: {summary.get('error', '')}")
     return lines
+
+
+def run_time_line(status: str, seconds: float, this_process: float | None) -> str:
+    """"run completed in 101.6 s of training (59.3 s in this process)": the total over every process of a
+    resumed run (summary.json `seconds`), and this process's share when it is not all of it."""
+    line = f"run {status} in {seconds:.1f} s of training"
+    if this_process is not None and abs(this_process - seconds) >= 0.05:
+        line += f" ({this_process:.1f} s in this process, the rest before a resume)"
+    return line
 
 
 def silence_broken(stream: TextIO) -> None:
@@ -152,8 +172,8 @@ class HeadlessPrinter:
         env = e.environment
         what = "resumed" if e.resumed else "started"
         self._line(f"run {e.name} {what} on {env.get('device_name', env.get('device'))} "
-                   f"(torch {env.get('torch')}, {env.get('threads')} threads): {len(e.phases)} phase(s) × "
-                   f"{e.rungs + 1} rungs" + modes_note(env))
+                   f"(torch {env.get('torch')}, {env.get('threads')} threads): {phases_text(len(e.phases))} of "
+                   f"{rung_count(e.rungs)}" + modes_note(env))
 
     def _on_phase_started(self, e: ev.PhaseStarted) -> None:
         extra = ""
@@ -163,6 +183,9 @@ class HeadlessPrinter:
             if t.get("test_acc") is not None:
                 extra += f" (test {t['test_acc']:.3f}, sparsity {t['sparsity'] * 100:.2f}%)"
         self._line(f"-- {e.phase} phase: {e.arch}, {e.prunable_weights:,} prunable weights{extra}")
+        choice = choice_line(e.teacher, self.summary.records("teacher"), self.summary.stops)
+        if choice:
+            self._line(f"   {choice}")
         self._line(HEADER)
 
     def _on_epoch_finished(self, e: ev.EpochFinished) -> None:
@@ -207,7 +230,7 @@ class HeadlessPrinter:
     def _on_run_finished(self, e: ev.RunFinished) -> None:
         for line in criteria_lines(self.summary.summary()) + run_compute_line(self.summary.summary()):
             self._line(line)
-        self._line(f"run {e.status} in {e.seconds:.1f} s")
+        self._line(run_time_line(e.status, self.summary.seconds, self.summary.seconds_this_process))
 
     def _on_run_failed(self, e: ev.RunFailed) -> None:
         self._line(f"run failed: {e.error}")

@@ -125,8 +125,8 @@ def test_the_rung_inspector_shows_the_rung_under_the_cursor_then_follows_the_new
             ("features.0.weight", 1.0, None), (COLLAPSING, 1.0, None), ("classifier.weight", 1.0, None)]
         assert pane.border_title.startswith("kept per layer (3): teacher r0 · cursor · ")  # then its MACs
         assert pane.border_title.endswith(" kMAC ×1")  # the dense rung: no speed-up
-        assert entropy.border_title == "entropy (bits, 2 layers): teacher r0 · cursor"
-        assert {k: v[-1] for k, v in entropy.layer_values.items()} == pytest.approx(dense["entropy"])
+        assert entropy.border_title == f"entropy 0–{entropy.top:.2f} bits: teacher r0 · cursor · 2 layers, one scale"
+        assert entropy.current == pytest.approx(dense["entropy"])
         await pilot.press("down")
         await pilot.pause(0.2)
         assert [r.level for r in pane.rows_shown] == [None, "collapsed", None]

@@ -185,11 +185,13 @@ class Ladder:
                 outcome = self.run_phase(phase, cursor if resume_here else None, cursor.phases_done)
                 cursor = Cursor(phase=phase, phases_done=cursor.phases_done + (phase,))
                 if outcome == "interrupted":
-                    return self._interrupted("stopped by request after the rung finished")
+                    return self._interrupted(f"stopped by request after the rung finished; resume with "
+                                             f"`dsd-tui resume {self.rundir.path}`")
                 stopped |= outcome == "stopped"
         except Interrupted:
             self.saver.flush()  # the last epoch end is on disk before we say "resumable"
-            return self._interrupted("interrupted; resume with `dsd-tui resume`")
+            return self._interrupted(f"stopped at the end of a batch with its state saved; resume with "
+                                     f"`dsd-tui resume {self.rundir.path}`")
         finally:
             self.saver.close()
         status: ev.RunStatus = "stopped" if stopped else "completed"

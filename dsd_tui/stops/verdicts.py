@@ -109,3 +109,31 @@ def describe(phase: str, v: Verdict | None) -> str:
     if macs:
         text += f"\n    compute: {macs} against the whole ladder as configured"
     return text
+
+
+def sparsity_text(s: float | None) -> str:
+    """A sparsity as a percentage with the digits that tell rungs apart near 100% (99.4%, 99.95%)."""
+    if s is None:
+        return "n/a"
+    pct = 100.0 * s
+    return f"{pct:.2f}%" if pct >= 99.5 else f"{pct:.1f}%"
+
+
+def one_line(phase: str, v: Verdict | None) -> str:
+    """"teacher: sparse double descent: dip …": the verdict in one line, for the monitor's banner and the
+    headless view (the rule and the numbers behind it: `describe`)."""
+    return f"{phase}: {verdict_text(v)}"
+
+
+def verdict_text(v: Verdict | None) -> str:
+    if v is None:  # no rung with a test accuracy, or a run recorded before verdicts existed
+        return "no verdict recorded"
+    shape = (f"dip {v.dip_points:.1f} pts at {sparsity_text(v.dip_sparsity)}, peak {v.peak_test_acc:.3f} at "
+             f"{sparsity_text(v.peak_sparsity)}")
+    if v.dodged is None:  # the teacher phase
+        return f"sparse double descent: {shape}" if v.sdd else f"no sparse double descent ({v.sdd_reason})"
+    if v.sdd:
+        return f"sparse double descent {'too' if v.teacher_sdd else '(the teacher shows none)'}: {shape}"
+    if v.teacher_sdd:
+        return "no double descent; dodged the teacher's dip"
+    return "no double descent (nor had the teacher one to dodge)"

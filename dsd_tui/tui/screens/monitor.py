@@ -47,6 +47,7 @@ from dsd_tui.tui.widgets.layers_pane import LayersPane
 from dsd_tui.tui.widgets.run_header import RunHeader
 from dsd_tui.tui.widgets.run_progress import RunProgress
 from dsd_tui.tui.widgets.stop_banner import StopBanner
+from dsd_tui.tui.widgets.verdict_banner import VerdictBanner
 
 REDRAW_HZ = 2  # at most this many redraws a second, however fast events arrive (the clock ticks with it)
 LIVE_HZ = 1  # the same, while the run is live in this process: every wake-up of the UI takes the GIL
@@ -54,6 +55,7 @@ FOLLOW_SECONDS = 0.5  # watch mode: how often events.jsonl is read for new lines
 ALIVE_SECONDS = 2.0  # watch mode: how often it checks that a running run's process still holds it open
 EXPORT_NAME = "export-summary.json"
 WIDE = (100, 32)  # columns, rows: from this size on the layers pane and the entropy pane are both shown
+NARROW = 80  # columns: below this the panes stack, each the terminal's width, and the pane area scrolls
 TOAST_SECONDS = 6  # alerts stay in the banner and the log; their toasts leave the plot soon
 
 
@@ -130,20 +132,23 @@ class MonitorScreen(Screen):
         yield RunHeader(id="header")
         yield RunProgress(id="progress")
         yield StopBanner(id="banner")
-        with Horizontal(id="top"):
-            yield LadderTable(id="table")
-            with Vertical(id="side"):
-                yield LayersPane(id="layers")
-                yield EntropyPane(id="entropy")
-        with Horizontal(id="bottom"):
-            yield LadderPlot(id="plot")
-            yield EventLog(id="log")
+        yield VerdictBanner(id="verdicts")
+        with Vertical(id="panes"):  # below NARROW columns the panes stack and this scrolls (app.tcss)
+            with Horizontal(id="top"):
+                yield LadderTable(id="table")
+                with Vertical(id="side"):
+                    yield LayersPane(id="layers")
+                    yield EntropyPane(id="entropy")
+            with Horizontal(id="bottom"):
+                yield LadderPlot(id="plot")
+                yield EventLog(id="log")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#log").border_title = "log" if self.mode == "live" else "log · watch (read-only)"
         self.query_one("#table").border_title = "ladder"
         self.query_one("#banner", StopBanner).display = False
+        self.query_one("#verdicts", VerdictBanner).display = False
         self._layout_for(self.size.width, self.size.height)
         self.set_interval(1.0 / (LIVE_HZ if self.mode == "live" else REDRAW_HZ), self._on_timer)
         # Catch up from the file first: a resumed run's earlier rungs, or a watched run's history.
@@ -197,7 +202,7 @@ class MonitorScreen(Screen):
             return
         for e in events:
             self.builder.consume(e)
-            line = view.log_line(e)
+            line = view.log_line(e, self.builder)
             if line is not None:
                 self._log_pending.append(line)
             if isinstance(e, ev.StopFired) and e.active:
@@ -261,6 +266,7 @@ class MonitorScreen(Screen):
             self.query_one("#log", EventLog).add_all(self._log_pending)
             self._log_pending = []
         self.query_one("#banner", StopBanner).show(view.active_stops(b))
+        self.query_one("#verdicts", VerdictBanner).show(view.verdict_lines(b))
         table = self.query_one("#table", LadderTable)
         table.show(view.table_rows(b))
         self.query_one("#plot", LadderPlot).show(view.plot_series(b, self.phase_mode, self.metric),
@@ -278,8 +284,8 @@ class MonitorScreen(Screen):
         rung = view.rung_in_view(b, phase, self.inspect)
         self.query_one("#layers", LayersPane).show(phase, rung, view.layer_rows(b, phase, rung),
                                                    self.inspect is not None, view.rung_compute(b, phase, rung))
-        upto = rung if self.inspect else None
-        self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_layer(b, phase, upto), upto)
+        self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_rung(b, phase), view.entropy_top(b),
+                                                     b.planned_rungs + 1, rung, self.inspect is not None)
 
     def on_data_table_row_highlighted(self, _event) -> None:
         """The rung inspector: the cursor moved in the ladder table."""
@@ -293,9 +299,11 @@ class MonitorScreen(Screen):
         self.schedule_redraw()
 
     def _layout_for(self, width: int, height: int) -> None:
-        """From WIDE on, both layer panes; below it the side pane shows one of them (l switches)."""
+        """From WIDE on, both layer panes; below it the side pane shows one of them (l switches); below NARROW
+        columns the panes stack (a side pane of a few columns says nothing)."""
         wide = width >= WIDE[0] and height >= WIDE[1]
         self.set_class(wide, "-wide")
+        self.set_class(width < NARROW, "-narrow")
         self.query_one("#table", LadderTable).set_width(width)
         self.set_class(not wide and self.show_layers, "-layers")
 
