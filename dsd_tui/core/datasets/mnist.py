@@ -9,6 +9,12 @@ NAME = "mnist"
 FOLDER, MEAN_STD = "MNIST", (0.1307, 0.3081)
 
 
+def fetch():
+    from dsd_tui.core.datasets._downloads import idx_files
+
+    return idx_files(NAME, FOLDER)
+
+
 def source(cfg, seed: int) -> Source:
     from dsd_tui.core import mnist_files
 
@@ -18,4 +24,4 @@ def source(cfg, seed: int) -> Source:
 
 DATASETS.register(NAME, Dataset(NAME, source, input_shape=(784,), image_note="28×28 grey",
                                 path_help=f"the folder holding {FOLDER}/raw/ (the idx files)",
-                                asymmetric_map=DIGIT_FLIPS, full_train=60000))
+                                asymmetric_map=DIGIT_FLIPS, full_train=60000, fetch=fetch))
