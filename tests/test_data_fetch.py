@@ -244,3 +244,21 @@ def test_no_dataset_module_is_named_by_the_fetch_code():
     text = "".join(p.read_text() for p in Path(__file__).parents[1].joinpath("dsd_tui", "fetch").glob("*.py"))
     for name in ("cifar10", "cifar-10", "mnist", "MNIST", "toronto"):
         assert name not in text, name
+
+
+@pytest.mark.parametrize("profile, dataset", [("cifar10-resnet18-noise10", "cifar10"),
+                                              ("cifar100-vgg-noise10", "cifar100"),
+                                              ("cifar100n-resnet18", "cifar100n"),
+                                              ("mnist-lenet300-noise20", "mnist")])
+def test_a_paper_profile_without_its_data_names_the_fetch_command(tmp_path, profile, dataset):
+    out = tmp_path / "runs"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    line = one_line(CliRunner().invoke(main, ["run", profile, "--no-tui", "--out", str(out)]), 2)
+    assert f"get it with `dsd-tui data fetch {dataset} --path DIR`, then run with --set data.path=DIR" in line
+    sets = ["--set", f"data.path={empty}"] + (["--set", f"data.noisy_labels={empty}/CIFAR-100_human.pt"]
+                                              if dataset == "cifar100n" else [])
+    line = one_line(CliRunner().invoke(main, ["run", profile, "--no-tui", "--out", str(out), *sets]), 2)
+    named = "cifar100" if dataset == "cifar100n" else dataset  # the CIFAR-100 files are what is missing
+    assert f"`dsd-tui data fetch {named} --path {empty}`" in line
+    assert not out.exists()
