@@ -3,10 +3,12 @@ doctor` (dsd_tui/doctor.py). A module of their own so cli.py stays the run comma
 its group as it does the study commands."""
 from __future__ import annotations
 
+import json
 import sys
 
 import click
 
+from dsd_tui.conventions import complete_profile
 from dsd_tui.exits import say
 
 FETCH_EPILOG = ("Exit codes: 0 fetched (or already there), 1 the download failed (a missing file, a refused "
@@ -50,6 +52,39 @@ def fetch(name, path, mirror, allow_unverified):
     say(f"run with: --set data.path={folder}{hint}")
 
 
+@click.command()
+@click.argument("profile", required=False, shell_complete=complete_profile)
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override a profile key, as with `run` (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (estimated_seconds, disk, data, machine, "
+                                                      "problems).")
+def doctor(profile, overrides, as_json):
+    """Check that PROFILE can run here and price it: the device and its memory, CUDA/cuDNN, torch, threads;
+    the data present and verified; the disk its checkpoints need under run.keep_checkpoints against the free
+    space of run.out; and its wall time, measured by a short probe of the profile's own ladder on this
+    device (a few real epochs) scaled to all its epochs. Exit 2, naming the fix, when the run could not
+    start (no data, too little disk, an unusable device)."""
+    from dsd_tui import doctor as doctor_mod
+    from dsd_tui import profile as profile_mod
+    from dsd_tui.errors import UsageError
+    from dsd_tui.exits import USAGE, echo_all
+
+    try:
+        prof = profile_mod.load(profile, list(overrides))
+    except UsageError as e:  # e.g. a paper profile without data.path: the machine is still worth describing
+        report = doctor_mod.unloadable(str(e))
+    else:
+        report = doctor_mod.examine(prof)
+    if as_json:
+        echo_all(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        echo_all("\n".join(report.lines()) + "\n")
+    if report.problems:
+        say(f"dsd-tui: the run cannot start as it is: {report.problems[0]}", err=True)
+        return USAGE
+    return None
+
+
 class _progress:
     """A Rich progress bar per file on a terminal (stderr); nothing without one."""
 
@@ -73,6 +108,6 @@ class _progress:
         return False
 
 
-DATA_COMMANDS = [data]
+DATA_COMMANDS = [data, doctor]
 
 __all__ = ["DATA_COMMANDS"]
