@@ -8,6 +8,7 @@ disk, an unusable device) is named with its fix, and the command exits 2 (bad in
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import shutil
@@ -139,7 +140,8 @@ def examine(prof, probe: bool = True) -> Report:
         phases = len(estimate.phases)
         report.estimate = {"seconds": round(estimate.seconds, 1), "device": estimate.device,
                            "probe_s": round(estimate.probe_s, 1), "fixed_s": round(estimate.fixed_s, 2),
-                           "epochs": ladder_epochs(prof) * phases, "phases": estimate.phases}
+                           "epochs": ladder_epochs(prof) * phases,
+                           "phases": {k: dataclasses.asdict(v) for k, v in estimate.phases.items()}}
     out = expand(prof.run.out, "run.out").absolute()
     where, free = free_bytes(out)
     count = checkpoint_count(prof)

@@ -46,11 +46,19 @@ class Estimate:
 
     seconds: float
     fixed_s: float
-    phases: dict
+    phases: dict  # phase -> PhaseCost
     checkpoint_bytes: int
     state_bytes: int
     probe_s: float
     device: str
+    steps_per_epoch: int  # of the profile measured
+    samples_measured: int  # train + val + test per rung, of the profile measured
+
+    def scaled(self, prof) -> float:
+        """The seconds of another profile with the same model, data and batch size (a sweep's grid point
+        varying epochs, rungs, noise or seeds): the same unit costs, its own epochs and rungs."""
+        return self.fixed_s + sum(scaled_phase(c, prof, self.steps_per_epoch, self.samples_measured)
+                                  for c in self.phases.values())
 
     def line(self) -> str:
         return f"≈ {hours_minutes(self.seconds)} on {self.device} (measured: a {self.probe_s:.0f} s probe of the " \
@@ -151,8 +159,18 @@ def measure(prof, data, steps: int = PROBE_STEPS) -> Estimate:
                     for c in phases.values())
     fixed = max(0.0, probe_s - explained) if inside else probe_s
     total = fixed + sum(scaled_phase(c, prof, real_steps, measured_real) for c in phases.values())
-    return Estimate(total, fixed, {k: dataclasses.asdict(v) for k, v in phases.items()}, checkpoint_bytes,
-                    state_bytes, probe_s, str(pick_device(prof.run.device)))
+    return Estimate(total, fixed, phases, checkpoint_bytes, state_bytes, probe_s, str(pick_device(prof.run.device)),
+                    real_steps, measured_real)
+
+
+def cost_key(prof) -> str:
+    """What a probe's unit costs depend on (the model, the data and its sizes, the batch size, the speed
+    modes, distillation, entropy, the device): grid points that differ only in epochs, rungs, noise, seeds,
+    learning rates or stop and prune settings share one probe."""
+    d, t = prof.data, prof.train
+    return repr((prof.model, d.dataset, d.path, d.noisy_labels, d.train_size, d.val_size, d.batch_size,
+                 t.optimizer, t.precision, t.compile, t.sparse_kernels, prof.distill.enabled, prof.distill.arch,
+                 prof.distill.teacher, prof.entropy.enabled, prof.run.device, prof.run.threads))
 
 
 def scaled_phase(c: PhaseCost, prof, steps: int, samples: int, rungs: int | None = None,

@@ -89,3 +89,19 @@ def test_too_little_disk_is_exit_2_naming_the_fix(tmp_path):
     assert "keep_checkpoints=best-last" in report["problems"][0] and "GB free" in report["problems"][0]
     best_last = json.loads(doctor(*sets(*wide, "run.keep_checkpoints=best-last"), "--json").stdout)
     assert best_last["disk"]["checkpoints"] == 6 and best_last["ok"]
+
+
+def test_sweep_dry_run_prices_the_grid_with_the_probe_and_keeps_a_cheap_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    short = sets("prune.rungs=2", "train.epochs=3", "train.dense_epochs=5")
+    result = CliRunner().invoke(main, ["sweep", "--dry-run", "--grid", "data.noise=0.2,0.4", "--seeds", "0,1", *short])
+    assert result.exit_code == 0, (result.output, result.exception)
+    (line,) = [x for x in result.output.splitlines() if x.startswith("measured:")]
+    assert "probe of 1 setting(s)" in line and "s) of ladder time on cpu" in line
+    seconds = float(line.split("(")[1].split(" s)")[0].replace(",", ""))
+    one = json.loads(doctor(*short, "--json").stdout)["estimated_seconds"]
+    assert 4 * one / 2 <= seconds <= 4 * one * 2  # four ladders of one setting, one after another
+    wide = CliRunner().invoke(main, ["sweep", "--dry-run", "--grid", "model.hidden=[8],[16],[32],[64]", *short])
+    assert wide.exit_code == 0, (wide.output, wide.exception)
+    assert "measured: not probed (4 distinct model/data/batch settings > 3)" in wide.output
+    assert list(tmp_path.iterdir()) == []
