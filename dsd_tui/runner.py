@@ -99,6 +99,12 @@ class RunSession:
         if (path / STATE).is_file():  # without one (killed in the first epoch) the run starts over, same seeds
             state = safe_torch_load(path / STATE, "resume state")
         resume_check.check_history(path, builder, state)
+        if state is not None:  # a generator of the other device: one line now, not "wrong size" inside the run
+            from dsd_tui.core.ladder import pick_device
+            from dsd_tui.core.ladder_resume import generator_problem
+            problem = generator_problem(state, pick_device(prof.run.device), prof.run.device, path)
+            if problem:
+                raise UsageError(problem)
         # A student phase resumed from its state reloads the teacher the state names (inside the run).
         in_student = isinstance(state, dict) and (state.get("cursor") or {}).get("phase") == "student"
         data = preflight(prof, check_teacher=not in_student)
