@@ -12,6 +12,7 @@ import dataclasses
 import os
 import platform
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,10 +122,13 @@ def examine(prof, probe: bool = True) -> Report:
     report = Report(machine(device), {"dataset": prof.data.dataset, "path": prof.data.path, "present": False,
                                       "checksums_verified": None}, problems=problems)
     data = None
+    t0 = time.perf_counter()
     try:
         data = preflight(prof)
     except UsageError as e:
-        problems.append(str(e))
+        if str(e) not in problems:  # the device's problem again
+            problems.append(str(e))
+    load_s = time.perf_counter() - t0  # a run reads its data the same way before it starts
     if data is not None:
         report.data.update(present=True, checksums_verified=data.noise.get("checksums_verified"),
                            train=len(data.train), val=len(data.val), test=len(data.test))
@@ -138,7 +142,8 @@ def examine(prof, probe: bool = True) -> Report:
         from dsd_tui.study.estimate import ladder_epochs
         estimate = measure(prof, data)
         phases = len(estimate.phases)
-        report.estimate = {"seconds": round(estimate.seconds, 1), "device": estimate.device,
+        report.estimate = {"seconds": round(estimate.seconds + load_s, 1), "device": estimate.device,
+                           "data_load_s": round(load_s, 2),
                            "probe_s": round(estimate.probe_s, 1), "fixed_s": round(estimate.fixed_s, 2),
                            "epochs": ladder_epochs(prof) * phases,
                            "phases": {k: dataclasses.asdict(v) for k, v in estimate.phases.items()}}
