@@ -93,16 +93,10 @@ def cross_device(args) -> None:
     bad = []
     for start, resume in ways:
         hide = {"CUDA_VISIBLE_DEVICES": ""}
-        first = cli("run", "--no-tui", "--out", str(out / f"{start}-{resume}"), *sets, "--set", "run.device=auto",
-                    env=hide if start == "cpu" else None, timeout=120)
-        run = Path(first.stdout.splitlines()[0]) if first.stdout else None
-        if run is None or not (run / "state" / "latest.pt").is_file():
-            bad.append(f"{start}: the first run left no state ({first.stderr.strip()[-200:]})")
+        run = interrupted(out / f"{start}-{resume}", sets, hide if start == "cpu" else {})
+        if run is None:
+            bad.append(f"{start}: the first run left no resume state")
             continue
-        # make it look interrupted: drop the events from the last phase's end on
-        lines = (run / "events.jsonl").read_text().splitlines(keepends=True)
-        keep = next(i for i, ln in enumerate(lines) if '"phase_finished"' in ln)
-        (run / "events.jsonl").write_text("".join(lines[:keep]))
         second = cli("resume", str(run), "--no-tui", env=hide if resume == "cpu" else None, timeout=120)
         err = second.stderr.strip()
         print(f"{start} → {resume}: exit {second.returncode}; {err.splitlines()[-1] if err else 'no message'}")
@@ -114,6 +108,25 @@ def cross_device(args) -> None:
             bad.append(f"{start} → {resume}: exit {second.returncode}, want 2 (the generator cannot move)")
     if bad:
         fail("; ".join(bad))
+
+
+def interrupted(out: Path, sets: list, env: dict) -> Path | None:
+    """A run started in a subprocess and stopped with SIGTERM once its first rung has finished (exit 130,
+    resumable); its folder, or None if it left no resume state."""
+    import signal
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "dsd_tui", "run", "--no-tui", "--out", str(out), *sets,
+                             "--set", "run.device=auto", "--set", "train.epochs=50"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env={**os.environ, **env})
+    run = Path(proc.stdout.readline().strip())
+    end = time.time() + 120
+    while time.time() < end and proc.poll() is None:
+        if (run / "events.jsonl").is_file() and '"rung_finished"' in (run / "events.jsonl").read_text():
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    return run if (run / "state" / "latest.pt").is_file() and proc.returncode == 130 else None
 
 
 def device_strings(_args) -> None:
