@@ -262,3 +262,25 @@ def test_a_paper_profile_without_its_data_names_the_fetch_command(tmp_path, prof
     named = "cifar100" if dataset == "cifar100n" else dataset  # the CIFAR-100 files are what is missing
     assert f"`dsd-tui data fetch {named} --path {empty}`" in line
     assert not out.exists()
+
+
+def test_every_data_set_that_needs_files_declares_them_from_torchvision():
+    """Each bundled data set with a data.path declares its downloads; the URLs and md5 sums are torchvision's
+    class attributes (read when asked, not copied), CIFAR-100N's labels file has the authors' SHA-256."""
+    import torchvision.datasets as tvd
+
+    from dsd_tui.core.datasets import DATASETS
+    from dsd_tui.fetch import downloads
+    for name in DATASETS.bundled_names():
+        ds = DATASETS.get(name)
+        assert (ds.fetch is not None) == (ds.path_help is not None), name
+    (c10,) = downloads("cifar10")
+    assert (c10.urls, c10.checksum) == ((tvd.CIFAR10.url,), f"md5:{tvd.CIFAR10.tgz_md5}")
+    mnist = downloads("mnist")
+    assert [(d.name, d.checksum) for d in mnist] == [(n, f"md5:{m}") for n, m in tvd.MNIST.resources]
+    assert all(d.urls == tuple(m + d.name for m in tvd.MNIST.mirrors) for d in mnist)
+    assert {d.target for d in downloads("fashion-mnist")} == {f"FashionMNIST/raw/{f}" for f in (
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+    labels = downloads("cifar100n")[-1]
+    assert labels.checksum.startswith("sha256:") and len(labels.checksum) == len("sha256:") + 64
+    assert downloads("cifar100n")[0] == downloads("cifar100")[0]
