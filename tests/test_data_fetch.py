@@ -214,7 +214,13 @@ def test_mnist_idx_files_are_gunzipped_where_the_loader_reads_them(mirror, tmp_p
     from dsd_tui import profile as profile_mod
     from dsd_tui.core.data import load_data
     prof = profile_mod.load("mnist-lenet300-noise20", [f"data.path={data}", "data.val_size=50"])
-    assert len(load_data(prof.data, 0).test) == 100
+    bundle = load_data(prof.data, 0)
+    assert len(bundle.test) == 100 and "checksums_verified" not in bundle.noise  # as before: nothing to check
+    unverified = tmp_path / "unverified"  # the published md5s: every file mismatches, kept anyway
+    result = fetch("mnist", "--path", str(unverified), "--mirror", url, "--allow-unverified")
+    assert result.exit_code == 0 and result.stderr.count("checksum mismatch") == 4, result.output
+    prof = profile_mod.load("mnist-lenet300-noise20", [f"data.path={unverified}", "data.val_size=50"])
+    assert load_data(prof.data, 0).noise["checksums_verified"] is False
 
 
 def test_cifar100n_checks_the_labels_file_against_the_authors_sha256(mirror, tmp_path):

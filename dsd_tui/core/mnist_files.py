@@ -45,6 +45,13 @@ def check(dataset: str, root: str, folder: str) -> Path:
     return base
 
 
+def fetched_unverified(base: Path, folder: str) -> bool | None:
+    """False where `dsd-tui data fetch --allow-unverified` left a `<file>.unverified` marker beside an idx
+    file (its .gz did not match the published md5), else None (no checksum known for unpacked idx files)."""
+    raw = base / folder / "raw"
+    return False if any((raw / f"{f}.unverified").is_file() for f in FILES) else None
+
+
 def load(dataset: str, root: str, folder: str, mean_std: tuple[float, float]):
     """(train features N×784, train labels, test features, test labels, classes), features normalised float32
     as (pixel/255 − mean)/std. `folder`: MNIST | FashionMNIST, the torchvision class reading it."""

@@ -7,7 +7,9 @@ the same file system), is checked against its published checksum, and is unpacke
 every file of the data set is in order are the results renamed into place. A checksum that does not
 match is a `ChecksumMismatch` (exit 2) unless `--allow-unverified`, which unpacks it anyway (the CIFAR
 loader then records `checksums_verified: false` in the runs on it, since its files do not match the
-official ones); a download that fails is a `FetchFailed` (exit 1). Files already in DIR are kept.
+official ones; the idx files, whose .gz checksums cannot be checked once unpacked, get a `<file>.unverified`
+marker that the MNIST loader reads); a download that fails is a `FetchFailed` (exit 1). Files already in
+DIR are kept.
 
 `--mirror URL` (or DSD_TUI_DATA_MIRROR) replaces the official URLs by URL/<data set>/<file name>, the
 layout of a cluster's local copy. DSD_TUI_DATA_CHECKSUMS names a JSON file {"<data set>/<file name>":
@@ -29,6 +31,7 @@ from dsd_tui.errors import ChecksumMismatch, FetchFailed, UsageError
 MIRROR_ENV = "DSD_TUI_DATA_MIRROR"
 CHECKSUMS_ENV = "DSD_TUI_DATA_CHECKSUMS"
 STAGING_PREFIX = ".dsd-tui-fetch-"
+UNVERIFIED_SUFFIX = ".unverified"  # beside a target unpacked with --allow-unverified
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,9 @@ def fetch(name: str, path: str, mirror: str | None = None, allow_unverified: boo
             final = root / d.target
             final.parent.mkdir(parents=True, exist_ok=True)
             os.rename(out / d.target, final)
+        for target in unverified:  # for loaders that cannot check the unpacked files themselves (idx files)
+            (root / f"{target}{UNVERIFIED_SUFFIX}").write_text("fetched with --allow-unverified: its checksum did "
+                                                                "not match the published one\n")
     except OSError as e:
         raise FetchFailed(f"cannot write to {root} ({e.strerror or e}); free space there or choose another "
                           f"--path") from None

@@ -19,7 +19,8 @@ def source(cfg, seed: int) -> Source:
     from dsd_tui.core import mnist_files
 
     x, y, test_x, test_y, classes = mnist_files.load(NAME, cfg.path, FOLDER, MEAN_STD)
-    return Source((x, y), (test_x, test_y), classes)
+    verified = mnist_files.fetched_unverified(mnist_files.check(NAME, cfg.path, FOLDER), FOLDER)
+    return Source((x, y), (test_x, test_y), classes, checksums_verified=verified)
 
 
 DATASETS.register(NAME, Dataset(NAME, source, input_shape=(784,), image_note="28×28 grey",
