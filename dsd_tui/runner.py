@@ -183,6 +183,10 @@ def preflight(prof: profile_mod.Profile, check_teacher: bool = True) -> DataBund
     or wrong data; a teacher checkpoint that does not fit; an architecture that cannot take the data's
     input) is refused before anything is written."""
     pick_device(prof.run.device)
+    if prof.train.compile:  # Inductor's kernels need a C compiler and Python.h: say so now, not mid-run
+        from dsd_tui.speed.modes import compile_problem
+        if problem := compile_problem():
+            raise UsageError(problem)
     if prof.run.tensorboard:  # optional extras: say so before anything is written
         from dsd_tui.export.tensorboard import require
         require()

@@ -84,3 +84,20 @@ def test_ray_gpu_ladders_get_a_fresh_worker_and_cpu_ladders_see_no_gpu(monkeypat
         assert ray.get(cpu_task.remote())[1] == ""
     finally:
         ray.shutdown()
+
+
+def test_compile_without_a_c_compiler_is_one_line_before_the_run(tmp_path):
+    """Inductor builds its kernels with a C compiler: a host without one (PATH holds none here) is told before
+    the run starts, not by a failure at the first compiled step."""
+    import subprocess
+    import sys
+
+    from relhelp import env
+    out = tmp_path / "runs"
+    e = {**env(), "PATH": str(tmp_path), "CC": ""}  # no compiler reachable
+    done = subprocess.run([sys.executable, "-m", "dsd_tui", "run", "--no-tui", "--out", str(out), "--set",
+                           "train.compile=true", "--set", "prune.rungs=1"], env=e, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "needs a C compiler" in done.stderr and "train.compile=false" in done.stderr
+    assert not out.exists()
