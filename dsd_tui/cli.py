@@ -214,18 +214,36 @@ def watch(run_dir, once, no_tui):
 @click.argument("run_dir")
 @click.option("-o", "output", metavar="FILE|DIR",
               help="Write to FILE instead of stdout (json, csv, layers-csv); the folder DIR (tensorboard: required; "
-                   "wandb: default the current folder).")
+                   "wandb: default the current folder); the model file (model, onnx: required).")
 @click.option("--format", type=RegistryChoice("dsd_tui.export.formats:EXPORT_FORMATS"), default="json",
               show_default=True)
-def export(run_dir, output, format):  # noqa: A002 - the name gives the variable DSD_TUI_EXPORT_FORMAT
+@click.option("--phase", type=click.Choice(["teacher", "student"]), default=None,
+              help="model, onnx: the phase whose rung is exported (default: the student where there is one).")
+@click.option("--rung", metavar="N|best|kept", default=None,
+              help="model, onnx: the rung: a number, best (best validation, the default) or kept (the rung the "
+                   "active stop criterion kept).")
+@click.option("--sparse", is_flag=True, help="model: store the pruned weights compactly (the file shrinks with the "
+                                             "sparsity; still torch.load(weights_only=True)).")
+@click.option("--time", "timing", is_flag=True, help="model, onnx: also print the dense and sparse file sizes and "
+                                                     "the CPU inference time, dense against CSR kernels.")
+def export(run_dir, output, format, phase, rung, sparse, timing):  # noqa: A002 - the name gives DSD_TUI_EXPORT_FORMAT
     """Print the run summary (JSON, or CSV with one row per phase and rung; layers-csv: one row per
-    phase, rung and prunable layer, with its size, kept weights and sparsity), or write the run's
-    scalars as TensorBoard event files or as a Weights & Biases run (offline unless WANDB_MODE says)."""
-    from dsd_tui.export.formats import EXPORT_FORMATS
+    phase, rung and prunable layer, with its size, kept weights and sparsity), write the run's
+    scalars as TensorBoard event files or as a Weights & Biases run (offline unless WANDB_MODE says),
+    or one rung's network as a model file (model: torch.load-able; onnx) with -o FILE."""
+    from dsd_tui.export.formats import EXPORT_FORMATS, RungOptions
     from dsd_tui.record.rundir import read_run_events, require_run_dir
+    fmt = EXPORT_FORMATS.get(format)
+    options = RungOptions(phase, rung, sparse, timing)
+    if not getattr(fmt, "rung_options", False) and options.given():
+        raise UsageError(f"{', '.join(options.given())}: only for a rung's network (--format model or onnx), not "
+                         f"--format {format}")
     path = require_run_dir(Path(run_dir), "export")
     events = read_run_events(path)  # an empty log that no process holds is one line, in every format
-    EXPORT_FORMATS.get(format).write(path, events, output)
+    if getattr(fmt, "rung_options", False):
+        fmt.write(path, events, output, options)
+    else:
+        fmt.write(path, events, output)
 
 
 @main.command()

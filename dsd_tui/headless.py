@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from dsd_tui.record import events as ev
+from dsd_tui.record.compute_text import saving_text, si, speedup_text
 from dsd_tui.record.events import FINISHED
 from dsd_tui.record.layers import collapse_text
 from dsd_tui.record.rundir import EVENTS, rebuild_summary
@@ -36,6 +37,27 @@ def rung_row(phase: str, r: RungRecord, best: bool = False) -> str:
     return (f"{phase:<8} {r.rung:>4} {(r.sparsity or 0.0) * 100:8.2f}% {fmt_acc(r.train_acc)} "
             f"{fmt_acc(r.val_acc)} {fmt_acc(r.test_acc)} {fmt_acc(r.entropy_mean)} "
             f"{str(r.regime or ''):<11} {r.seconds or 0.0:6.1f}{mark}")
+
+
+def compute_line(r: RungRecord) -> str:
+    """The rung's price under its row: forward MACs per sample, the theoretical speed-up and compression ratio
+    (ShrinkBench's, dense / kept), the training
+    MACs of the rung and of the phase so far (core/macs.py), and for a student its overlap with the teacher."""
+    overlap = "" if r.teacher_overlap is None else f"; kept-set IoU with the teacher {r.teacher_overlap:.3f}"
+    return (f"         forward {si(r.macs)}/sample (speed-up {speedup_text(r.speedup())} of dense {si(r.dense_macs)}, "
+            f"compression {speedup_text(r.compression())}); "
+            f"train {si(r.train_macs)}, phase so far {si(r.cumulative_train_macs)}{overlap}")
+
+
+def run_compute_line(summary: dict) -> list[str]:
+    """The run's training compute, every phase's so far (one line; none for a run without MACs)."""
+    lasts = [(p["name"], p["rungs"][-1].get("cumulative_train_macs")) for p in summary.get("phases", []) if p["rungs"]]
+    if not lasts or any(v is None for _, v in lasts):
+        return []
+    total = sum(v for _, v in lasts)
+    each = ", ".join(f"{name} {si(v)}" for name, v in lasts)
+    return [f"-- training compute: {si(total)} = {si(2 * total, 'FLOP')} ({each}; prunable layers' kept weights, "
+            f"3 × forward × samples seen)"]
 
 
 def phase_done_lines(phase: str, best: int | None, rungs_trained: int, stopped_early: bool,
@@ -66,6 +88,7 @@ def end_of_run_report(summary: dict) -> list[str]:
     lines += [f"  [{c['level'].upper()}] {collapse_text(c)}" for c in summary.get("layer_collapse", [])]
     if status in FINISHED:
         lines += criteria_lines(summary)
+        lines += run_compute_line(summary)
         lines.append(f"run {status} in {summary.get('seconds') or 0.0:.1f} s")
     elif status == "interrupted":
         lines.append(f"run interrupted: {summary.get('interrupted', '')}")
@@ -164,6 +187,8 @@ class HeadlessPrinter:
 
     def _on_rung_finished(self, e: ev.RungFinished) -> None:
         self._line(rung_row(e.phase, e.record))
+        if e.record.macs is not None:
+            self._line(compute_line(e.record))
 
     def _on_stop_fired(self, e: ev.StopFired) -> None:
         tag = "STOP" if e.active else "shadow"
@@ -175,6 +200,9 @@ class HeadlessPrinter:
                        f"sparsity; cost {d['rungs_trained']}/{d['rungs_full']} rungs, {d['epochs_trained']:.0f}/"
                        f"{d['epochs_full']:.0f} epochs, {d['density_epochs_trained']:.1f}/"
                        f"{d['density_epochs_full']:.1f} density-weighted epochs")
+        macs = saving_text(d.get("train_macs_spent"), d.get("train_macs_full"))
+        if macs:
+            self._line(f"         compute {macs}")
 
     def _on_layer_collapse(self, e: ev.LayerCollapse) -> None:
         self._line(f"  [{e.level.upper()}] " + collapse_text(e))
@@ -190,7 +218,7 @@ class HeadlessPrinter:
         self._line(e.message)
 
     def _on_run_finished(self, e: ev.RunFinished) -> None:
-        for line in criteria_lines(self.summary.summary()):
+        for line in criteria_lines(self.summary.summary()) + run_compute_line(self.summary.summary()):
             self._line(line)
         self._line(f"run {e.status} in {e.seconds:.1f} s")
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from dsd_tui.headless import HEADER, HeadlessPrinter, rung_row, safe_write
+from dsd_tui.headless import HEADER, HeadlessPrinter, compute_line, run_compute_line, rung_row, safe_write
 from dsd_tui.record.rundir import EVENTS, writer_alive
 from dsd_tui.record.summary import SummaryBuilder
 from dsd_tui.stops.criteria_table import comparison_rows, format_table
@@ -42,7 +42,10 @@ def state_text(b: SummaryBuilder, run_dir: Path) -> str:
     for p in (b.phases[name] for name in b.planned_phases or list(b.phases) if name in b.phases):
         lines.append(f"-- {p.name} phase: {p.arch}, {p.prunable_weights or 0:,} prunable weights")
         lines.append(HEADER)
-        lines += [rung_row(p.name, r, best=r.rung == p.best_rung) for r in p.rungs]
+        for r in p.rungs:
+            lines.append(rung_row(p.name, r, best=r.rung == p.best_rung))
+            if r.macs is not None:
+                lines.append(compute_line(r))
         for st in b.stops:
             if st.phase == p.name:
                 tag = "STOP" if st.active else "shadow"
@@ -65,6 +68,7 @@ def state_text(b: SummaryBuilder, run_dir: Path) -> str:
         if rows and s["status"] in ("completed", "stopped"):
             lines.append("-- stop criteria vs the ladder's best (trainings = rungs trained / full ladder)")
             lines.append(format_table(rows))
+            lines += run_compute_line(s)
         ending = {"failed": s.get("error", ""), "interrupted": s.get("interrupted", "")}.get(s["status"], "")
         lines.append(f"run {s['status']}" + (f" in {s['seconds']:.1f} s" if s.get("seconds") else "")
                      + (f": {ending}" if ending else ""))

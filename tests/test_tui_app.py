@@ -136,7 +136,7 @@ def test_keys_toggle_the_plot_export_show_help_and_quit(tmp_path):
         await pilot.press("m", "m", "m")
         assert [s.metric for s in plot.series] == ["entropy", "entropy"]
         assert plot.border_title.startswith("mean entropy")
-        await pilot.press("e")
+        await pilot.press("e", "s")
         exported = path.parent / EXPORT_NAME
         assert json.loads(exported.read_text()) == summary_of(path)
         assert await toast_shown(pilot, app, str(exported))
@@ -156,7 +156,7 @@ def test_an_export_that_cannot_be_written_says_so_and_leaves_nothing_behind(tmp_
     app, mon = monitor_app(events_path=path, clock=recorded_clock())
 
     async def check(pilot):
-        await pilot.press("e")
+        await pilot.press("e", "s")
         assert await toast_shown(pilot, app, "cannot write")
     run(check, app)
     assert sorted(p.name for p in path.parent.iterdir()) == before

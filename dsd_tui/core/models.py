@@ -90,7 +90,7 @@ def kaiming_fan_out_init(model: nn.Module) -> None:
 
 
 def reinitialise(model: nn.Module) -> None:
-    """A fresh random init drawn as the model was built (`prune.retrain = "reinit"`): every module's
+    """A fresh random init drawn as the model was built (`prune.retrain = reinit`): every module's
     PyTorch default, then the architecture's own init where it has one."""
     for m in model.modules():
         if m is not model and hasattr(m, "reset_parameters"):

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from dsd_tui.record import events as ev
+from dsd_tui.record.compute_text import si, speedup_text
 from dsd_tui.record.layers import collapse_text, grade, kept_count
 from dsd_tui.record.summary import StopEntry, SummaryBuilder
 from dsd_tui.speed.modes import modes_note
@@ -196,6 +197,7 @@ class Progress:
     elapsed: float  # seconds
     eta: float | None  # seconds left; None until a rung has finished, and once the run has ended
     resources: str = ""  # CPU: torch threads; CUDA: memory now (live only), last rung's peak, utilisation
+    compute: str = ""  # the run's training MACs so far and the newest rung's speed-up ("" before MACs were recorded)
 
 
 def progress(b: SummaryBuilder, now: float | None = None, gpu: dict | None = None) -> Progress:
@@ -214,7 +216,28 @@ def progress(b: SummaryBuilder, now: float | None = None, gpu: dict | None = Non
         phase=str(cur.phase or "-"), rung=int(cur.rung or 0), rungs=b.planned_rungs,
         epoch=int(cur.epoch or 0), epochs=int(cur.epochs or 0), rungs_done=done,
         rungs_total=per_phase * len(phases), elapsed=max(0.0, elapsed),
-        eta=None if end else eta_seconds(b), resources=resources(b, gpu))
+        eta=None if end else eta_seconds(b), resources=resources(b, gpu), compute=compute_summary(b))
+
+
+def compute_summary(b: SummaryBuilder) -> str:
+    """"train 3.56 GMAC · fwd ×1.95": the run's cumulative training MACs (every phase's so far) and the
+    theoretical forward speed-up of the newest finished rung (core/macs.py); "" for a run without MACs."""
+    newest = [b.records(p)[-1] for p in phase_names(b) if b.records(p)]
+    if not newest or any(r.cumulative_train_macs is None for r in newest):
+        return ""
+    current = next((r for p, r in zip([p for p in phase_names(b) if b.records(p)], newest)
+                    if p == b.current.phase), newest[-1])
+    return (f"train {si(sum(r.cumulative_train_macs for r in newest))} · "
+            f"fwd {speedup_text(current.speedup())}")
+
+
+def rung_compute(b: SummaryBuilder, phase: str | None, rung: int | None) -> str:
+    """The inspected rung's price for the layer pane's title: forward MACs per sample and speed-up."""
+    record = next((r for r in b.records(phase) if r.rung == rung), None) if phase else None
+    if record is None or record.macs is None:
+        return ""
+    overlap = "" if record.teacher_overlap is None else f" · IoU(teacher) {record.teacher_overlap:.2f}"
+    return f"{si(record.macs)} {speedup_text(record.speedup())}{overlap}"
 
 
 def resources(b: SummaryBuilder, gpu: dict | None = None) -> str:

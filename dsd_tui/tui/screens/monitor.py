@@ -32,11 +32,12 @@ from textual.worker import Worker, WorkerState
 
 from dsd_tui.core.device_stats import gpu_now
 from dsd_tui.record import events as ev
-from dsd_tui.record.rundir import EVENTS, atomic_write_text, read_events, writer_alive
+from dsd_tui.record.rundir import EVENTS, EXPORTS, atomic_write_text, read_events, writer_alive
 from dsd_tui.record.summary import SummaryBuilder
 from dsd_tui.tui import view
 from dsd_tui.tui.feed import EventFollower, EventInbox
 from dsd_tui.tui.messages import EventsArrived
+from dsd_tui.tui.screens.export_choices import ExportChoices
 from dsd_tui.tui.screens.stop_reasons import StopReasons
 from dsd_tui.tui.widgets.entropy_pane import EntropyPane
 from dsd_tui.tui.widgets.event_log import EventLog
@@ -276,7 +277,7 @@ class MonitorScreen(Screen):
         phase = self.inspect[0] if self.inspect else view.entropy_phase(b, self.phase_mode)
         rung = view.rung_in_view(b, phase, self.inspect)
         self.query_one("#layers", LayersPane).show(phase, rung, view.layer_rows(b, phase, rung),
-                                                   self.inspect is not None)
+                                                   self.inspect is not None, view.rung_compute(b, phase, rung))
         upto = rung if self.inspect else None
         self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_layer(b, phase, upto), upto)
 
@@ -372,6 +373,27 @@ class MonitorScreen(Screen):
         self.notify("stopping at the next batch; the run will be resumable", title="Quitting", timeout=30)
 
     def action_export(self) -> None:
+        """Offer the exports (ExportChoices): the summary, or the network of the rung in view."""
+        rung = self.rung_for_export()
+        label = f"{rung[0]} rung {rung[1]}" if rung else None
+        self.app.push_screen(ExportChoices(label, EXPORT_NAME, EXPORTS), self.export_chosen)
+
+    def rung_for_export(self) -> tuple[str, int] | None:
+        """The inspector's rung (the table's cursor), else the newest rung of the phase in view."""
+        inspected = self.query_one("#table", LadderTable).inspected()
+        if inspected is not None:
+            return inspected.phase, inspected.rung
+        phase = view.entropy_phase(self.builder, self.phase_mode)
+        rung = view.rung_in_view(self.builder, phase, None)
+        return (phase, rung) if phase and rung is not None else None
+
+    def export_chosen(self, choice: str | None) -> None:
+        if choice == "summary":
+            self.export_summary()
+        elif choice in ("model", "sparse-model"):
+            self.export_model(sparse=choice == "sparse-model")
+
+    def export_summary(self) -> None:
         path = self.run_dir / EXPORT_NAME
         try:
             atomic_write_text(path, json.dumps(self.builder.summary(), indent=2) + "\n")
@@ -379,6 +401,22 @@ class MonitorScreen(Screen):
             self.notify(f"cannot write {path} ({e.strerror})", title="Export failed", severity="error")
             return
         self.notify(str(path), title="Summary exported")
+
+    def export_model(self, sparse: bool) -> None:
+        """The rung in view as a model file under RUN_DIR/exports/ (a new name; nothing is replaced)."""
+        from dsd_tui.errors import UsageError
+        from dsd_tui.export.run_exports import export_rung
+        phase, rung = self.rung_for_export()
+        try:
+            path = export_rung(self.run_dir, self.builder, phase, rung, sparse)
+        except UsageError as e:
+            self.notify(str(e), title="Export failed", severity="error")
+            return
+        except OSError as e:
+            self.notify(f"cannot write into {self.run_dir / EXPORTS} ({e.strerror})", title="Export failed",
+                        severity="error")
+            return
+        self.notify(str(path), title=f"{phase} rung {rung} exported")
 
     def action_cycle_phase(self) -> None:
         modes = view.PHASE_MODES

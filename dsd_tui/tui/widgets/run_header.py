@@ -26,6 +26,8 @@ class RunHeader(Static):
             t.append(f"ETA {duration(p.eta)}")
         else:
             t.append(p.status, style=STATUS_STYLE.get(p.status, "bold"))
+        if p.compute:  # the run's training MACs so far, the newest rung's forward speed-up
+            t.append(f" · {p.compute}")
         t.append(f" · {p.profile} · {p.device}")
         if p.resources:
             t.append(f" · {p.resources}")
