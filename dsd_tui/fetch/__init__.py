@@ -8,7 +8,7 @@ every file of the data set is in order are the results renamed into place. A che
 match is a `ChecksumMismatch` (exit 2) unless `--allow-unverified`, which unpacks it anyway (the CIFAR
 loader then records `checksums_verified: false` in the runs on it, since its files do not match the
 official ones; the idx files, whose .gz checksums cannot be checked once unpacked, get a `<file>.unverified`
-marker that the MNIST loader reads); a download that fails is a `FetchFailed` (exit 1). Files already in
+marker that their loader reads); a download that fails is a `FetchFailed` (exit 1). Files already in
 DIR are kept.
 
 `--mirror URL` (or DSD_TUI_DATA_MIRROR) replaces the official URLs by URL/<data set>/<file name>, the
