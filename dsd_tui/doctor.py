@@ -150,7 +150,9 @@ def examine(prof, probe: bool = True) -> Report:
     out = expand(prof.run.out, "run.out").absolute()
     where, free = free_bytes(out)
     count = checkpoint_count(prof)
-    need = None if estimate is None else count * estimate.checkpoint_bytes + estimate.state_bytes
+    rungs_all = (2 if prof.distill.enabled else 1) * (prof.prune.rungs + 1)
+    need = None if estimate is None else (count * estimate.checkpoint_bytes + rungs_all * estimate.masks_bytes
+                                          + estimate.state_bytes)
     report.disk = {"out": str(out), "measured_in": str(where), "free_bytes": free, "checkpoints": count,
                    "keep_checkpoints": prof.run.keep_checkpoints, "need_bytes": need,
                    "checkpoint_bytes": None if estimate is None else estimate.checkpoint_bytes}

@@ -53,6 +53,7 @@ class Estimate:
     device: str
     steps_per_epoch: int  # of the profile measured
     samples_measured: int  # train + val + test per rung, of the profile measured
+    masks_bytes: int = 0  # one rung's masks file (masks/, kept for every rung whatever the retention)
 
     def scaled(self, prof) -> float:
         """The seconds of another profile with the same model, data and batch size (a sweep's grid point
@@ -141,6 +142,7 @@ def measure(prof, data, steps: int = PROBE_STEPS) -> Estimate:
         checkpoints = sorted((path / "checkpoints").glob("*.pt"))
         checkpoint_bytes = max((c.stat().st_size for c in checkpoints), default=0)
         state_bytes = sum(f.stat().st_size for f in (path / "state").rglob("*") if f.is_file())
+        masks_bytes = max((f.stat().st_size for f in path.glob("masks/*") if f.is_file()), default=0)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     measured_small = len(small.train) + len(small.val) + len(small.test)
@@ -160,7 +162,7 @@ def measure(prof, data, steps: int = PROBE_STEPS) -> Estimate:
     fixed = max(0.0, probe_s - explained) if inside else probe_s
     total = fixed + sum(scaled_phase(c, prof, real_steps, measured_real) for c in phases.values())
     return Estimate(total, fixed, phases, checkpoint_bytes, state_bytes, probe_s, str(pick_device(prof.run.device)),
-                    real_steps, measured_real)
+                    real_steps, measured_real, masks_bytes)
 
 
 def cost_key(prof) -> str:
