@@ -97,6 +97,8 @@ PYEOF
 check "resume on the other device (both ways on a GPU host)" "$LIMIT_SMALL" \
     "$PY" bench/gpu_checks.py cross-device "$OUT/cross" -- "${TINY[@]}"
 check "device strings (cuda:0 usable, one past the last GPU one line)" "$LIMIT_SMALL" "$PY" bench/gpu_checks.py device-strings
+check "numerics: kept-weights vs plain optimizer step, bitwise, and their step times" "$LIMIT_SMALL" \
+    "$PY" bench/gpu_checks.py numerics
 check "kill -9 mid-rung, resume, compare with the uninterrupted fp32 ladder" "$LIMIT_KILL" \
     "$PY" bench/kill_resume.py --reference "${REF_RUN:-/none}" --out "$OUT/killed" -- "${LADDER_ARGS[@]}"
 for mode in "${CLI_MODES[@]}"; do
