@@ -18,7 +18,8 @@
 # resumed, and its metrics compared with the uninterrupted run (bench/kill_resume.py); last (allowed to
 # fail without failing the check), the quickstart MLP's step with each mode, the CSR kernels included.
 # Also: preflight (versions, a C compiler and Python.h for train.compile), the ladder's files and generator
-# state (bench/gpu_checks.py ladder), a resume on the other device (cross-device), device strings, a tiny
+# state (bench/gpu_checks.py ladder), a resume on the other device (cross-device), device strings, the
+# kept-weights optimizer step against the plain one (bitwise, and both step times: numerics), a tiny
 # Ray sweep with 0 and 0.5 GPUs per ladder, and `dsd-tui doctor`'s estimate against the ladder's wall time.
 # Copy the whole output into docs/benchmarks.md with the date.
 # Environment: PYTHON (default: python), OUT (a folder for the JSON results and the runs; default: a temp dir).
