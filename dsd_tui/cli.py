@@ -281,9 +281,10 @@ def plugins(as_json):
     echo_all(plugins_mod.table() + "\n")
 
 
+from dsd_tui.cli_data import DATA_COMMANDS  # noqa: E402 - data fetch, doctor
 from dsd_tui.cli_study import STUDY_COMMANDS  # noqa: E402 - sweep, aggregate, compare, plot
 
-for _command in STUDY_COMMANDS:
+for _command in STUDY_COMMANDS + DATA_COMMANDS:
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

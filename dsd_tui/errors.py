@@ -18,3 +18,12 @@ def one_line(text: str) -> str:
 
 class RunFailed(Exception):
     """The run started but could not finish (divergence, a failed write): exit code 1."""
+
+
+class FetchFailed(Exception):
+    """A download that could not be completed (a missing file, no connection, a cut transfer, a full disk):
+    exit code 1, nothing half-written (dsd_tui/fetch/)."""
+
+
+class ChecksumMismatch(UsageError):
+    """A downloaded file whose checksum is not the published one: exit code 2, nothing kept."""

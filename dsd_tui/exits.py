@@ -3,7 +3,8 @@ into one line on stderr and its exit code.
 
 Why a module of its own: the run commands (`cli.py`) and the study commands (`cli_study.py`)
 all end through it, and the study commands must not import `cli.py` (which adds them to its group).
-The codes: 0 done (completed or stopped), 1 the run failed, 2 bad usage/profile/input, 130 interrupted.
+The codes: 0 done (completed or stopped), 1 the run (or a download) failed, 2 bad usage/profile/input
+(a checksum that does not match included), 130 interrupted.
 A command returns its exit code (or None for 0) and raises what went wrong; `ExitGroup` maps it.
 Bugs are not mapped: they keep their traceback, so that they get reported.
 """
@@ -14,13 +15,14 @@ from typing import NoReturn
 
 import click
 
-from dsd_tui.errors import RunFailed, UsageError
+from dsd_tui.errors import FetchFailed, RunFailed, UsageError
 from dsd_tui.record.events import RunStatus
 
 DONE, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 # a run's end (RunSession.run())
 STATUS_CODES: dict[RunStatus, int] = {"completed": DONE, "stopped": DONE, "failed": FAILED, "interrupted": INTERRUPTED}
-EPILOG = (f"Exit codes: {DONE} done, {FAILED} the run failed, {USAGE} bad usage/profile/input, "
+EPILOG = (f"Exit codes: {DONE} done, {FAILED} the run failed (or a download: missing file, no connection, cut "
+          f"transfer, full disk), {USAGE} bad usage/profile/input (or a checksum that does not match), "
           f"{INTERRUPTED} interrupted.")
 
 
@@ -39,6 +41,8 @@ def exit_for(error: BaseException) -> tuple[int, str] | None:
         return USAGE, str(error)
     if isinstance(error, RunFailed):
         return FAILED, f"the run failed: {error}"
+    if isinstance(error, FetchFailed):
+        return FAILED, str(error)
     if isinstance(error, Interrupted):
         return INTERRUPTED, str(error)
     if isinstance(error, KeyboardInterrupt):
@@ -83,7 +87,7 @@ class ExitGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             code = super().invoke(ctx)
-        except (UsageError, RunFailed, Interrupted, KeyboardInterrupt) as e:
+        except (UsageError, RunFailed, FetchFailed, Interrupted, KeyboardInterrupt) as e:
             code, message = exit_for(e)
             fail(message, code)
         if code:

@@ -146,6 +146,9 @@ def safe_write(stream: TextIO, text: str) -> bool:
         return False
 
 
+ESTIMATE_AFTER_EPOCHS = 2  # the first epoch carries the warm-up (and any compile): the line waits for one more
+
+
 class HeadlessPrinter:
     """An event sink that prints. `live` (default: stdout is a terminal) enables the progress line."""
 
@@ -153,6 +156,7 @@ class HeadlessPrinter:
         self.out = out or sys.stdout
         self.live = self.out.isatty() if live is None else live
         self._progress_shown = False
+        self._estimated = False
         self.summary = SummaryBuilder()  # folds the same events, for the end-of-run comparison
 
     def _line(self, text: str) -> None:
@@ -189,6 +193,15 @@ class HeadlessPrinter:
         self._line(HEADER)
 
     def _on_epoch_finished(self, e: ev.EpochFinished) -> None:
+        if not self._estimated and (self.summary.current.epochs_seen >= ESTIMATE_AFTER_EPOCHS or e.epoch == e.epochs):
+            self._estimated = True  # once per process: the run's price from its own first epochs
+            from dsd_tui.probe import hours_minutes
+            from dsd_tui.tui.view import eta_seconds  # a plain function of the summary, no Textual
+            left = eta_seconds(self.summary)
+            if left is not None:
+                self._line(f"estimate: {hours_minutes(left)} left (from this run's first epochs at "
+                           f"{self.summary.current.rung_seconds / self.summary.current.epochs_seen:.2f} s each; "
+                           f"`dsd-tui doctor` prices a run before it starts)")
         if not self.live:
             return
         self._progress_shown = safe_write(

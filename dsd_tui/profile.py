@@ -430,11 +430,16 @@ def _data_checks(p: Profile, source: str) -> None:
     3×32×32 images, asymmetric noise without a class map."""
     ds = _loaded(DATASETS, p.data.dataset)
     name = p.data.dataset
+    from dsd_tui.core.datasets import fetch_command
+
+    fetch = fetch_command(name) if ds is not None else None
     if ds is not None and ds.path_help and not p.data.path:
-        raise ProfileError(f"{source}: data.path is empty: dataset {name} needs {ds.path_help}; set it in the "
-                           f"profile or with --set data.path=DIR")
+        how = f"get it with `{fetch}`, then run with" if fetch else "set it in the profile or with"
+        raise ProfileError(f"{source}: data.path is empty: dataset {name} needs {ds.path_help}; {how} "
+                           f"--set data.path=DIR")
     if ds is not None and ds.noisy_labels_help and not p.data.noisy_labels:
-        raise ProfileError(f"{source}: data.noisy_labels is empty: {name} needs {ds.noisy_labels_help}; set it "
+        how = f"get it with `{fetch_command(name, p.data.path)}`, then run" if fetch else "set it"
+        raise ProfileError(f"{source}: data.noisy_labels is empty: {name} needs {ds.noisy_labels_help}; {how} "
                            f"with --set data.noisy_labels=FILE")
     if ds is not None and ds.image_note:
         for key, arch in (("model.arch", p.model.arch), ("distill.arch", p.distill.arch)):

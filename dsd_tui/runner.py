@@ -99,6 +99,12 @@ class RunSession:
         if (path / STATE).is_file():  # without one (killed in the first epoch) the run starts over, same seeds
             state = safe_torch_load(path / STATE, "resume state")
         resume_check.check_history(path, builder, state)
+        if state is not None:  # a generator of the other device: one line now, not "wrong size" inside the run
+            from dsd_tui.core.ladder import pick_device
+            from dsd_tui.core.ladder_resume import generator_problem
+            problem = generator_problem(state, pick_device(prof.run.device), prof.run.device, path)
+            if problem:
+                raise UsageError(problem)
         # A student phase resumed from its state reloads the teacher the state names (inside the run).
         in_student = isinstance(state, dict) and (state.get("cursor") or {}).get("phase") == "student"
         data = preflight(prof, check_teacher=not in_student)
@@ -177,6 +183,10 @@ def preflight(prof: profile_mod.Profile, check_teacher: bool = True) -> DataBund
     or wrong data; a teacher checkpoint that does not fit; an architecture that cannot take the data's
     input) is refused before anything is written."""
     pick_device(prof.run.device)
+    if prof.train.compile:  # Inductor's kernels need a C compiler and Python.h: say so now, not mid-run
+        from dsd_tui.speed.modes import compile_problem
+        if problem := compile_problem():
+            raise UsageError(problem)
     if prof.run.tensorboard:  # optional extras: say so before anything is written
         from dsd_tui.export.tensorboard import require
         require()

@@ -32,7 +32,9 @@ def test_the_table():
     assert (exits.DONE, exits.FAILED, exits.USAGE, exits.INTERRUPTED) == (0, 1, 2, 130)
     assert {s: exits.status_code(s) for s in ("completed", "stopped", "failed", "interrupted", None)} == {
         "completed": 0, "stopped": 0, "failed": 1, "interrupted": 130, None: 1}
-    assert exits.EPILOG == "Exit codes: 0 done, 1 the run failed, 2 bad usage/profile/input, 130 interrupted."
+    assert exits.EPILOG == ("Exit codes: 0 done, 1 the run failed (or a download: missing file, no connection, cut "
+                            "transfer, full disk), 2 bad usage/profile/input (or a checksum that does not match), "
+                            "130 interrupted.")
 
 
 def test_a_bad_profile_exits_with_the_usage_code():

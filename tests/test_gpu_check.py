@@ -19,6 +19,16 @@ def test_gpu_check_smoke_runs_every_step_on_cpu(tmp_path):
     assert all(row["images_per_s"] > 0 for row in result["train"].values())
     assert result["entropy"]["ratio"] > 0 and result["checkpoint"]["checkpoint_mb"] > 40  # ResNet-18 weights
     assert "entropy pass" in out and "ladder wall time" in out
+    # one verdict per check, all passing, and the list at the end (issue 24: independent checks, one budget)
+    verdicts = out.split("== verdicts\n", 1)[1].splitlines()
+    assert len(verdicts) == 14 and all(v.strip().startswith("PASS") for v in verdicts), verdicts
+    assert out.count("-- verdict ") == 14
+    for name in ("preflight", "the ladder's rungs, files, generator state", "doctor's estimate",
+                 "resume on the other device", "device strings", "Ray: a tiny sweep"):
+        assert any(name in v for v in verdicts), name
+    assert "sgd on cpu: plain step" in out and "0 weights differ after 25 steps" in out
+    assert "generator state 5056 bytes (want 5056)" in out and "cpu → cpu: exit 0" in out
+    assert "--gpus-per-ladder 0: exit 0; ladders trained on ['cpu', 'cpu']" in out
     mlp = json.loads((tmp_path / "mlp.json").read_text())["train_by_sparsity"]
     assert set(mlp) == {"0.893", "0.982"} and all(set(t) == {"ref", "fp32", "bf16", "sparse"} for t in mlp.values())
     assert all(t["sparse"]["csr_layers"] for t in mlp.values())  # the CSR kernels ran

@@ -118,7 +118,8 @@ def test_missing_idx_file_is_one_line_naming_the_expected_files(tmp_path, datase
     assert result.exit_code == 2, result.output
     line = result.output.strip()
     assert len(line.splitlines()) == 1 and "Traceback" not in line
-    assert f"{folder}/raw/{{t10k-labels-idx1-ubyte}}" in line and "nothing is downloaded" in line
+    assert f"{folder}/raw/{{t10k-labels-idx1-ubyte}}" in line
+    assert f"get them with `dsd-tui data fetch {dataset} --path {root}`" in line
     assert not out.exists() or not any(out.iterdir())
 
 

@@ -114,14 +114,22 @@ class CifarFiles:
                             f"permissions or copy the data somewhere readable")
         if not self.root.is_dir():
             raise DataError(f"data.path = {str(self.root)!r}: no such directory; point it at the folder that holds "
-                            f"{self.folder}/ (the CIFAR python version)")
+                            f"{self.folder}/ (the CIFAR python version){self.fetch_hint()}")
         base = self.root / self.folder
         missing = [f for f in self.train_files + self.test_files if not (base / f).is_file()]
         if missing:
             other = self.layout.other_folder
             hint = f" (found {other}/: is this the other CIFAR?)" if (self.root / other).is_dir() else ""
+            fetch = self.fetch_hint() if not (self.root / other).is_dir() and not base.is_dir() else ""
             raise DataError(f"data.path = {str(self.root)!r}: {self.dataset} needs {self.folder}/"
-                            f"{{{','.join(missing)}}} (the python-pickle CIFAR files){hint}")
+                            f"{{{','.join(missing)}}} (the python-pickle CIFAR files){hint}{fetch}")
+
+    def fetch_hint(self) -> str:
+        """"; get it with `dsd-tui data fetch …`" for the folder data.path names (core/datasets/)."""
+        from dsd_tui.core.datasets import fetch_command
+
+        command = fetch_command(self.dataset, str(self.root))
+        return f"; get it with `{command}`" if command else ""
 
     def load(self, train: bool):
         """(images N×3×32×32 uint8, labels, checksums match the official files) of the train or test set."""

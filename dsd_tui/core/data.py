@@ -89,7 +89,10 @@ def load_cifar100n_labels(path: str, clean: torch.Tensor, train_file: str) -> to
     (as the authors assert), else the two files do not belong together."""
     file = expand(path, "data.noisy_labels")
     if not file.is_file():
-        raise DataError(f"data.noisy_labels = {path!r}: no such file; give the CIFAR-100N file CIFAR-100_human.pt")
+        from dsd_tui.core.datasets import fetch_command
+
+        raise DataError(f"data.noisy_labels = {path!r}: no such file; give the CIFAR-100N file CIFAR-100_human.pt "
+                        f"(get it with `{fetch_command('cifar100n', str(file.parent))}`)")
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             raw = torch.load(file, map_location="cpu", weights_only=True)

@@ -69,8 +69,34 @@ def first_cursor(state: dict | None) -> Cursor:
     return cursor
 
 
+def generator_problem(state: dict, device: torch.device, spec: str, run_path) -> str | None:
+    """Why the saved generator cannot continue on `device` (None if it can). A CUDA generator's state is 16
+    bytes (seed and offset), a CPU one's 5,056 (Mersenne Twister): a run started on one and resumed on the
+    other (`run.device = "auto"` with CUDA visible on one machine only) cannot continue its random stream,
+    and torch would raise "RNG state is wrong size" inside the run."""
+    saved = state.get("generator") if isinstance(state, dict) else None
+    if not isinstance(saved, torch.Tensor):
+        return None
+    want = torch.Generator(device=device).get_state().numel()
+    if saved.numel() == want:
+        return None
+    cpu_size = torch.Generator().get_state().numel()
+    on_cpu = saved.numel() == cpu_size
+    written = "the CPU" if on_cpu else "a CUDA GPU"
+    fix = (f"resume it on the CPU: `CUDA_VISIBLE_DEVICES= dsd-tui resume {run_path}`" if on_cpu else
+           "resume it on a machine with a CUDA GPU")
+    return (f"{run_path}: its resume state was written on {written} ({saved.numel():,}-byte generator state), but "
+            f"run.device = {spec!r} is {device} here ({want:,}-byte state); a run's random stream cannot move "
+            f"between devices: {fix}")
+
+
 def restore(state: dict, model: nn.Module, gen: torch.Generator) -> tuple[Masks, dict | None]:
-    """Put the saved weights and generator state back; returns the saved masks and rewind weights."""
+    """Put the saved weights and generator state back; returns the saved masks and rewind weights. A
+    generator of the other device is refused (`generator_problem`; `resume` checks it before starting)."""
+    problem = generator_problem(state, gen.device, str(gen.device), "this run")
+    if problem:
+        from dsd_tui.errors import UsageError
+        raise UsageError(problem)
     model.load_state_dict(state["model"])
     masks = Masks(model, {k: v.bool() for k, v in state["masks"].items()})
     gen.set_state(state["generator"].to(gen.get_state().device) if hasattr(state["generator"], "to")

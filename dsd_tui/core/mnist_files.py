@@ -29,16 +29,27 @@ def check(dataset: str, root: str, folder: str) -> Path:
     """`data.path` as a Path once `<folder>/raw/` holds the four idx files; else one line saying what is missing."""
     base = expand(root, "data.path")
     raw = base / folder / "raw"
+    from dsd_tui.core.datasets import fetch_command
+
+    command = fetch_command(dataset, str(base))
+    fetch = f"; get them with `{command}`" if command else ""
     if not base.is_dir():
         raise MnistFilesError(f"data.path = {root!r}: no such directory; point it at the folder that holds "
-                              f"{folder}/raw/ with the {dataset} idx files")
+                              f"{folder}/raw/ with the {dataset} idx files{fetch}")
     missing = [f for f in FILES if not (raw / f).is_file()]
     if missing:
         gz = [f for f in missing if (raw / f"{f}.gz").is_file()]
-        hint = "; gunzip the .gz files there" if gz else ""
+        hint = "; gunzip the .gz files there" if gz else fetch
         raise MnistFilesError(f"data.path = {root!r}: {dataset} needs {folder}/raw/{{{','.join(missing)}}} "
-                              f"(the uncompressed idx files; nothing is downloaded){hint}")
+                              f"(the uncompressed idx files){hint}")
     return base
+
+
+def fetched_unverified(base: Path, folder: str) -> bool | None:
+    """False where `dsd-tui data fetch --allow-unverified` left a `<file>.unverified` marker beside an idx
+    file (its .gz did not match the published md5), else None (no checksum known for unpacked idx files)."""
+    raw = base / folder / "raw"
+    return False if any((raw / f"{f}.unverified").is_file() for f in FILES) else None
 
 
 def load(dataset: str, root: str, folder: str, mean_std: tuple[float, float]):

@@ -129,6 +129,8 @@ class Position:
     train_loss: float | None = None  # the last finished epoch's mean training loss
     train_acc: float | None = None
     lr: float | None = None
+    rung_seconds: float = 0.0  # training seconds of the rung's epochs seen by this process (the run's ETA)
+    epochs_seen: int = 0  # those epochs
 
 
 class SummaryBuilder:
@@ -195,8 +197,11 @@ class SummaryBuilder:
         self.current = Position(e.phase, e.rung, 0, e.epochs, sparsity=e.sparsity)
 
     def _on_epoch_finished(self, e: ev.EpochFinished) -> None:
+        same = (self.current.phase, self.current.rung) == (e.phase, e.rung)
+        seen, spent = (self.current.epochs_seen, self.current.rung_seconds) if same else (0, 0.0)
         self.current = dataclasses.replace(self.current, phase=e.phase, rung=e.rung, epoch=e.epoch, epochs=e.epochs,
-                                           train_loss=e.train_loss, train_acc=e.train_acc, lr=e.lr)
+                                           train_loss=e.train_loss, train_acc=e.train_acc, lr=e.lr,
+                                           rung_seconds=spent + float(e.seconds or 0.0), epochs_seen=seen + 1)
 
     def _on_rung_finished(self, e: ev.RungFinished) -> None:
         rungs = sorted([*(r for r in self._phase(e.phase).rungs if r.rung != e.rung), e.record],

@@ -159,3 +159,23 @@ def csr_scope(speed: dict) -> str:
         return NO_LAYER
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     return f"CSR for {shown} once ≤ {MAX_DENSITY:.0%} kept"
+
+
+def compile_problem() -> str | None:
+    """Why `train.compile = true` cannot work on this host (None if it can): Inductor builds its kernels
+    (Triton launchers on CUDA, C++ on the CPU) with a C compiler and the Python headers; without them the
+    first compiled step fails mid-run. Checked before a run starts (runner.preflight)."""
+    import os
+    import shutil
+    import sysconfig
+    from pathlib import Path
+
+    compilers = [c for c in (os.environ.get("CC"), "cc", "gcc", "clang") if c]
+    found = next((shutil.which(c) for c in compilers if shutil.which(c)), None)
+    header = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    missing = ([] if found else ["a C compiler (cc, gcc or clang on PATH, or $CC)"]) + \
+        ([] if header.is_file() else [f"the Python headers ({header})"])
+    if not missing:
+        return None
+    return (f"train.compile = true: torch.compile needs {' and '.join(missing)} on this host to build its kernels; "
+            f"install them (e.g. the build-essential and python3-dev packages) or run with --set train.compile=false")

@@ -1,7 +1,7 @@
 """`dsd-tui sweep --dry-run`: the plan of a sweep or study, printed, with nothing written and nothing run."""
 from __future__ import annotations
 
-from dsd_tui.study.estimate import estimate
+from dsd_tui.study.estimate import estimate, measured
 from dsd_tui.study.grid import LadderPlan, value_text
 
 
@@ -20,6 +20,7 @@ def plan_lines(sweep_dir, base_label: str, overrides, grid: dict, plans: list[La
     lines.append(f"seeds: {', '.join(map(str, seeds))}")
     lines.append(f"plan: {len(settings)} setting(s) × {len(seeds)} seed(s) = {len(plans)} ladders")
     lines.append("cost: " + estimate([p.profile for p in plans]).line())
+    lines.append(measured([p.profile for p in plans]))
     lines.append(f"sweep directory: {sweep_dir} (nothing written: --dry-run)")
     lines += [f"  {p.name}" for p in plans]
     return lines

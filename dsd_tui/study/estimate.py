@@ -95,3 +95,35 @@ def estimate(profiles: list) -> Cost:
         steps += per_phase * math.ceil(train_samples(p) / p.data.batch_size) * phases
         ms, device = step_ms(p)
     return Cost(len(profiles), phases, epochs, steps, ms, device)
+
+
+MAX_PROBES = 3  # distinct settings probed by `sweep --dry-run`; a bigger grid keeps the table's estimate
+
+
+def measured(profiles: list, max_probes: int = MAX_PROBES) -> str:
+    """The measured line of `sweep --dry-run`: each distinct model/data/batch setting of the grid probed once
+    on this device (dsd_tui/probe.py, a few real epochs), every ladder priced with its probe's unit costs.
+    The cheap path for big grids: more than `max_probes` distinct settings, or data a probe cannot load,
+    say so and leave the table's estimate above as the price."""
+    from dsd_tui.errors import UsageError
+    from dsd_tui.probe import cost_key, hours_minutes, measure
+    from dsd_tui.runner import preflight
+
+    groups: dict = {}
+    for p in profiles:
+        groups.setdefault(cost_key(p), []).append(p)
+    if len(groups) > max_probes:
+        return (f"measured: not probed ({len(groups)} distinct model/data/batch settings > {max_probes}); the table's "
+                f"estimate above is the price (`dsd-tui doctor` measures one setting)")
+    total, probe_s, device = 0.0, 0.0, ""
+    for group in groups.values():
+        try:
+            data = preflight(group[0])
+        except UsageError as e:
+            return f"measured: not probed ({e})"
+        est = measure(group[0], data)
+        total += sum(est.scaled(p) for p in group)
+        probe_s += est.probe_s
+        device = est.device
+    return (f"measured: ≈ {hours_minutes(total)} ({total:,.0f} s) of ladder time on {device}, one after another "
+            f"(a {probe_s:.0f} s probe of {len(groups)} setting(s) on this device, scaled to each ladder's epochs)")

@@ -146,6 +146,23 @@ def check_address(address: str | None, seconds: float = 5.0) -> None:
                          f"`ray start --head` or check the address") from None
 
 
+def task_options(cpus: float, gpus: float) -> dict:
+    """Ray's options for one ladder task, given to `ray.remote(**options)` (Ray refuses `max_calls` in
+    `.options()`).
+
+    - GPU ladders get a fresh worker process each (`max_calls=1`, also Ray's default for GPU tasks declared
+      this way; it was lost while the resources came through `.options()`): a reused worker keeps the GPU
+      it first initialised (a later ladder could train on the previous ladder's GPU) and carries over the
+      allocator, cuDNN and compile caches.
+    - CPU ladders see no GPU (`CUDA_VISIBLE_DEVICES=""`): with zero GPUs per task Ray no longer hides them,
+      so `run.device = "auto"` ladders would all train on cuda:0, outside Ray's scheduling.
+    """
+    if gpus > 0:
+        return {"num_cpus": cpus, "num_gpus": gpus, "max_retries": 0, "max_calls": 1}
+    return {"num_cpus": cpus, "num_gpus": 0, "max_retries": 0,
+            "runtime_env": {"env_vars": {"CUDA_VISIBLE_DEVICES": ""}}}
+
+
 def task_resources(ray, opts: SweepOptions, ladders: int = 0):
     """(cpus, gpus, plan): per task one GPU where the cluster has GPUs, else none, unless
     `--gpus-per-ladder` says otherwise; and the plan of what runs at once."""
@@ -213,7 +230,7 @@ def _dispatch(sweep_dir, index, todo, steps, opts, out) -> None:
                   f"GPUs; {cpus:g} CPU and {gpus:g} GPU per ladder")
         for line in the_plan.lines():
             _say(out, line)
-        task = ray.remote(run_ladder).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
+        task = ray.remote(**task_options(cpus, gpus))(run_ladder)
         pending = {}
         for plan in todo:
             path = sweep_dir / plan.name

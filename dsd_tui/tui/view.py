@@ -289,7 +289,8 @@ def profile_label(profile: dict) -> str:
 
 
 def eta_seconds(b: SummaryBuilder) -> float | None:
-    """Seconds left if every remaining epoch costs what the finished ones did (measurement included)."""
+    """Seconds left if every remaining epoch costs what the finished rungs' did (measurement included), or,
+    before a rung has finished, what the first epochs of this one did (training only)."""
     train = b.profile.get("train", {})
     dense, per_rung = train.get("dense_epochs"), train.get("epochs")
     if dense is None or per_rung is None:
@@ -297,8 +298,10 @@ def eta_seconds(b: SummaryBuilder) -> float | None:
     records = [r for p in phase_names(b) for r in b.records(p)]
     spent = sum(float(r.seconds or 0.0) for r in records)
     epochs_spent = sum(int(r.epochs or 0) for r in records)
-    if not epochs_spent or spent <= 0:
-        return None
+    if not epochs_spent or spent <= 0:  # before the first rung ends: the rate of its first epochs
+        spent, epochs_spent = b.current.rung_seconds, b.current.epochs_seen
+        if not epochs_spent or spent <= 0:
+            return None
     cur = b.current
     left = 0
     for phase in phase_names(b):

@@ -58,6 +58,9 @@ class Dataset:
     - `full_train`: samples in the training set (or the pool) before any split, an int or a function of
       `data_cfg` (the synthetic set's size is a profile key); None where unknown (the cost estimate then
       assumes 50,000).
+    - `fetch`: where `dsd-tui data fetch NAME` gets its files: a function returning `Download`s (a function so
+      that torchvision, which publishes the URLs and checksums, is read only when fetching); None: nothing
+      to fetch (bundled data, a plugin's).
     """
 
     name: str
@@ -72,9 +75,36 @@ class Dataset:
     noisy_labels_help: str | None = None
     asymmetric_map: dict | None = None
     full_train: int | Callable[[Any], int] | None = None
+    fetch: Callable[[], tuple] | None = None
 
     def full_train_size(self, data_cfg) -> int | None:
         return self.full_train(data_cfg) if callable(self.full_train) else self.full_train
+
+
+@dataclass(frozen=True)
+class Download:
+    """One file `dsd-tui data fetch` transfers (dsd_tui/fetch/): its name at the source, the official URLs
+    tried in order, its checksum ("md5:<hex>" or "sha256:<hex>"), how it is unpacked ("tar": a .tar.gz
+    whose one top folder is `target`; "gunzip": a .gz that becomes the file `target`; "file": kept as
+    `target`) and `target`, the path under the fetch folder it becomes. `folder` is the subfolder of a
+    mirror (`--mirror URL` serves URL/<folder>/<name>): the data set's name."""
+
+    folder: str
+    name: str
+    urls: tuple
+    checksum: str
+    unpack: str
+    target: str
+
+
+def fetch_command(name: str, path: str = "") -> str | None:
+    """`dsd-tui data fetch NAME --path DIR` for a data set that can be fetched (None otherwise), with
+    `path` as DIR (a placeholder when empty), for the messages that say what is missing."""
+    if name not in DATASETS or not DATASETS.entry(name).loaded or DATASETS.entry(name).value.fetch is None:
+        return None
+    import shlex
+
+    return f"dsd-tui data fetch {name} --path {shlex.quote(path) if path else 'DIR'}"
 
 
 class PluginLoader:
@@ -147,4 +177,5 @@ def plugin_dataset(loader: Any, entry: Entry) -> Dataset:
 DATASETS: Registry[Dataset] = Registry("dataset", package=__name__, group="dsd_tui.datasets", adapt=plugin_dataset,
                                               python_api="dsd_tui.register_dataset")
 
-__all__ = ["DATASETS", "Dataset", "Source", "PluginLoader", "plugin_dataset", "CIFAR_MEAN", "CIFAR_STD"]
+__all__ = ["DATASETS", "Dataset", "Download", "fetch_command", "Source", "PluginLoader", "plugin_dataset",
+           "CIFAR_MEAN", "CIFAR_STD"]

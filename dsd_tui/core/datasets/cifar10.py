@@ -8,6 +8,12 @@ from dsd_tui.core.datasets._flips import CIFAR10_FLIPS
 NAME = "cifar10"
 
 
+def fetch():
+    from dsd_tui.core.datasets._downloads import cifar_archive
+
+    return cifar_archive(NAME, "CIFAR10")
+
+
 def source(cfg, seed: int):
     from dsd_tui.core.cifar_files import CIFAR10_LAYOUT, CifarFiles
 
@@ -16,4 +22,4 @@ def source(cfg, seed: int):
 
 DATASETS.register(NAME, Dataset(NAME, source, images=True, input_shape=(3, 32, 32), asymmetric_map=CIFAR10_FLIPS,
                                 path_help="the folder holding the CIFAR python files (cifar-10-batches-py/)",
-                                full_train=50000))
+                                full_train=50000, fetch=fetch))

@@ -7,6 +7,12 @@ from dsd_tui.core.datasets import DATASETS, Dataset
 NAME = "cifar100"
 
 
+def fetch():
+    from dsd_tui.core.datasets._downloads import cifar_archive
+
+    return cifar_archive(NAME, "CIFAR100")
+
+
 def source(cfg, seed: int):
     from dsd_tui.core.cifar_files import CIFAR100_LAYOUT, CifarFiles
 
@@ -15,4 +21,4 @@ def source(cfg, seed: int):
 
 DATASETS.register(NAME, Dataset(NAME, source, images=True, input_shape=(3, 32, 32),
                                 path_help="the folder holding the CIFAR python files (cifar-100-python/)",
-                                full_train=50000))
+                                full_train=50000, fetch=fetch))
