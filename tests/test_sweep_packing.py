@@ -51,11 +51,14 @@ def test_the_default_is_one_gpu_per_ladder_where_there_are_gpus_else_none():
 @pytest.fixture(scope="module")
 def one_gpu_cluster():
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'dsd-tui[ray]')")
-    # a logical GPU: Ray schedules on declared resources, so the plan can be checked on a CPU machine
-    ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False, logging_level=logging.WARNING,
-             log_to_driver=False)
-    yield ray
-    ray.shutdown()
+    # a logical GPU: Ray schedules on declared resources, so the plan can be checked on a CPU machine. Ray
+    # refuses a GPU that CUDA_VISIBLE_DEVICES hides, and conftest hides every GPU from the suite: lift it here.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+        ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False, logging_level=logging.WARNING,
+                 log_to_driver=False)
+        yield ray
+        ray.shutdown()
 
 
 def test_the_plan_comes_from_the_real_clusters_nodes(one_gpu_cluster):
