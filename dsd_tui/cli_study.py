@@ -146,7 +146,7 @@ def compare(paths, metric, tui, as_json):
 def plot(paths, output):
     """Figures: accuracy and per-layer entropy vs sparsity (seed bands), accuracy vs cost per stop criterion.
     On a study's sweep: the study's figure (teacher beside student, one curve per setting) and its table of
-    best accuracy and sparsity per setting (also written as FILE with a .md suffix)."""
+    best accuracy and sparsity per setting (also written beside FILE as STEM.table.md)."""
     from dsd_tui.paths import output_target
     from dsd_tui.study import figures as plot_mod
     from dsd_tui.study import sweep_index as idx
@@ -155,9 +155,9 @@ def plot(paths, output):
     groups = idx.group(idx.collect(paths))
     study = idx.read_index(Path(paths[0])).get("study") if len(paths) == 1 and idx.is_sweep_dir(paths[0]) else None
     try:
-        if study is not None:  # a sweep made from a study file: its figure and its table (FILE.md)
-            from dsd_tui.study.study_figure import plot_study
-            output_target(target.with_suffix(".md"), "-o (its .md table)")
+        if study is not None:  # a sweep made from a study file: its figure and its table (STEM.table.md)
+            from dsd_tui.study.study_figure import check_table_path, plot_study, table_path
+            check_table_path(output_target(table_path(target), "-o (its table)"), "-o")
             table = plot_study(groups, study, target)
         else:
             plot_mod.plot(groups, target)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -68,9 +69,20 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone makes files private (0600)
 
 
+# The one naming rule of dsd-tui's temporary files (an atomic write's file before its rename):
+# `.<target name>.dsd-tui-<8 random characters>.tmp`. A run cleans only names of this exact form, in its own
+# folders, so a user's `.notes.tmp` beside them survives.
+TEMP_MARK = ".dsd-tui-"
+_OWN_TEMP = re.compile(r"\..+\.dsd-tui-[a-z0-9_]{8}\.tmp")
+
+
+def is_own_temp(name: str) -> bool:
+    return _OWN_TEMP.fullmatch(name) is not None
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
@@ -281,8 +293,7 @@ class RunDir:
             self._events.close()
             raise
         _cut_torn_tail(self._events)
-        for stale in self.path.glob("**/.*.tmp"):  # left by a process killed mid-write
-            stale.unlink(missing_ok=True)
+        clean_own_temp(self.path)
 
     def close(self) -> None:
         if not self._events.closed:
@@ -329,6 +340,19 @@ class RunDir:
 
     def save_checkpoint(self, phase: str, rung: int, obj) -> None:
         self.save_torch(checkpoint_name(phase, rung), obj)
+
+
+def clean_own_temp(path: Path) -> None:
+    """Remove the temporary files a process killed mid-write left in the run's folders: only names of the
+    exact rule above (`is_own_temp`), only in the run directory, checkpoints/ and state/."""
+    for folder in (path, *(path / sub for sub in FOLDERS)):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if is_own_temp(entry.name) and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
 
 
 def _lock(f, path: Path) -> None:

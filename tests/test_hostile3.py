@@ -1,0 +1,182 @@
+"""The third hostile round (issue 27): concurrency, files that do not know their run, unbounded reads, closed
+terminals, the Python API. Each defect class is held by tests that fail without its fix.
+Table and verdicts: docs/reliability.md, "Third hostile round".
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from relhelp import snapshot_tree
+from test_hostile import one_line_exit_2
+
+from dsd_tui.cli import main
+from dsd_tui.record.rundir import RunDir, atomic_write_text, is_own_temp
+from dsd_tui.runner import RunSession
+from dsd_tui.study import study_figure, study_file
+from dsd_tui.study import sweep as sweep_mod
+from dsd_tui.study.sweep_lock import SweepBusy, SweepLock
+
+ONE = ["prune.rungs=1", "train.dense_epochs=1", "train.epochs=1", "model.hidden=[16, 16]", "entropy.enabled=false",
+       "distill.enabled=false"]
+GRID = "prune.criterion=magnitude"
+
+
+def one_ladder_sweep(out: Path):
+    """The smallest sweep there is: one grid value, one seed, one short ladder (not run yet)."""
+    plan = sweep_mod.plan_sweep(None, ONE, [GRID], "0", str(out))
+    sweep_mod.prepare(*plan)
+    return plan[4][0]
+
+
+def sweep_cli(out: Path, *extra: str):
+    args = ["sweep", "--grid", GRID, "--seeds", "0", "--out", str(out), "--table-every", "0", *extra]
+    for s in ONE:
+        args += ["--set", s]
+    return CliRunner().invoke(main, args)
+
+
+# ---------------------------------------------------------------- 1. data loss: one owner per folder
+
+def test_a_second_sweep_driver_on_the_same_folder_is_refused_and_changes_nothing(tmp_path):
+    pytest.importorskip("ray")
+    out = tmp_path / "sweep"
+    ladder = one_ladder_sweep(out)
+    session = RunSession.at(out / ladder.name, ladder.profile)  # the first driver's ladder, half done
+    session.stop_after_rung.set()
+    assert session.run() == "interrupted"
+    with SweepLock(out):  # the first driver, still running
+        before = snapshot_tree(out)
+        line = one_line_exit_2(sweep_cli(out), "driven by another dsd-tui process", str(out))
+    assert "pid" in line
+    assert snapshot_tree(out) == before, "the second driver changed the sweep folder"
+
+
+def test_the_sweep_lock_is_exclusive_and_goes_away_with_its_holder(tmp_path):
+    with SweepLock(tmp_path):
+        with pytest.raises(SweepBusy):
+            SweepLock(tmp_path).acquire()
+    with SweepLock(tmp_path):  # released: the next driver gets it
+        pass
+
+
+def test_a_sweep_rerun_resumes_a_ladder_with_finished_rungs_and_no_state_and_deletes_nothing(tmp_path):
+    out = tmp_path / "sweep"
+    ladder = one_ladder_sweep(out)
+    path = out / ladder.name
+    session = RunSession.at(path, ladder.profile)
+    session.stop_after_rung.set()
+    assert session.run() == "interrupted"
+    (path / "state" / "latest.pt").unlink()  # lost: resume refuses, so must the sweep
+    before = snapshot_tree(path)
+    assert sweep_mod.next_step(path) == "resume"  # was "restart": rmtree of the finished rung
+    result = sweep_mod.run_ladder(str(path), ladder.profile, resume=True)  # what the Ray task runs
+    assert result["status"] == "failed" and "missing, but the run has finished work" in result["error"]
+    assert snapshot_tree(path) == before
+
+
+def test_a_ladder_killed_before_its_first_event_is_cleared_only_when_it_holds_nothing_else(tmp_path):
+    out = tmp_path / "sweep"
+    ladder = one_ladder_sweep(out)
+    path = out / ladder.name
+    for sub in ("checkpoints", "state"):
+        (path / sub).mkdir(parents=True)
+    (path / "profile.toml").write_text(ladder.profile.to_toml())
+    (path / "events.jsonl").write_bytes(b"")
+    assert sweep_mod.next_step(path) == "restart"
+    (path / "checkpoints" / "mine.txt").write_text("a user's file")
+    assert sweep_mod.next_step(path) == "resume"  # resume's rules: one line, nothing deleted
+    result = sweep_mod.run_ladder(str(path), ladder.profile, resume=True)
+    assert result["status"] == "failed" and "event log is empty" in result["error"]
+    assert (path / "checkpoints" / "mine.txt").read_text() == "a user's file"
+    (path / "checkpoints" / "mine.txt").unlink()
+    (path / "state" / ".latest.pt.dsd-tui-abcd1234.tmp").write_bytes(b"torn")  # a killed write of its own
+    assert sweep_mod.next_step(path) == "restart"
+    sweep_mod.clear_fresh_ladder(path)
+    assert not path.exists()
+
+
+def test_a_ladder_whose_log_another_process_holds_is_left_alone(tmp_path):
+    out = tmp_path / "sweep"
+    ladder = one_ladder_sweep(out)
+    path = out / ladder.name
+    (path / "profile.toml").parent.mkdir(parents=True)
+    (path / "profile.toml").write_text(ladder.profile.to_toml())
+    held = RunDir(path)  # a run starting: its log is open and locked, still empty
+    try:
+        assert sweep_mod.next_step(path) == "busy"
+    finally:
+        held.close()
+    assert sweep_mod.next_step(path) == "restart"
+
+
+def test_resume_cleans_only_its_own_temporary_files(tmp_path):
+    from test_bad_input import fake_run
+    run = fake_run(tmp_path)
+    notes = [run / ".notes.tmp", run / "checkpoints" / ".notes.tmp", run / "state" / ".my.draft.tmp",
+             run / ".summary.json.abcd1234.tmp"]  # the last: an old-style name, not ours by the rule
+    for n in notes:
+        n.write_text("the user's")
+    ours = [run / ".summary.json.dsd-tui-abcd_123.tmp", run / "state" / ".latest.pt.dsd-tui-zz99zz99.tmp"]
+    for o in ours:
+        o.write_bytes(b"torn")
+    RunDir(run).close()  # what run, resume and every sweep ladder open
+    assert all(n.read_text() == "the user's" for n in notes)
+    assert not any(o.exists() for o in ours)
+    assert is_own_temp(".summary.json.dsd-tui-abcd_123.tmp") and not is_own_temp(".notes.tmp")
+
+
+def test_the_atomic_writer_names_its_temporary_files_by_the_rule(tmp_path, monkeypatch):
+    import os as os_mod
+    seen = []
+    real = os_mod.replace
+    monkeypatch.setattr(os_mod, "replace", lambda a, b: (seen.append(Path(a).name), real(a, b)))
+    atomic_write_text(tmp_path / "summary.json", "{}")
+    assert len(seen) == 1 and is_own_temp(seen[0]), seen
+
+
+STUDY = """
+description = "one-ladder study"
+profile = "quickstart"
+seeds = [0]
+[set.prune]
+rungs = 1
+[set.train]
+dense_epochs = 1
+epochs = 1
+[set.model]
+hidden = [16, 16]
+[set.entropy]
+enabled = false
+[grid.prune]
+criterion = ["magnitude"]
+"""
+
+
+def test_plot_of_a_study_never_replaces_a_file_the_user_did_not_name(tmp_path):
+    pytest.importorskip("ray")
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "one.toml"
+    path.write_text(STUDY)
+    out = tmp_path / "sweep"
+    study = study_file.load(str(path))
+    plan = sweep_mod.plan_sweep(study.profile, study.overrides, study.grid, "0", str(out))
+    sweep_mod.prepare(*plan)
+    for ladder in plan[4]:
+        assert RunSession.at(out / ladder.name, ladder.profile).run() == "completed"
+    assert CliRunner().invoke(main, ["sweep", str(path), "--out", str(out), "--table-every", "0"]).exit_code == 0
+    rep = tmp_path / "rep"
+    rep.mkdir()
+    (rep / "report.md").write_text("my report")
+    (rep / "report.table.md").write_text("my table")
+    one_line_exit_2(CliRunner().invoke(main, ["plot", str(out), "-o", str(rep / "report.png")]),
+                    "report.table.md", "not written by dsd-tui")
+    assert not (rep / "report.png").exists() and (rep / "report.table.md").read_text() == "my table"
+    (rep / "report.table.md").unlink()
+    for _ in range(2):  # the second time, the table is ours and is replaced
+        drawn = CliRunner().invoke(main, ["plot", str(out), "-o", str(rep / "report.png")])
+        assert drawn.exit_code == 0, drawn.output
+    assert (rep / "report.md").read_text() == "my report"
+    assert (rep / "report.table.md").read_text().startswith(study_figure.TABLE_MARK)
