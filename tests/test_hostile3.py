@@ -4,7 +4,6 @@ Table and verdicts: docs/reliability.md, "Third hostile round".
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
