@@ -179,3 +179,118 @@ def test_plot_of_a_study_never_replaces_a_file_the_user_did_not_name(tmp_path):
         assert drawn.exit_code == 0, drawn.output
     assert (rep / "report.md").read_text() == "my report"
     assert (rep / "report.table.md").read_text().startswith(study_figure.TABLE_MARK)
+
+
+# ---------------------------------------------------------------- 2. silent wrong answers: a run's files know their run
+
+def interrupted_run(out: Path, *overrides: str, when=None) -> Path:
+    """A short run stopped resumably: after its first rung, or (`when(event)`) at the batch after that event."""
+    from dsd_tui import profile as profile_mod
+    session = RunSession.new(profile_mod.load(None, [*ONE, *overrides]), str(out))
+    if when is None:
+        session.stop_after_rung.set()
+    else:
+        session.sink.sinks.append(lambda e: session.stop_now.set() if when(e) else None)
+    assert session.run() == "interrupted"
+    return session.path
+
+
+def test_a_state_file_from_another_run_is_refused_naming_both(tmp_path):
+    a = interrupted_run(tmp_path / "a")
+    b = interrupted_run(tmp_path / "b", "run.seed=1")
+    (a / "state" / "latest.pt").write_bytes((b / "state" / "latest.pt").read_bytes())
+    before = snapshot_tree(a)
+    line = one_line_exit_2(CliRunner().invoke(main, ["resume", str(a)]), "belongs to another run",
+                           f"{a}/state/latest.pt", f"{a}/events.jsonl")
+    assert "run id" in line
+    assert snapshot_tree(a) == before
+
+
+def test_the_same_profile_started_twice_is_two_runs(tmp_path):
+    a = interrupted_run(tmp_path / "a")
+    b = interrupted_run(tmp_path / "b")  # same profile, same seed: only the start time differs
+    (a / "state" / "latest.pt").write_bytes((b / "state" / "latest.pt").read_bytes())
+    one_line_exit_2(CliRunner().invoke(main, ["resume", str(a)]), "belongs to another run")
+
+
+def test_state_and_checkpoints_carry_the_run_identity_from_the_log(tmp_path):
+    import torch
+
+    from dsd_tui.record import run_identity
+    from dsd_tui.record.rundir import read_events
+    a = interrupted_run(tmp_path / "a")
+    want = run_identity.id_from_log(read_events(a / "events.jsonl"))
+    state = torch.load(a / "state" / "latest.pt", weights_only=True)
+    ck = torch.load(a / "checkpoints" / "teacher-rung00.pt", weights_only=True)
+    assert state["run_id"] == want and ck["run_id"] == want and (ck["phase"], ck["rung"]) == ("teacher", 0)
+    assert CliRunner().invoke(main, ["resume", str(a)]).exit_code == 0  # its own files resume
+
+
+def test_an_old_state_without_identity_still_resumes(tmp_path):
+    import torch
+    a = interrupted_run(tmp_path / "a")
+    state = torch.load(a / "state" / "latest.pt", weights_only=True)
+    del state["run_id"]
+    torch.save(state, a / "state" / "latest.pt")
+    result = CliRunner().invoke(main, ["resume", str(a)])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_swapped_teacher_checkpoint_is_refused_when_the_student_resumes(tmp_path):
+    import shutil
+
+    import torch
+    a = interrupted_run(tmp_path / "a", "distill.enabled=true", "distill.teacher=best",
+                        when=lambda e: e.type == "rung_finished" and e.phase == "student")
+    state = torch.load(a / "state" / "latest.pt", weights_only=True)
+    assert state["cursor"]["phase"] == "student"
+    chosen = a / state["teacher_path"]
+    other = next(p for p in sorted((a / "checkpoints").glob("teacher-rung*.pt")) if p != chosen)
+    shutil.copyfile(other, chosen)  # another rung's weights under the chosen rung's name
+    before = snapshot_tree(a)
+    one_line_exit_2(CliRunner().invoke(main, ["resume", str(a)]), chosen.name, "swapped")
+    assert snapshot_tree(a) == before
+    foreign = interrupted_run(tmp_path / "b", "distill.enabled=true", "distill.teacher=best",
+                              when=lambda e: e.type == "rung_finished" and e.phase == "student")
+    shutil.copyfile(foreign / "checkpoints" / chosen.name, chosen)  # the same rung of another run
+    one_line_exit_2(CliRunner().invoke(main, ["resume", str(a)]), "a checkpoint of another run")
+
+
+def test_data_files_swapped_for_others_of_the_same_shape_are_refused_on_resume(tmp_path):
+    from conftest import write_cifar
+    root = write_cifar(tmp_path / "cifar", "cifar10", n_train=60, n_test=20, seed=0)
+    cifar = [f"data.path={root}", "data.dataset=cifar10", "data.val_size=10", "data.train_size=0",
+             "model.arch=vgg", "model.depth=1", "model.width_exp=2"]
+    a = interrupted_run(tmp_path / "runs", *cifar)
+    write_cifar(tmp_path / "cifar", "cifar10", n_train=60, n_test=20, seed=1)  # same shape, other images
+    before = snapshot_tree(a)
+    one_line_exit_2(CliRunner().invoke(main, ["resume", str(a)]), "differs from the data the run started with",
+                    "data.path", f"{a}/events.jsonl")
+    assert snapshot_tree(a) == before
+    write_cifar(tmp_path / "cifar", "cifar10", n_train=60, n_test=20, seed=0)  # put back: it resumes
+    result = CliRunner().invoke(main, ["resume", str(a)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("command", ["compare", "aggregate-like", "plot"])
+def test_a_ladder_named_twice_is_counted_once(tmp_path, command):
+    from relhelp import headless_run
+
+    from dsd_tui.study import sweep_index as idx
+    run = headless_run(tmp_path / "runs", *ONE)
+    link = tmp_path / "link"
+    link.symlink_to(run)
+    runs = idx.collect([str(run), str(run), str(link)])
+    assert len(runs) == 1
+    if command == "compare":
+        result = CliRunner().invoke(main, ["compare", "--json", str(run), str(run), str(link)])
+        assert result.exit_code == 0, result.output
+        assert '"n": 2' not in result.output and result.output.count(run.name) >= 1
+    elif command == "plot":
+        pytest.importorskip("matplotlib")
+        result = CliRunner().invoke(main, ["plot", str(run), str(link), "-o", str(tmp_path / "f.png")])
+        assert result.exit_code == 0, result.output
+    else:
+        from dsd_tui.study import aggregate as agg_mod
+        assert len(idx.group(runs)) == 1 and len(idx.group(runs)[0].runs) == 1
+        agg_mod.aggregate(idx.group(runs))

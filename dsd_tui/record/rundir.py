@@ -46,6 +46,12 @@ def checkpoint_name(phase: str, rung: int) -> str:
     return own_checkpoint(f"{phase}-rung{rung:02d}.pt")
 
 
+def rung_of(name: str) -> int | None:
+    """The rung a checkpoint's file name says (`teacher-rung07.pt` -> 7), None for another name."""
+    m = re.fullmatch(r"(?:teacher|student)-rung(\d+)\.pt", Path(name).name)
+    return int(m.group(1)) if m else None
+
+
 def own_checkpoint(name: str) -> str:
     """The run's checkpoint file called `name` (a file name, or a path whose last part is one), relative to the
     run directory: how a resume state names the student's teacher so that a moved run still finds it."""

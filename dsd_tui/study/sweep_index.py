@@ -12,6 +12,7 @@ events.jsonl stays the truth about it; sweep.json is the list of what was planne
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,7 +166,20 @@ def collect(paths) -> list[RunRef]:
         else:
             raise UsageError(f"{p}: neither a run directory (events.jsonl + profile.toml) nor a sweep directory "
                              f"({SWEEP}); give folders printed by `dsd-tui run` or `dsd-tui sweep`")
-    return runs
+    return once(runs)
+
+
+def once(runs: list[RunRef]) -> list[RunRef]:
+    """Each run directory once, at its first mention, however often it is named (`compare RUN RUN`, a sweep
+    and one of its ladders, a symlink to a run): counted twice it made n = 2 and a std of 0 out of one ladder."""
+    seen: set[str] = set()
+    out = []
+    for r in runs:
+        key = os.path.realpath(r.path)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
 
 
 def group(runs: list[RunRef]) -> list[Group]:
