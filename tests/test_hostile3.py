@@ -294,3 +294,86 @@ def test_a_ladder_named_twice_is_counted_once(tmp_path, command):
         from dsd_tui.study import aggregate as agg_mod
         assert len(idx.group(runs)) == 1 and len(idx.group(runs)[0].runs) == 1
         agg_mod.aggregate(idx.group(runs))
+
+
+# ---------------------------------------------------------------- 3. runs in threads; 7. the API's argument types
+
+def test_a_second_concurrent_api_run_in_one_process_is_refused(tmp_path):
+    import threading
+
+    import dsd_tui
+    from dsd_tui.errors import UsageError
+    started, release = threading.Event(), threading.Event()
+    results = {}
+
+    def first_on_event(e):
+        if e.type == "rung_started":
+            started.set()
+            release.wait(60)
+
+    def first():
+        results["first"] = dsd_tui.run(None, ONE, out=tmp_path / "a", on_event=first_on_event)
+
+    t = threading.Thread(target=first, name="first-run")
+    t.start()
+    assert started.wait(60)
+    try:
+        with pytest.raises(UsageError, match="another dsd_tui run is going in this process .*first-run"):
+            dsd_tui.run(None, ONE, out=tmp_path / "b")
+        with pytest.raises(UsageError, match="another dsd_tui run is going"):
+            dsd_tui.resume(tmp_path / "nowhere")
+    finally:
+        release.set()
+        t.join(120)
+    assert results["first"]["status"] == "completed"
+    assert not (tmp_path / "b").exists(), "the refused run wrote nothing"
+    assert dsd_tui.run(None, ONE, out=tmp_path / "b")["status"] == "completed"  # once the first has returned
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"overrides": "prune.rungs=1"}, "overrides must be a list"),
+    ({"overrides": [b"prune.rungs=1"]}, "overrides must be a list"),
+    ({"overrides": 5}, "overrides must be a list"),
+    ({"out": b"x"}, "out must be a str or a pathlib.Path"),
+    ({"on_event": 5}, "on_event must be a function"),
+    ({"progress": "yes"}, "progress must be True or False"),
+    ({"profile": 3}, "profile must be"),
+])
+def test_api_arguments_of_the_wrong_type_are_refused_before_any_folder_exists(tmp_path, monkeypatch, kwargs, words):
+    import dsd_tui
+    monkeypatch.chdir(tmp_path)
+    kwargs = {"out": tmp_path / "runs", **kwargs}
+    with pytest.raises(TypeError, match=words) as info:
+        dsd_tui.run(**kwargs)
+    assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == [], "nothing was written"
+
+
+def test_api_resume_checks_its_argument_types():
+    import dsd_tui
+    for kwargs in ({"run_dir": b"x"}, {"run_dir": 5}, {"run_dir": "x", "on_event": 5}):
+        with pytest.raises(TypeError, match="must be"):
+            dsd_tui.resume(**kwargs)
+
+
+def test_a_sweep_refuses_a_name_registered_from_python(tmp_path):
+    import torch.nn as nn
+
+    import dsd_tui
+    from dsd_tui.core.archs import ARCHITECTURES
+    dsd_tui.register_model("i27-python-only", lambda num_classes, input_shape: nn.Sequential(
+        nn.Flatten(), nn.Linear(int(torch_prod(input_shape)), num_classes)))
+    try:
+        result = CliRunner().invoke(main, ["sweep", "--grid", "model.arch=mlp,i27-python-only", "--seeds", "0",
+                                           "--out", str(tmp_path / "s"), "--dry-run"])
+        one_line_exit_2(result, "model.arch = 'i27-python-only'", "registered from Python", "Ray workers")
+        assert not (tmp_path / "s").exists()
+    finally:
+        ARCHITECTURES.unregister("i27-python-only")
+
+
+def torch_prod(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n

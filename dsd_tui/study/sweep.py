@@ -360,5 +360,25 @@ def plan_sweep(profile_spec: str | None, overrides, grid_items, seeds_text: str 
     seeds = grid_mod.parse_seeds(seeds_text, base.run.seed)
     ident = grid_mod.identity(base, grid)
     plans = grid_mod.expand(base.to_dict(), f"{profile_spec or 'quickstart'}", grid, seeds)
+    refuse_python_names(plans)
     sweep_dir = Path(out) if out else Path(base.run.out) / f"sweep-{base.run.name}-{ident}"
     return sweep_dir, base, grid, ident, plans
+
+
+def refuse_python_names(plans: list[LadderPlan]) -> None:
+    """A model, data set or criterion registered from Python (dsd_tui.register_model ...) exists only in this
+    process; the ladders run in Ray workers, other processes, where the name is unknown: say so now."""
+    from dsd_tui.core.archs import ARCHITECTURES
+    from dsd_tui.core.criteria import CRITERIA
+    from dsd_tui.core.datasets import DATASETS
+    from dsd_tui.registry import PYTHON
+    for plan in plans:
+        p = plan.profile
+        for key, reg, name in (("model.arch", ARCHITECTURES, p.model.arch), ("distill.arch", ARCHITECTURES,
+                               p.distill.arch), ("data.dataset", DATASETS, p.data.dataset),
+                               ("prune.criterion", CRITERIA, p.prune.criterion)):
+            if name and name in reg and reg.origin(name).kind == PYTHON.kind:
+                raise UsageError(f"{key} = {name!r}: registered from Python in this process only; a sweep runs its "
+                                 f"ladders in other processes (Ray workers), which cannot see it: ship it as a plugin "
+                                 f"with an entry point (docs/plugins.md), or run the ladders with dsd_tui.run()")
+
