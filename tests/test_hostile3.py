@@ -4,6 +4,7 @@ Table and verdicts: docs/reliability.md, "Third hostile round".
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -377,3 +378,98 @@ def torch_prod(shape) -> int:
     for d in shape:
         n *= int(d)
     return n
+
+
+# ---------------------------------------------------------------- 5. terminals and encodings
+
+def _dsd(*args: str, **kw):
+    import subprocess
+    import sys
+
+    from relhelp import env
+    return subprocess.run([sys.executable, "-m", "dsd_tui", *args], env=env(), capture_output=True, timeout=300, **kw)
+
+
+@pytest.mark.parametrize("args", [["profiles"], ["profiles", "--json"], ["studies"], ["--help"]])
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_0(args):
+    import subprocess
+    import sys
+
+    from relhelp import env
+    p = subprocess.Popen([sys.executable, "-m", "dsd_tui", *args], env=env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()  # `| head -1` that has already quit: every write is EPIPE
+    err = p.stderr.read()
+    assert p.wait(60) == 0, err
+    assert err == b""
+
+
+@pytest.mark.parametrize("closed", ["stdin", "stdout", "stderr", "all"])
+def test_closed_standard_streams_are_handled_as_no_terminal(tmp_path, closed):
+    import subprocess
+    import sys
+
+    from relhelp import env
+    code = ("import os, sys\n"
+            f"for fd in {[0, 1, 2] if closed == 'all' else [['stdin', 'stdout', 'stderr'].index(closed)]}:\n"
+            "    os.close(fd)\n"
+            "os.execv(sys.executable, [sys.executable, '-m', 'dsd_tui', *sys.argv[1:]])\n")
+    out = tmp_path / "runs"
+    args = ["run", *[a for s in ONE for a in ("--set", s)], "--out", str(out)]  # no --no-tui: no terminal, headless
+    r = subprocess.run([sys.executable, "-c", code, *args], env=env(), capture_output=False, timeout=300,
+                       stdin=subprocess.DEVNULL if closed in ("stdout", "stderr") else None,
+                       stdout=subprocess.DEVNULL if closed in ("stdin", "stderr") else None,
+                       stderr=subprocess.PIPE if closed in ("stdin", "stdout") else None)
+    assert r.returncode == 0, r.stderr
+    if r.stderr is not None:
+        assert b"Traceback" not in r.stderr, r.stderr
+    (run,) = out.iterdir()
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed"
+    # a bad input with stderr closed is still exit 2, not a crash (exit 1)
+    r = subprocess.run([sys.executable, "-c", code, "export", str(tmp_path / "nowhere")], env=env(), timeout=120,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert r.returncode == 2
+
+
+@pytest.mark.parametrize("key, value", [
+    ("run.out", "x\x00y"), ("data.path", "x\x00y"), ("distill.teacher", "/tmp/x\x00y.pt"),
+    ("run.out", "o\udcff"), ("data.path", "/tmp/\udcff"), ("distill.teacher", "/tmp/\udcff.pt"),
+])
+def test_nul_or_non_utf8_bytes_in_a_path_key_are_one_line(tmp_path, monkeypatch, key, value):
+    monkeypatch.chdir(tmp_path)
+    profile = tmp_path / "p.toml"
+    section, name = key.split(".")
+    import tomli_w
+    try:
+        profile.write_text(tomli_w.dumps({section: {name: value}}))
+    except UnicodeEncodeError:  # a surrogate cannot be in a file: it comes from the command line
+        profile.write_text("")
+        line = one_line_exit_2(invoke_run(str(profile), "--set", f"{key}={value}"), key)
+    else:
+        line = one_line_exit_2(invoke_run(str(profile)), key)
+    assert "NUL" in line or "not UTF-8" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.toml"], "nothing was left behind"
+
+
+def test_nul_or_non_utf8_in_out_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for out in ("a\x00b", "o\udcff"):
+        one_line_exit_2(invoke_run("--out", out), "--out")
+    assert list(tmp_path.iterdir()) == []
+    import dsd_tui
+    from dsd_tui.errors import UsageError
+    with pytest.raises(UsageError, match="NUL"):
+        dsd_tui.run(None, ONE, out="a\x00b")
+    assert list(tmp_path.iterdir()) == []
+
+
+def invoke_run(*args: str):
+    return CliRunner().invoke(main, ["run", "--no-tui", *[a for s in ONE for a in ("--set", s)], *args])
+
+
+@pytest.mark.parametrize("setting, words", [("run.device=cpu\n", "run.device"), ("run.name=x\n", "run.name"),
+                                            ("run.device=cuda:0\n", "run.device")])
+def test_a_trailing_newline_does_not_pass_validation(tmp_path, monkeypatch, setting, words):
+    monkeypatch.chdir(tmp_path)
+    one_line_exit_2(invoke_run("--set", setting), words)
+    assert list(tmp_path.iterdir()) == []

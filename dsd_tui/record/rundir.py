@@ -151,7 +151,7 @@ def safe_torch_load(path: Path, what: str = "checkpoint"):
 
 def new_run_dir(parent: Path, name: str, start: float | None = None) -> Path:
     """Create a fresh directory `<name>-<YYYYmmdd-HHMMSS>` under parent; never reuse an existing one."""
-    if not NAME_RE.match(name) or ".." in name:
+    if not NAME_RE.fullmatch(name) or ".." in name:
         raise RunDirError(f"run.name = {name!r}: not usable as a folder name; use letters, digits, '.', '_', '-'")
     parent = Path(parent)
     if is_run_dir(parent):
