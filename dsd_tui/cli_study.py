@@ -69,9 +69,10 @@ def sweep(profile, grid, seeds, overrides, address, out, gpus_per_task, num_cpus
         opts = sweep_mod.SweepOptions(address, gpus_per_task, 1.0, num_cpus, table_every)
         result = sweep_mod.run_sweep(sweep_dir, base, grid_values, ident, plans, opts,
                                      study=study.as_index_entry() if study else None)
-    except KeyboardInterrupt:
-        raise Interrupted("interrupted; run the same command again to resume the sweep"
-                          f"{f' in {sweep_dir}' if sweep_dir else ''}") from None
+    except KeyboardInterrupt as e:
+        by = f" by {e}" if str(e).startswith("SIG") else ""  # signals.SweepStopped names its signal
+        raise Interrupted(f"interrupted{by}; its ladders stopped resumably: run the same command again to resume the "
+                          f"sweep{f' in {sweep_dir}' if sweep_dir else ''}") from None
     if not result.ok:
         click.echo(f"dsd-tui: {len(result.failed)} ladder(s) did not finish: {', '.join(result.failed)}", err=True)
     return DONE if result.ok else FAILED

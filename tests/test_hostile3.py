@@ -473,3 +473,46 @@ def test_a_trailing_newline_does_not_pass_validation(tmp_path, monkeypatch, sett
     monkeypatch.chdir(tmp_path)
     one_line_exit_2(invoke_run("--set", setting), words)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- 6. sweeps interrupted
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT-in-background"])
+def test_a_signal_to_a_sweep_driver_stops_it_resumably_with_130(tmp_path, how):
+    import signal
+    import subprocess
+    import sys
+
+    from relhelp import env, wait_for
+
+    from dsd_tui.record.rundir import read_events
+    pytest.importorskip("ray")
+    out = tmp_path / "sweep"
+    long = [*ONE[1:], "prune.rungs=30", "train.epochs=20"]  # long enough to be stopped mid-way
+    args = ["sweep", "--grid", GRID, "--seeds", "0", "--out", str(out), "--table-every", "0", "--num-cpus", "1"]
+    for s in long:
+        args += ["--set", s]
+    background = how.endswith("background")
+    p = subprocess.Popen([sys.executable, "-m", "dsd_tui", *args], env=env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE,
+                         preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None)
+    try:
+        def a_rung_finished():
+            ladders = [d for d in out.glob("*") if (d / "events.jsonl").is_file()] if out.is_dir() else []
+            return ladders and any(e.type == "rung_finished" for e in read_events(ladders[0] / "events.jsonl"))
+        assert wait_for(a_rung_finished, timeout=240), "the ladder never finished a rung"
+        p.send_signal(signal.SIGINT if background else signal.SIGTERM)
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    import re
+    # Ray's own start-up log lines (timestamped) aside, the driver says one line
+    lines = [ln for ln in err.decode().strip().splitlines() if not re.match(r"\d{4}-\d\d-\d\d ", ln)]
+    assert p.returncode == 130, err
+    assert len(lines) == 1 and "run the same command again" in lines[0] and "Traceback" not in err.decode(), err
+    index = json.loads((out / "sweep.json").read_text())
+    assert [lad["status"] for lad in index["ladders"]] == ["interrupted"]
+    ladder = out / index["ladders"][0]["name"]
+    assert sweep_mod.next_step(ladder) == "resume"
+    assert (ladder / "state" / "latest.pt").is_file()

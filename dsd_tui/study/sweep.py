@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from dsd_tui import signals
 from dsd_tui.errors import UsageError
 from dsd_tui.record.rundir import (
     EVENTS,
@@ -233,7 +234,7 @@ def run_sweep(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderP
     check_address(opts.address)
     resource_plan.check_request(opts.gpus_per_task)
     refuse_foreign_folder(sweep_dir)  # before the lock file is made in it
-    with SweepLock(_made(sweep_dir)):  # one driver per folder: a second one is refused before it reads anything
+    with SweepLock(_made(sweep_dir)), signals.sweep_stops():  # one driver per folder; SIGINT/SIGTERM stop it
         return _run_locked(sweep_dir, base, grid, ident, plans, opts, out, study)
 
 
@@ -269,7 +270,14 @@ def _run_locked(sweep_dir, base, grid, ident, plans, opts, out, study) -> SweepR
               + (f", {busy} in use by another process, left alone)" if busy else ")"))
     idx.write_index(sweep_dir, index)
     if todo:
-        _dispatch(sweep_dir, index, todo, steps, opts, out)
+        try:
+            _dispatch(sweep_dir, index, todo, steps, opts, out)
+        except KeyboardInterrupt:  # SIGINT/SIGTERM (signals.sweep_stops): every unfinished ladder is resumable
+            for lad in index["ladders"]:
+                if lad["status"] in ("running", "pending") and lad["name"] in {p.name for p in todo}:
+                    lad["status"] = "interrupted"
+            idx.write_index(sweep_dir, index)
+            raise
     _say(out, sweep_table.table(sweep_dir, index))
     return _result(index, plans)
 
@@ -277,6 +285,8 @@ def _run_locked(sweep_dir, base, grid, ident, plans, opts, out, study) -> SweepR
 def _dispatch(sweep_dir, index, todo, steps, opts, out) -> None:
     ray = import_ray()
     started = connect(opts.address, opts.num_cpus)
+    stops = signals.sweep_stops()  # again after ray.init, which installs its own SIGTERM handler (an abort)
+    stops.__enter__()
     try:
         cpus, gpus, the_plan = task_resources(ray, opts, len(todo))
         _say(out, f"ray: {ray.cluster_resources().get('CPU', 0):g} CPUs, {ray.cluster_resources().get('GPU', 0):g} "
@@ -295,6 +305,7 @@ def _dispatch(sweep_dir, index, todo, steps, opts, out) -> None:
         idx.write_index(sweep_dir, index)
         _collect(ray, sweep_dir, index, pending, opts, out)
     finally:
+        stops.__exit__(None, None, None)
         if started:
             ray.shutdown()
 
