@@ -516,3 +516,125 @@ def test_a_signal_to_a_sweep_driver_stops_it_resumably_with_130(tmp_path, how):
     ladder = out / index["ladders"][0]["name"]
     assert sweep_mod.next_step(ladder) == "resume"
     assert (ladder / "state" / "latest.pt").is_file()
+
+
+# ---------------------------------------------------------------- 4. bounded reading
+
+def zip_bomb_checkpoint(path: Path, inflated: int = 256 << 20) -> None:
+    """A torch.save zip whose pickle entry is compressed: a few hundred KB on disk, `inflated` bytes read."""
+    import io
+    import zipfile
+
+    import torch
+    buf = io.BytesIO()
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    with zipfile.ZipFile(path, "w") as z:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith("data.pkl"):
+                data = data + b"\x00" * inflated  # padding after the pickle's STOP: unpickling reads it all
+                z.writestr(info.filename, data, compress_type=zipfile.ZIP_DEFLATED)
+            else:
+                z.writestr(info, data)
+
+
+def test_a_zip_bomb_teacher_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import resource
+    monkeypatch.chdir(tmp_path)
+    bomb = tmp_path / "teacher.pt"
+    zip_bomb_checkpoint(bomb)
+    assert bomb.stat().st_size < 2 << 20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    line = one_line_exit_2(invoke_run("--set", "distill.enabled=true", "--set", f"distill.teacher={bomb}"),
+                           "teacher.pt", "compressed", "refused before reading it")
+    assert "Traceback" not in line
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 128, f"reading the refused file grew the process by {grown_mb:.0f} MB"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["teacher.pt"]
+
+
+def test_a_zip_bomb_resume_state_is_refused_and_nothing_changes(tmp_path):
+    a = interrupted_run(tmp_path / "a")
+    zip_bomb_checkpoint(a / "state" / "latest.pt", 64 << 20)
+    before = snapshot_tree(a)
+    one_line_exit_2(CliRunner().invoke(main, ["resume", str(a)]), "latest.pt", "compressed")
+    assert snapshot_tree(a) == before
+
+
+def test_real_checkpoints_pass_the_size_check(tmp_path):
+    from dsd_tui.record.rundir import safe_torch_load
+    a = interrupted_run(tmp_path / "a")
+    for f in [*(a / "checkpoints").glob("*.pt"), a / "state" / "latest.pt"]:
+        assert isinstance(safe_torch_load(f), dict)
+
+
+def deep(n: int = 100_000) -> str:
+    return "[" * n + "]" * n
+
+
+def test_deeply_nested_json_is_one_line_for_every_reader(tmp_path):
+    from test_bad_input import fake_run
+    run = fake_run(tmp_path)
+    with open(run / "events.jsonl", "a") as f:
+        f.write('{"type": "log", "time": 1.0, "message": ' + deep() + "}\n")
+    for args in (["export", str(run)], ["compare", str(run), str(run)], ["resume", str(run)],
+                 ["watch", "--no-tui", str(run)]):
+        one_line_exit_2(CliRunner().invoke(main, args), "nested too deeply")
+    import dsd_tui
+    from dsd_tui.errors import UsageError
+    with pytest.raises(UsageError, match="nested too deeply"):
+        dsd_tui.load_summary(run)
+
+
+def test_a_deep_or_misshapen_sweep_index_or_summary_is_one_line(tmp_path):
+    out = tmp_path / "sweep"
+    ladder = one_ladder_sweep(out)
+    path = out / ladder.name
+    session = RunSession.at(path, ladder.profile)
+    session.stop_after_rung.set()
+    assert session.run() == "interrupted"
+    from dsd_tui.study import sweep_table
+    for bad in (deep(), "[1, 2]", '{"phases": 5}', '{"phases": [{"rungs": 3}]}', '{"phases": [5]}',
+                '{"phases": [], "profile": []}'):
+        (path / "summary.json").write_text(bad)
+        shown = sweep_table.table(out)  # the row without its numbers, no traceback
+        assert "criterion=magnitude" in shown and shown.endswith("1 ladders: 1 pending"), shown
+    from dsd_tui.record import resume_check
+    for bad in (deep(), '{"phases": [{"name": ["x"], "rungs": [{"rung": "1"}]}]}'):
+        (path / "summary.json").write_text(bad)
+        assert resume_check._summary_on_disk(path) is None or bad.startswith("{")
+        result = CliRunner().invoke(main, ["resume", str(path), "--no-tui"])
+        # the log is the truth: the first resume completes the ladder, the second says it already finished
+        assert result.exit_code in (0, 2) and (result.exception is None or isinstance(result.exception, SystemExit)), (
+            result.output)
+    (out / "sweep.json").write_text(deep())
+    for args in (["aggregate", str(out)], ["compare", str(out)], ["watch", "--once", str(out)]):
+        one_line_exit_2(CliRunner().invoke(main, args), "RecursionError")
+
+
+def test_a_huge_grid_is_refused_in_one_line_without_expanding_it(tmp_path):
+    import time
+    t0 = time.perf_counter()
+    values = ",".join(str(i) for i in range(1000))
+    result = CliRunner().invoke(main, ["sweep", "--grid", f"train.epochs={values}", "--grid",
+                                       f"train.dense_epochs={values}", "--dry-run", "--out", str(tmp_path / "s")])
+    one_line_exit_2(result, "1,000,000 ladders", "more than the 10,000")
+    assert time.perf_counter() - t0 < 10
+    assert not (tmp_path / "s").exists()
+    one_line_exit_2(CliRunner().invoke(main, ["sweep", "--seeds", ",".join(map(str, range(20000))), "--dry-run"]),
+                    "ladders")
+
+
+def test_long_ladder_names_are_bounded_and_kept_apart(tmp_path):
+    from dsd_tui.study.grid import MAX_NAME, ladder_name
+    settings = {f"train.key{i}": "v" * 40 for i in range(10)}
+    a = ladder_name(settings, 0)
+    b = ladder_name({**settings, "train.key9": "w" * 40}, 0)
+    assert len(a) <= MAX_NAME and len(b) <= MAX_NAME and a != b and a.endswith("__seed-0")
+    assert ladder_name({"prune.criterion": "magnitude"}, 1) == "prune.criterion-magnitude__seed-1"  # unchanged
+    keys = ["train.lr=0.001,0.002", "train.momentum=0.8,0.9", "train.weight_decay=0.0001,0.0002",
+            "prune.rate=0.1,0.2", "data.noise=0.1,0.2", "data.batch_size=32,64", "data.val_size=100,200",
+            "distill.temperature=2.0,4.0", "distill.alpha=0.5,0.7", "train.lr_gamma=0.1,0.2"]  # 10 keys, 1,024 ladders
+    names = [p.name for p in sweep_mod.plan_sweep(None, [], keys, "0", str(tmp_path / "s"))[4]]
+    assert len(names) == 1024 == len(set(names)) and max(map(len, names)) <= MAX_NAME

@@ -137,7 +137,9 @@ def atomic_torch_save(path: Path, obj) -> None:
 def safe_torch_load(path: Path, what: str = "checkpoint"):
     """torch.load(weights_only=True) with one clear line for anything unreadable or unsafe; a FIFO or a
     device (which torch.load would block on or read without end) is refused before it is opened."""
-    require_regular(Path(path), what)
+    st = require_regular(Path(path), what)
+    if st is not None:
+        check_declared_sizes(Path(path), st.st_size, what)
     try:
         return torch.load(Path(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -147,6 +149,29 @@ def safe_torch_load(path: Path, what: str = "checkpoint"):
         first = text.splitlines()[0].split(". ")[0][:100] if text else e.__class__.__name__
         raise RunDirError(f"{path}: not a readable {what} ({first}); it is corrupt, truncated or not a "
                           f"weights-only file") from None
+
+
+# torch.save writes its zip entries uncompressed, so what a real checkpoint declares inside adds up to about its
+# own size; a few MiB of slack covers the zip's headers and alignment padding (64 bytes per entry).
+ZIP_SLACK_BYTES = 4 << 20
+
+
+def check_declared_sizes(path: Path, size: int, what: str) -> None:
+    """Refuse, before anything is unpickled, a zip whose entries declare more bytes than the file holds: a
+    compressed entry (a 3.6 MB file whose pickle inflates to 2 GiB took 5 GB of memory) is no torch.save file.
+    A file that is not a zip (torch's legacy format, or garbage) is left to torch.load, which cannot inflate it."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return
+    declared = sum(i.file_size for i in infos)
+    packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+    if declared > size + ZIP_SLACK_BYTES or packed:
+        why = f"its entry {packed[0]} is compressed" if packed else f"its entries declare {declared} bytes"
+        raise RunDirError(f"{path}: not a readable {what} ({why}, in a file of {size} bytes; torch.save stores "
+                          f"entries as they are): refused before reading it; give a checkpoint written by dsd-tui")
 
 
 def new_run_dir(parent: Path, name: str, start: float | None = None) -> Path:
@@ -193,6 +218,8 @@ def parse_event_lines(chunk: bytes, first_line: int = 1) -> tuple[list[ev.Event]
             data = json.loads(raw)
         except ValueError:
             continue
+        except RecursionError:  # valid JSON nested thousands deep: no event is; one line, not a traceback
+            raise ev.BadEvent(f"line {n}: nested too deeply to be an event") from None
         if isinstance(data, dict):
             try:
                 out.append(ev.from_dict(data))

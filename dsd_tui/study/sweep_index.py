@@ -47,7 +47,7 @@ def read_index(path: Path) -> dict:
     except FileNotFoundError:
         raise UsageError(f"{path}: not a sweep directory (no {SWEEP}); give the folder `dsd-tui sweep` printed "
                          f"first") from None
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # RecursionError: JSON nested thousands deep
         raise UsageError(f"{path / SWEEP}: unreadable ({e.__class__.__name__}); it is written atomically, so "
                          f"something else changed it") from None
     if not isinstance(index, dict) or index.get("schema") != SCHEMA:
