@@ -638,3 +638,23 @@ def test_long_ladder_names_are_bounded_and_kept_apart(tmp_path):
             "distill.temperature=2.0,4.0", "distill.alpha=0.5,0.7", "train.lr_gamma=0.1,0.2"]  # 10 keys, 1,024 ladders
     names = [p.name for p in sweep_mod.plan_sweep(None, [], keys, "0", str(tmp_path / "s"))[4]]
     assert len(names) == 1024 == len(set(names)) and max(map(len, names)) <= MAX_NAME
+
+
+# ---------------------------------------------------------------- 9. the host's CPU kernels in the environment
+
+def test_the_environment_records_the_cpu_its_kernels_and_the_blas(tmp_path):
+    import subprocess
+    import sys
+
+    import torch
+    from relhelp import env, headless_run
+    run = headless_run(tmp_path / "runs", *ONE)
+    recorded = json.loads((run / "summary.json").read_text())["environment"]
+    assert recorded["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert isinstance(recorded["cpu"], str) and recorded["cpu"]
+    assert recorded["blas"] and recorded["blas"] in torch.__config__.show()
+    code = "import torch; from dsd_tui.core.environment import environment; " \
+           "print(environment(torch.device('cpu'), 1)['cpu_capability'])"
+    forced = subprocess.run([sys.executable, "-c", code], env={**env(), "ATEN_CPU_CAPABILITY": "default"},
+                            capture_output=True, text=True, timeout=120)
+    assert forced.stdout.strip() == "DEFAULT", forced.stderr  # what decides the CPU numerics is what is recorded
