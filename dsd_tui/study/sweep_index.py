@@ -166,30 +166,24 @@ def collect(paths) -> list[RunRef]:
         else:
             raise UsageError(f"{p}: neither a run directory (events.jsonl + profile.toml) nor a sweep directory "
                              f"({SWEEP}); give folders printed by `dsd-tui run` or `dsd-tui sweep`")
-    return once(runs)
-
-
-def once(runs: list[RunRef]) -> list[RunRef]:
-    """Each run directory once, at its first mention, however often it is named (`compare RUN RUN`, a sweep
-    and one of its ladders, a symlink to a run): counted twice it made n = 2 and a std of 0 out of one ladder."""
-    seen: set[str] = set()
-    out = []
-    for r in runs:
-        key = os.path.realpath(r.path)
-        if key not in seen:
-            seen.add(key)
-            out.append(r)
-    return out
+    return runs
 
 
 def group(runs: list[RunRef]) -> list[Group]:
     """Ladders of one sweep with equal settings form a group; a plain run is a group of its own."""
     groups: dict[tuple, Group] = {}
+    counted: dict[tuple, set] = {}
     for r in runs:
-        key = (r.sweep, setting_key(r.settings)) if r.sweep else (str(r.path), "")
+        key = (os.path.realpath(r.sweep), setting_key(r.settings)) if r.sweep else (os.path.realpath(r.path), "")
         if key not in groups:
             groups[key] = Group(label_for(r), r.settings, [])
-        groups[key].runs.append(r)
+            counted[key] = set()
+        # a run counts once in its group however often it is named (`compare RUN RUN`, `SWEEP SWEEP`, a symlink):
+        # counted twice it made n = 2 and a std of 0 out of one ladder. A sweep's ladder named on its own is
+        # still its own curve beside the sweep's (another group).
+        if os.path.realpath(r.path) not in counted[key]:
+            counted[key].add(os.path.realpath(r.path))
+            groups[key].runs.append(r)
     labels = [g.label for g in groups.values()]
     for g in groups.values():  # two sweeps with the same grid: keep their labels apart
         if labels.count(g.label) > 1:
