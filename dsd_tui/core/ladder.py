@@ -118,6 +118,7 @@ class Ladder:
         self.stop_after_rung = stop_after_rung or (lambda: False)
         self.resume = resume
         self.state: dict | None = None
+        self.run_id: str | None = None  # set when the run starts (record/run_identity.py)
         # (phase, layer names) on CSR kernels at the last rung; a log line says when they change
         self.csr_layers: tuple[str, list[str]] | None = None
 
