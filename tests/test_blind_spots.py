@@ -2,11 +2,8 @@
 its docstring, which passed every earlier test. docs/reliability.md lists them with the mutation table."""
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
-import torch.nn.functional as F
 from relhelp import metrics
 from stop_curves import records, typed
 
@@ -16,8 +13,8 @@ from dsd_tui.api import load_summary
 from dsd_tui.core.data import load_data
 from dsd_tui.core.models import build_model
 from dsd_tui.profile import StopSection
-from dsd_tui.record.rung import RungRecord
 from dsd_tui.record.rundir import safe_torch_load
+from dsd_tui.record.rung import RungRecord
 from dsd_tui.record.summary import best_rung
 from dsd_tui.runner import RunSession
 from dsd_tui.stops import criteria as stopping
