@@ -20,7 +20,7 @@ from dsd_tui.errors import UsageError
 # write over them from outside the run. Kept here, not imported, so that this module stays a leaf.
 RUN_OWNED = ("profile.toml", "events.jsonl", "summary.json")
 RUN_OWNED_DIRS = ("checkpoints", "state")
-SWEEP_OWNED = ("sweep.json", "profile.toml")
+SWEEP_OWNED = ("sweep.json", "profile.toml", "sweep.lock")
 # sweep.json and summary.json are read whole; no real one comes near this (a ladder's entry or a rung's
 # record is a few hundred bytes), so a bigger file is not one and is refused instead of filling memory.
 MAX_RECORD_BYTES = 64 << 20

@@ -663,3 +663,21 @@ def test_the_environment_records_the_cpu_its_kernels_and_the_blas(tmp_path):
     forced = subprocess.run([sys.executable, "-c", code], env={**env(), "ATEN_CPU_CAPABILITY": "default"},
                             capture_output=True, text=True, timeout=120)
     assert forced.stdout.strip() == "DEFAULT", forced.stderr  # what decides the CPU numerics is what is recorded
+
+
+def test_out_inside_another_runs_folders_is_refused(tmp_path):
+    from test_bad_input import fake_run
+    run = fake_run(tmp_path)
+    before = snapshot_tree(run)
+    for sub in ("checkpoints", "state", "state/deeper"):
+        one_line_exit_2(invoke_run("--out", str(run / sub)), "inside the run directory")
+    assert snapshot_tree(run) == before and not (run / "state" / "deeper").exists()
+
+
+def test_the_sweep_lock_file_cannot_be_overwritten_by_an_output(tmp_path):
+    from test_bad_input import fake_run
+    run = fake_run(tmp_path / "r")
+    out = tmp_path / "sweep"
+    one_ladder_sweep(out)
+    with SweepLock(out):
+        one_line_exit_2(CliRunner().invoke(main, ["export", str(run), "-o", str(out / "sweep.lock")]), "sweep.lock")

@@ -182,6 +182,9 @@ def new_run_dir(parent: Path, name: str, start: float | None = None) -> Path:
     if is_run_dir(parent):
         raise RunDirError(f"--out {parent}: this is a run directory, not a parent folder for runs; give the folder "
                           f"that holds runs (a run is never written into another)")
+    inside = next((up for up in Path(os.path.realpath(parent)).parents if is_run_dir(up)), None)
+    if inside is not None:  # e.g. RUN/checkpoints: the new run would land among another run's files
+        raise RunDirError(f"--out {parent}: is inside the run directory {inside}; give a folder outside any run")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
