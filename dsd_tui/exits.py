@@ -101,8 +101,8 @@ class ExitGroup(click.Group):
         try:
             return super().main(*args, **kwargs)
         except SystemExit as e:
-            # Click's answer to EPIPE on stdout: exit 1 after wrapping stdout in its PacifyFlushWrapper
-            if e.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            # Click's answer to EPIPE on stdout: exit 1 after wrapping stdout in its (_)PacifyFlushWrapper
+            if e.code == 1 and type(sys.stdout).__name__.lstrip("_") == "PacifyFlushWrapper":
                 raise SystemExit(DONE) from None
             raise
 
