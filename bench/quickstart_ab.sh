@@ -24,7 +24,7 @@ import json, sys
 from pathlib import Path
 
 # wall clock, locations, and what the two trees may declare differently (a new profile key, speed fields)
-WALL = {"seconds", "started", "finished", "run_dir", "time", "path", "environment", "profile", "peak_rss_mb",
+WALL = {"seconds", "seconds_this_process", "started", "finished", "run_dir", "time", "path", "environment", "profile", "peak_rss_mb",
         "gpu_peak_mb"}
 
 def strip(v):

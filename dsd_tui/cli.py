@@ -23,6 +23,8 @@ from dsd_tui.exits import EPILOG, ExitGroup, Interrupted, echo_all, fail, say, s
 @click.version_option(package_name="dsd-tui")
 def main():
     """Run and watch DSD² pruning ladders (sparse double descent, distillation, activation entropy)."""
+    from dsd_tui.terminal import degrade_unencodable
+    degrade_unencodable()  # LC_ALL=C: "δ" prints as "?" instead of ending the command
 
 
 @main.command()
@@ -134,9 +136,11 @@ def _run_tui(session, guard) -> str:
         from dsd_tui.tui.app import run_app
     except ImportError:  # an installation without the TUI's dependencies
         run_app = None
-    if run_app is None or not _is_terminal():
-        if run_app is not None:  # a pipe, a file or nohup: a full-screen app would only garble the output
-            say("dsd-tui: not a terminal, so running headless as with --no-tui", err=True)
+    from dsd_tui.terminal import no_fullscreen_reason
+    reason = no_fullscreen_reason()
+    if run_app is None or reason:
+        if run_app is not None:  # a pipe, a file, nohup or TERM=dumb: a full-screen app would only garble it
+            say(f"dsd-tui: {reason}, so running headless as with --no-tui", err=True)
         from dsd_tui.headless import HeadlessPrinter
         session.sink.sinks.append(HeadlessPrinter())
         return _run_headless(session, guard)
@@ -156,7 +160,7 @@ def _finish(status: str, session) -> None:
     if status == "failed":
         say(f"dsd-tui: the run failed: {session.error}", err=True)
     elif status == "interrupted":
-        say(f"dsd-tui: interrupted; continue with: dsd-tui resume {session.path}", err=True)
+        say(f"dsd-tui: the run was interrupted; continue it with: dsd-tui resume {session.path}", err=True)
 
 
 @main.command()
@@ -178,6 +182,11 @@ def watch(run_dir, once, no_tui):
         read_index(path)
     else:
         read_run_events(path)
+    from dsd_tui.terminal import no_fullscreen_reason
+    reason = no_fullscreen_reason()
+    if not text and reason and reason != "not a terminal":  # TERM=dumb: follow as text, as the headless view does
+        say(f"dsd-tui: {reason}, so following as text as with --no-tui", err=True)
+        text = no_tui = True
     if not text and not _is_terminal():
         flags = f"`dsd-tui watch --once {path}` (the state as text) or `--no-tui` (follow as text)"
         raise UsageError(f"watch needs a terminal (stdin and stdout); without one use {flags}"
@@ -214,18 +223,36 @@ def watch(run_dir, once, no_tui):
 @click.argument("run_dir")
 @click.option("-o", "output", metavar="FILE|DIR",
               help="Write to FILE instead of stdout (json, csv, layers-csv); the folder DIR (tensorboard: required; "
-                   "wandb: default the current folder).")
+                   "wandb: default the current folder); the model file (model, onnx: required).")
 @click.option("--format", type=RegistryChoice("dsd_tui.export.formats:EXPORT_FORMATS"), default="json",
               show_default=True)
-def export(run_dir, output, format):  # noqa: A002 - the name gives the variable DSD_TUI_EXPORT_FORMAT
+@click.option("--phase", type=click.Choice(["teacher", "student"]), default=None,
+              help="model, onnx: the phase whose rung is exported (default: the student where there is one).")
+@click.option("--rung", metavar="N|best|kept", default=None,
+              help="model, onnx: the rung: a number, best (best validation, the default) or kept (the rung the "
+                   "active stop criterion kept).")
+@click.option("--sparse", is_flag=True, help="model: store the pruned weights compactly (the file shrinks with the "
+                                             "sparsity; still torch.load(weights_only=True)).")
+@click.option("--time", "timing", is_flag=True, help="model, onnx: also print the dense and sparse file sizes and "
+                                                     "the CPU inference time, dense against CSR kernels.")
+def export(run_dir, output, format, phase, rung, sparse, timing):  # noqa: A002 - the name gives DSD_TUI_EXPORT_FORMAT
     """Print the run summary (JSON, or CSV with one row per phase and rung; layers-csv: one row per
-    phase, rung and prunable layer, with its size, kept weights and sparsity), or write the run's
-    scalars as TensorBoard event files or as a Weights & Biases run (offline unless WANDB_MODE says)."""
-    from dsd_tui.export.formats import EXPORT_FORMATS
+    phase, rung and prunable layer, with its size, kept weights and sparsity), write the run's
+    scalars as TensorBoard event files or as a Weights & Biases run (offline unless WANDB_MODE says),
+    or one rung's network as a model file (model: torch.load-able; onnx) with -o FILE."""
+    from dsd_tui.export.formats import EXPORT_FORMATS, RungOptions
     from dsd_tui.record.rundir import read_run_events, require_run_dir
+    fmt = EXPORT_FORMATS.get(format)
+    options = RungOptions(phase, rung, sparse, timing)
+    if not getattr(fmt, "rung_options", False) and options.given():
+        raise UsageError(f"{', '.join(options.given())}: only for a rung's network (--format model or onnx), not "
+                         f"--format {format}")
     path = require_run_dir(Path(run_dir), "export")
     events = read_run_events(path)  # an empty log that no process holds is one line, in every format
-    EXPORT_FORMATS.get(format).write(path, events, output)
+    if getattr(fmt, "rung_options", False):
+        fmt.write(path, events, output, options)
+    else:
+        fmt.write(path, events, output)
 
 
 @main.command()

@@ -144,7 +144,9 @@ def compare(paths, metric, tui, as_json):
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="RUN_OR_SWEEP...")
 @click.option("-o", "output", required=True, metavar="FILE", help="The figure: a .png, .svg or .pdf path.")
-def plot(paths, output):
+@click.option("--columns", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="Sized for a page's full width (2: 7 in, all panels) or one column (1: 3.5 in, accuracy only).")
+def plot(paths, output, columns):
     """Figures: accuracy and per-layer entropy vs sparsity (seed bands), accuracy vs cost per stop criterion.
     On a study's sweep: the study's figure (teacher beside student, one curve per setting) and its table of
     best accuracy and sparsity per setting (also written beside FILE as STEM.table.md)."""
@@ -159,9 +161,9 @@ def plot(paths, output):
         if study is not None:  # a sweep made from a study file: its figure and its table (STEM.table.md)
             from dsd_tui.study.study_figure import check_table_path, plot_study, table_path
             check_table_path(output_target(table_path(target), "-o (its table)"), "-o")
-            table = plot_study(groups, study, target)
+            table = plot_study(groups, study, target, columns)
         else:
-            plot_mod.plot(groups, target)
+            plot_mod.plot(groups, target, columns)
     except OSError as e:
         fail(f"-o {output}: cannot write ({e.strerror}); choose a writable path")
     echo_all(f"{output}\n")

@@ -496,7 +496,8 @@ def bundled_names() -> list[str]:
 
 
 def bundled_text(name: str) -> str:
-    return (bundled_folder() / f"{name}.toml").read_text()
+    # the bundled TOML is UTF-8 (δ, ², …) whatever the locale (LC_ALL=C would read it as ASCII)
+    return (bundled_folder() / f"{name}.toml").read_text(encoding="utf-8")
 
 
 def resolve_source(spec: str | None) -> tuple[str, str]:

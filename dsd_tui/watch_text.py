@@ -20,11 +20,20 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from dsd_tui.headless import HEADER, HeadlessPrinter, rung_row, safe_write
+from dsd_tui.headless import (
+    HEADER,
+    HeadlessPrinter,
+    compute_line,
+    run_compute_line,
+    run_time_line,
+    rung_row,
+    safe_write,
+)
 from dsd_tui.record.rundir import EVENTS, writer_alive
 from dsd_tui.record.summary import SummaryBuilder
 from dsd_tui.stops.criteria_table import comparison_rows, format_table
-from dsd_tui.stops.verdicts import describe
+from dsd_tui.stops.teacher_choice import choice_line
+from dsd_tui.stops.verdicts import describe, one_line
 from dsd_tui.tui.feed import EventFollower
 
 POLL_S = 1.0  # seconds between reads of events.jsonl while following
@@ -41,15 +50,21 @@ def state_text(b: SummaryBuilder, run_dir: Path) -> str:
              + (f" on {env.get('device_name', env.get('device'))}, torch {env.get('torch')}" if env else "")]
     for p in (b.phases[name] for name in b.planned_phases or list(b.phases) if name in b.phases):
         lines.append(f"-- {p.name} phase: {p.arch}, {p.prunable_weights or 0:,} prunable weights")
+        choice = choice_line(p.teacher, b.records("teacher"), b.stops) if p.name == "student" else None
+        if choice:
+            lines.append(f"   {choice}")
         lines.append(HEADER)
-        lines += [rung_row(p.name, r, best=r.rung == p.best_rung) for r in p.rungs]
+        for r in p.rungs:
+            lines.append(rung_row(p.name, r, best=r.rung == p.best_rung))
+            if r.macs is not None:
+                lines.append(compute_line(r))
         for st in b.stops:
             if st.phase == p.name:
                 tag = "STOP" if st.active else "shadow"
                 lines.append(f"  [{tag}] {st.criterion} fired at rung {st.rung} -> keep rung "
                              f"{st.selected_rung}: {st.reason}")
         if p.verdict is not None:
-            lines.append(describe(p.name, p.verdict))
+            lines += [f"   verdict: {one_line(p.name, p.verdict)}", describe(p.name, p.verdict)]
     if b.status == "running":
         cur = b.current
         if cur.phase:
@@ -65,9 +80,12 @@ def state_text(b: SummaryBuilder, run_dir: Path) -> str:
         if rows and s["status"] in ("completed", "stopped"):
             lines.append("-- stop criteria vs the ladder's best (trainings = rungs trained / full ladder)")
             lines.append(format_table(rows))
+            lines += run_compute_line(s)
         ending = {"failed": s.get("error", ""), "interrupted": s.get("interrupted", "")}.get(s["status"], "")
-        lines.append(f"run {s['status']}" + (f" in {s['seconds']:.1f} s" if s.get("seconds") else "")
-                     + (f": {ending}" if ending else ""))
+        if s["status"] in ("completed", "stopped"):
+            lines.append(run_time_line(s["status"], s.get("seconds") or 0.0, s.get("seconds_this_process")))
+        else:
+            lines.append(f"run {s['status']}" + (f": {ending}" if ending else ""))
     return "\n".join(lines)
 
 

@@ -14,7 +14,8 @@ SRC = str(Path(__file__).resolve().parents[1])
 # The embedded quickstart, shortened to a few seconds: both phases, 4 rungs each.
 QUICK = ["prune.rungs=3", "train.dense_epochs=6", "train.epochs=3", "model.hidden=[128, 128]"]
 # wall clock, locations, and the machine's memory figures (record/memory.py): not the same between two runs
-TIMING = {"seconds", "started", "finished", "run_dir", "time", "path", "peak_rss_mb", "gpu_peak_mb"}
+TIMING = {"seconds", "seconds_this_process", "started", "finished", "run_dir", "time", "path", "peak_rss_mb",
+          "gpu_peak_mb"}
 
 
 def sets(*overrides: str) -> list[str]:

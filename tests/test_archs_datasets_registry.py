@@ -165,6 +165,11 @@ def test_a_python_registered_network_and_data_set_run_a_real_ladder(tmp_path, re
     assert kept / total == pytest.approx(0.8 ** 2, abs=0.01)
     rung = summary["phases"][0]["rungs"][-1]
     assert sorted(rung["entropy"]) == ["act", "act2"]
+    # its MACs (issue 23): the conv's kept weights at each of its 8×8 output positions (3×3, padding 1), the
+    # Linears' once per sample
+    m = ck["masks"]
+    assert rung["macs"] == int(m["conv.weight"].sum()) * 64 + int(m["hidden.weight"].sum()) + int(m["out.weight"].sum())
+    assert rung["dense_macs"] == 4 * 9 * 64 + 4 * 64 * 16 + 16 * 10
     # its checkpoint as the teacher of a process where that network is not registered: one line
     out = tmp_path / "again"
     teacher = run_dir / "checkpoints" / "teacher-rung02.pt"

@@ -42,7 +42,7 @@ def test_a_stopped_run_says_so_and_an_interrupted_one_keeps_its_finished_phases(
     events = read_events(RECORDED)
     end = next(i for i, e in enumerate(events) if e.type == "run_finished")
     stopped = events[:end] + [ev.RunFinished(status="stopped", seconds=8.0)]
-    assert end_of_run_report(fold(stopped))[-1] == "run stopped in 8.0 s"
+    assert end_of_run_report(fold(stopped))[-1] == "run stopped in 8.0 s of training"
     teacher_done = next(i for i, e in enumerate(events) if e.type == "phase_finished")
     report = end_of_run_report(fold(events[:teacher_done + 3] + [ev.RunInterrupted(reason="quit (q)")]))
     assert report[1].startswith("-- teacher phase done: best validation rung 2")

@@ -27,7 +27,7 @@ def run(tmp_path_factory):
 
 def test_help_and_completion_list_the_registrys_formats():
     names = EXPORT_FORMATS.names()
-    assert names == ["csv", "json", "layers-csv", "tensorboard", "wandb"]
+    assert names == ["csv", "json", "layers-csv", "model", "onnx", "tensorboard", "wandb"]
     assert "[" + "|".join(names) + "]" in CliRunner().invoke(main, ["export", "--help"]).output
     env = {"_DSD_TUI_COMPLETE": "bash_complete", "COMP_WORDS": "dsd-tui export x --format ", "COMP_CWORD": "4"}
     result = CliRunner().invoke(main, [], env=env, prog_name="dsd-tui")

@@ -101,7 +101,9 @@ def test_the_layers_pane_marks_the_collapsed_layer_and_the_log_and_table_name_it
             ("features.0.weight", 4096, pytest.approx(1 - 0.06884765625), None),
             (COLLAPSING, 4096, 0.0, "collapsed"), ("classifier.weight", 640, pytest.approx(1 - 0.059375), None)]
         text = screen_text(app)
-        assert pane.border_title == "kept per layer (3): teacher r1 · 1 ✗/!"
+        r1 = summary["phases"][0]["rungs"][1]  # the inspector's title prices the rung (forward MACs, speed-up)
+        speedup = f"×{r1['dense_macs'] / r1['macs']:.3g}"
+        assert pane.border_title == f"kept per layer (3): teacher r1 · {r1['macs'] / 1e3:.3g} kMAC {speedup} · 1 ✗/!"
         assert "✗ features.2 " in text and "features.0 " in text and " 0%" in text
         assert any(f"[COLLAPSED] layer {COLLAPSING} collapsed" in line for line in app.query_one("#log").lines_written)
         regimes = [str(app.query_one("#table").get_row_at(i)[7]).strip() for i in range(2)]
@@ -121,9 +123,10 @@ def test_the_rung_inspector_shows_the_rung_under_the_cursor_then_follows_the_new
         await pilot.pause(0.2)
         assert [(r.name, r.kept, r.level) for r in pane.rows_shown] == [
             ("features.0.weight", 1.0, None), (COLLAPSING, 1.0, None), ("classifier.weight", 1.0, None)]
-        assert pane.border_title == "kept per layer (3): teacher r0 · cursor"
-        assert entropy.border_title == "entropy (bits, 2 layers): teacher r0 · cursor"
-        assert {k: v[-1] for k, v in entropy.layer_values.items()} == pytest.approx(dense["entropy"])
+        assert pane.border_title.startswith("kept per layer (3): teacher r0 · cursor · ")  # then its MACs
+        assert pane.border_title.endswith(" kMAC ×1")  # the dense rung: no speed-up
+        assert entropy.border_title == f"entropy 0–{entropy.top:.2f} bits: teacher r0 · cursor · 2 layers, one scale"
+        assert entropy.current == pytest.approx(dense["entropy"])
         await pilot.press("down")
         await pilot.pause(0.2)
         assert [r.level for r in pane.rows_shown] == [None, "collapsed", None]

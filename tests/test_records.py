@@ -12,7 +12,7 @@ from conftest import short_overrides
 
 from dsd_tui.cli import main
 from dsd_tui.record.rundir import EVENTS, read_events, rebuild_summary
-from dsd_tui.record.rung import MEASURED_KEYS, RungRecord
+from dsd_tui.record.rung import MACS_KEYS, MEASURED_KEYS, OVERLAP_KEYS, RungRecord
 from dsd_tui.record.summary import PhaseSummary, StopEntry, SummaryBuilder
 from dsd_tui.record.verdict import Verdict
 
@@ -28,11 +28,14 @@ def run(tmp_path_factory):
 
 def test_a_run_builds_each_rung_record_once_complete_and_in_the_files_key_order(run):
     events = read_events(run / EVENTS)
-    records = [e.record for e in events if e.type == "rung_finished"]
+    finished = [e for e in events if e.type == "rung_finished"]
+    records = [e.record for e in finished]
     assert records and all(isinstance(r, RungRecord) for r in records)
-    for r in records:  # nothing is added after the record is built: every field the ladder knows is set
+    for e, r in zip(finished, records):  # nothing is added after the record is built: every field is set
         assert r.seconds is not None and r.regime is not None and r.layer_sparsity
-        assert r.json_keys == MEASURED_KEYS + ("regime",)  # as read from the file
+        # as read from the file: the issue-23 compute keys come after the older ones (additive)
+        overlap = OVERLAP_KEYS if e.phase == "student" else ()
+        assert r.json_keys == MEASURED_KEYS + ("regime",) + MACS_KEYS + overlap
         with pytest.raises(dataclasses.FrozenInstanceError):
             r.regime = "patched"  # type: ignore[misc]
     summary = json.loads((run / "summary.json").read_text())
@@ -44,7 +47,9 @@ def test_a_run_builds_each_rung_record_once_complete_and_in_the_files_key_order(
             assert list(r) == ["rung", "sparsity", "remaining_weights", "train_acc", "train_acc_clean",
                                "train_loss", "val_acc", "val_acc_clean", "val_loss", "test_acc", "test_loss",
                                "entropy", "entropy_mean", "epochs", "learning_distance", "seconds",
-                               "layer_sparsity", "peak_rss_mb", "regime"]
+                               "layer_sparsity", "peak_rss_mb", "regime", "dense_macs", "macs", "train_macs",
+                               "cumulative_train_macs", *(["teacher_overlap", "layer_teacher_overlap"]
+                                                          if phase["name"] == "student" else [])]
     assert summary["stops"] and list(summary["stops"][0])[:7] == [
         "phase", "rung", "criterion", "reason", "selected_rung", "active", "action"]
     # the same numbers read back through the typed records, then written again: the same file

@@ -33,7 +33,8 @@ def test_sigint_sigterm_save_state_mark_interrupted_exit_130(sig, tmp_path):
     proc.send_signal(sig)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()
-    assert err.decode().strip().splitlines() == [f"dsd-tui: interrupted; continue with: dsd-tui resume {run}"]
+    assert err.decode().strip().splitlines() == [
+        f"dsd-tui: the run was interrupted; continue it with: dsd-tui resume {run}"]
     assert load_summary(run)["status"] == "interrupted"
     assert read_events(run / "events.jsonl")[-1].type == "run_interrupted"
     state = safe_torch_load(run / "state" / "latest.pt", "resume state")

@@ -168,6 +168,75 @@ def test_plot_writes_a_figure_of_the_summaries_numbers(sweep_dir, tmp_path, suff
     assert {p["criterion"] for p in drawn["cost"]} > {"full ladder"}, "fired criteria must be on the cost panel"
 
 
+def tick_boxes_overlap(fig) -> list[tuple[str, str]]:
+    """Pairs of neighbouring x tick labels whose drawn boxes touch, on every axes of the figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    out = []
+    for ax in fig.axes:
+        labels = [t for t in ax.get_xticklabels() if t.get_text()]
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        out += [(a.get_text(), b.get_text()) for (a, ba), (b, bb) in zip(zip(labels, boxes), zip(labels[1:], boxes[1:]))
+                if ba.x1 >= bb.x0]
+    return out
+
+
+@pytest.mark.parametrize("columns", [1, 2])
+def test_the_figure_reads_as_a_paper_figure(sweep_dir, tmp_path, columns):
+    """Teacher (IMP) and student (DSD²) in two colours, legends by setting, the title's n, both phases'
+    entropy, the dense baseline and the stops marked, and tick labels that never touch near 100%."""
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'dsd-tui[plot]')")
+    from dsd_tui.study import figures as plot_mod
+    groups = idx.group(idx.collect([sweep_dir]))
+    with plot_mod.paper_style():
+        fig, drawn = plot_mod.build(groups, columns)
+        assert tick_boxes_overlap(fig) == []
+    acc = fig.axes[0]
+    legend = [t.get_text() for t in acc.get_legend().get_texts()]
+    assert "teacher (IMP), noise=0.2" in legend and "student (DSD²), noise=0.4" in legend
+    assert "dense baseline (rung 0)" in legend and not any("seed" in t or "__" in t for t in legend)
+    assert acc.get_title() == "test accuracy (n = 2 seeds, band ± 1 std)"
+    colors = {line.get_label(): line.get_color() for line in acc.get_lines()}
+    assert colors["teacher (IMP), noise=0.2"] != colors["student (DSD²), noise=0.2"]
+    assert {s["phase"] for s in drawn["entropy"]} == {"teacher", "student"}
+    assert drawn["stops"] and all(m["kept_rung"] <= m["fired_rung"] for m in drawn["stops"])
+    if columns == 2:
+        assert [ax.get_title() for ax in fig.axes[2:]] == ["teacher (IMP): entropy per layer",
+                                                            "student (DSD²): entropy per layer"]
+
+
+@pytest.mark.parametrize("columns", [1, 2])
+def test_a_single_run_to_99_95_percent_has_ticks_that_never_touch_and_says_n_1(tmp_path_factory, columns):
+    """A real ladder that reaches 99.95% sparsity in four rungs (rate 0.85): every candidate tick is in range,
+    so only the thinning keeps "99.8%99.9%99.95%" apart."""
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'dsd-tui[plot]')")
+    from relhelp import headless_run
+
+    from dsd_tui.study import figures as plot_mod
+    run_dir = headless_run(tmp_path_factory.mktemp("steep"), "prune.rate=0.85", "prune.rungs=4",
+                           "train.dense_epochs=2", "train.epochs=1")
+    groups = idx.group(idx.collect([run_dir]))
+    with plot_mod.paper_style():
+        fig, drawn = plot_mod.build(groups, columns)
+        assert tick_boxes_overlap(fig) == []
+    assert max(drawn["accuracy"][0]["sparsity"]) > 0.9994
+    assert fig.axes[0].get_title() == "test accuracy (one run per setting, n = 1)"
+    assert fig.get_suptitle() == "digits, mlp, 40% noise"  # the setting, not the time-stamped folder
+
+
+def test_ticks_near_full_sparsity_are_thinned_to_the_width_and_a_single_run_says_n_1(tmp_path):
+    from dsd_tui.study.figures import seeds_text, spread, thinned_ticks, tick_label
+    narrow, wide = thinned_ticks(0.9995, 1.4), thinned_ticks(0.9995, 6.0)
+    assert len(narrow) < len(wide) and narrow[0] == 0.0
+    for ticks, width in ((narrow, 1.4), (wide, 6.0)):  # neighbours at least their labels' width apart
+        for a, b in zip(ticks, ticks[1:]):
+            gap_in = (spread(b) - spread(a)) / spread(0.9995) * width
+            assert gap_in > 0.055 * (len(tick_label(a)) + len(tick_label(b))) / 2
+    assert "99.95%" not in [tick_label(t) for t in narrow] or "99.9%" not in [tick_label(t) for t in narrow]
+    assert seeds_text([1, 1]) == "one run per setting, n = 1" and "band" not in seeds_text([1])
+
+
 def test_plot_refuses_an_unknown_format_and_writes_nothing(sweep_dir, tmp_path):
     result = CliRunner().invoke(main, ["plot", str(sweep_dir), "-o", str(tmp_path / "fig.jpeg")])
     assert result.exit_code == 2 and "use a .png, .svg or .pdf" in result.stderr

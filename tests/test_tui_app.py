@@ -6,7 +6,6 @@ import json
 import threading
 import time
 
-from textual.widgets import Sparkline
 from textual.widgets._toast import Toast
 from tui_support import (
     RECORDED,
@@ -80,15 +79,15 @@ def test_table_sparklines_and_plot_show_the_recorded_run(tmp_path):
         table = app.query_one("#table")
         assert table_cells(table) == summary_cells(summary)
         student = summary["phases"][1]["rungs"]
-        sparks = list(app.query(Sparkline))
-        assert [list(s.data) for s in sparks] == [[r["entropy"][k] for r in student]
-                                                  for k in ("features.1", "features.3")]
+        entropy = app.query_one("#entropy")
+        assert entropy.layer_values == {k: [r["entropy"][k] for r in student] for k in ("features.1", "features.3")}
+        assert entropy.top == max(h for p in summary["phases"] for r in p["rungs"] for h in r["entropy"].values())
         plot = app.query_one("#plot")
         assert {s.label: s.points for s in plot.series} == {
             f"{p['name']} {m}": tuple((r["rung"], r[f"{m}_acc"]) for r in p["rungs"])
             for p in summary["phases"] for m in ("test", "val")}
         text = screen_text(app)
-        assert "completed" in text and "rungs 10/10" in text
+        assert "completed" in text and "trained 10/10 rungs" in text
     run(check, app)
 
 
@@ -136,7 +135,7 @@ def test_keys_toggle_the_plot_export_show_help_and_quit(tmp_path):
         await pilot.press("m", "m", "m")
         assert [s.metric for s in plot.series] == ["entropy", "entropy"]
         assert plot.border_title.startswith("mean entropy")
-        await pilot.press("e")
+        await pilot.press("e", "s")
         exported = path.parent / EXPORT_NAME
         assert json.loads(exported.read_text()) == summary_of(path)
         assert await toast_shown(pilot, app, str(exported))
@@ -156,7 +155,7 @@ def test_an_export_that_cannot_be_written_says_so_and_leaves_nothing_behind(tmp_
     app, mon = monitor_app(events_path=path, clock=recorded_clock())
 
     async def check(pilot):
-        await pilot.press("e")
+        await pilot.press("e", "s")
         assert await toast_shown(pilot, app, "cannot write")
     run(check, app)
     assert sorted(p.name for p in path.parent.iterdir()) == before
@@ -168,7 +167,7 @@ def test_watch_follows_events_appended_to_the_file(tmp_path):
 
     async def check(pilot):
         table = app.query_one("#table")
-        assert table.row_count == 0 and "rungs 0/10" in screen_text(app)
+        assert table.row_count == 0 and "trained 0/10 rungs" in screen_text(app)
         with open(path, "a") as f:
             f.write("".join(RECORDED.read_text().splitlines(keepends=True)[3:]))
         assert await wait_for(pilot, lambda: table.row_count == 10, 5)

@@ -25,10 +25,10 @@ LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 class Pty:
     """A command on a pseudo-terminal of `size` (columns, rows); everything it writes is kept."""
 
-    def __init__(self, argv: list[str], cwd: Path, size=(100, 32)):
+    def __init__(self, argv: list[str], cwd: Path, size=(100, 32), term: str = "xterm-256color", env=None):
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(Path(__file__).parent.parent)}
+        env = {**os.environ, **(env or {}), "TERM": term, "PYTHONPATH": str(Path(__file__).parent.parent)}
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
                                      start_new_session=True)
         os.close(slave)

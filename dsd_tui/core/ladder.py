@@ -10,6 +10,7 @@ resumed run finds its place again, exactly: docs/reliability.md).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from dsd_tui.core import ladder_resume, learning_distance
+from dsd_tui.core import ladder_resume, learning_distance, macs
 from dsd_tui.core.criteria import CRITERIA, CutRequest, once, score_batch
 from dsd_tui.core.criteria import cut as criteria_cut
 from dsd_tui.core.data import Batcher, DataBundle, load_data
@@ -46,11 +47,11 @@ from dsd_tui.errors import RunFailed, UsageError
 from dsd_tui.paths import expand
 from dsd_tui.profile import Profile
 from dsd_tui.record import events as ev
-from dsd_tui.record import run_identity
+from dsd_tui.record import masks_file, overlap, run_identity
 from dsd_tui.record.layers import layer_sparsity, worsened
 from dsd_tui.record.memory import gpu_peak_mb, peak_rss_mb, reset_gpu_peak
 from dsd_tui.record.rundir import RUNG_START, RunDir, own_checkpoint, rung_of, safe_torch_load
-from dsd_tui.record.rung import RungRecord, diverged_record, measured_record, trained
+from dsd_tui.record.rung import RungRecord, compute_fields, diverged_record, measured_record, trained
 from dsd_tui.record.summary import best_rung, best_test_rung
 from dsd_tui.record.verdict import Verdict
 from dsd_tui.speed.modes import Speed
@@ -98,6 +99,15 @@ class PhaseRun:
     loss_fn: Callable | None = None  # None: cross-entropy; the student phase: the KD loss
     records: list[RungRecord] = field(default_factory=list)
     start: dict = field(default_factory=dict)  # the current rung's start weights (its learning distance)
+    positions: dict = field(default_factory=dict)  # prunable weight name -> output positions per sample (core/macs.py)
+    # A student's teacher: its forward MACs per sample (at its rung's kept weights) and whether its logits are
+    # computed once for the phase (cached: no augmentation) or once per student batch.
+    teacher_macs: int = 0
+    teacher_cached: bool = False
+
+    def forward_macs(self, dense: bool = False) -> int:
+        """Forward MACs per sample of the prunable layers: at the current masks, or with every weight kept."""
+        return macs.total_macs(self.positions, self.masks.sizes() if dense else self.masks.kept_by_layer())
 
     def cursor(self, rung: int, epoch: int = 0, rung_done: bool = True, stopped_early: bool = False) -> Cursor:
         return Cursor(self.name, rung, epoch, rung_done, self.phases_done, stopped_early=stopped_early)
@@ -119,6 +129,7 @@ class Ladder:
         self.resume = resume
         self.state: dict | None = None
         self.run_id: str | None = None  # set when the run starts (record/run_identity.py)
+        self.teacher_macs = 0  # the student's teacher's forward MACs per sample (load_teacher)
         # (phase, layer names) on CSR kernels at the last rung; a log line says when they change
         self.csr_layers: tuple[str, list[str]] | None = None
 
@@ -179,11 +190,13 @@ class Ladder:
                 outcome = self.run_phase(phase, cursor if resume_here else None, cursor.phases_done)
                 cursor = Cursor(phase=phase, phases_done=cursor.phases_done + (phase,))
                 if outcome == "interrupted":
-                    return self._interrupted("stopped by request after the rung finished")
+                    return self._interrupted(f"stopped by request after the rung finished; resume with "
+                                             f"`dsd-tui resume {self.rundir.path}`")
                 stopped |= outcome == "stopped"
         except Interrupted:
             self.saver.flush()  # the last epoch end is on disk before we say "resumable"
-            return self._interrupted("interrupted; resume with `dsd-tui resume`")
+            return self._interrupted(f"stopped at the end of a batch with its state saved; resume with "
+                                     f"`dsd-tui resume {self.rundir.path}`")
         finally:
             self.saver.close()
         status: ev.RunStatus = "stopped" if stopped else "completed"
@@ -236,15 +249,19 @@ class Ladder:
         model = self.speed.place(build_model(arch, p.model, self.data.input_shape, self.data.num_classes),
                                  self.device)
         masks = Masks(model)
+        positions = macs.output_positions(
+            lambda: build_model(arch, p.model, self.data.input_shape, self.data.num_classes), masks.params,
+            self.data.input_shape)
         self.train_forward = self.speed.forward_of(model)  # masks and state dict stay on `model`
         gen = torch.Generator(device=self.device).manual_seed(p.run.seed * 7919 + PHASE_SEED[phase])
         rewind_state = RETRAIN_MODES.get(p.prune.retrain).initial_rewind_state(p.prune, model)
-        ph = PhaseRun(phase, arch, model, masks, gen, rewind_state, phases_done)
+        ph = PhaseRun(phase, arch, model, masks, gen, rewind_state, phases_done, positions=positions)
         teacher_info = None
         if phase == "student":
             teacher, teacher_info = self.load_teacher(cursor)
             teacher_info["student_init"] = init_from
             ph.loss_fn = self.kd_loss_fn(teacher)
+            ph.teacher_macs, ph.teacher_cached = self.teacher_macs, not self.data.augment
         return ph, teacher_info
 
     def student_init(self, arch: str) -> str:
@@ -397,8 +414,35 @@ class Ladder:
             layer_sparsity=layer_sparsity(ph.masks.kept_by_layer(), ph.masks.sizes()),
             peak_rss_mb=peak_rss_mb(),  # the process's peak so far (record/memory.py)
             gpu_peak_mb=gpu_peak_mb(self.device) if self.device.type == "cuda" else None,
-            regime=label)
+            regime=label, compute=self.compute(ph, rung, self.rung_epochs(rung)))
         return record, entropy_counts
+
+    def compute(self, ph: PhaseRun, rung: int, epochs: int) -> dict:
+        """The rung's MACs fields (core/macs.py; counting rules in docs/design.md "Compute"): its forward MACs
+        per sample, dense and kept; its training MACs: 3 × forward × samples seen in `epochs`, plus a student's
+        teacher forwards as run (once per sample for the phase when cached, charged to its first rung, rung 0,
+        also after a resume; else once per sample seen); and for a student, its overlap with the teacher's
+        kept set at this rung (from the teacher's masks file). Gradient scoring and the measuring passes are
+        not in train_macs."""
+        kept = ph.forward_macs()
+        samples = epochs * len(self.data.train)
+        teacher = 0
+        if ph.teacher_macs:
+            teacher = ph.teacher_macs * (len(self.data.train) if rung == 0 else 0) if ph.teacher_cached else \
+                ph.teacher_macs * samples
+        train = macs.TRAIN_FACTOR * kept * samples + teacher
+        return compute_fields(ph.forward_macs(dense=True), kept, train, [r for r in ph.records if r.rung < rung],
+                              self.teacher_overlap(ph, rung))
+
+    def teacher_overlap(self, ph: PhaseRun, rung: int) -> tuple[float | None, dict] | None:
+        """(IoU, per-layer IoU) of a student rung's masks with the teacher's at the same rung; None for the
+        teacher phase; (None, {}) when the teacher has no masks file of that rung."""
+        if ph.name != "student":
+            return None
+        path = self.rundir.masks_path("teacher", rung)
+        if not path.is_file():
+            return None, {}
+        return overlap.iou(ph.masks.masks, masks_file.load_masks(path))
 
     def note_csr_layers(self, phase: str, rung: int, layers: list[str]) -> None:
         """A log line when the layers on CSR kernels change (a layer fell under the density threshold)."""
@@ -417,9 +461,19 @@ class Ladder:
             "state_dict": {k: v.detach().cpu() for k, v in ph.model.state_dict().items()},
             "masks": ph.masks.state(), "phase": ph.name, "rung": rung, "arch": ph.arch,
             "num_classes": self.data.num_classes, "entropy_counts": entropy_counts, run_identity.RUN_ID: self.run_id})
+            "masks": ph.masks.state(), "phase": ph.name, "rung": rung, **self.arch_facts(ph.arch),
+            "entropy_counts": entropy_counts})
+        self.rundir.save_masks(ph.name, rung, masks_file.packed(ph.name, rung, ph.masks.masks))
         self.emit(ev.RungFinished(phase=ph.name, rung=rung, record=record))
         for c in worsened(previous, record.layer_sparsity, ph.masks.sizes()):
             self.emit(ev.LayerCollapse(phase=ph.name, rung=rung, **c))
+
+    def arch_facts(self, arch: str) -> dict:
+        """What rebuilds a checkpoint's network without the run (export/rung_model.py reads these keys):
+        the registry name, the build's arguments (the profile's [model] section as a plain dict), one
+        sample's shape and the class count."""
+        return {"arch": arch, "arch_args": dataclasses.asdict(self.p.model),
+                "input_shape": [int(d) for d in self.data.input_shape], "num_classes": self.data.num_classes}
 
     def save_rung_end(self, ph: PhaseRun, rung: int, stopped_early: bool = False) -> None:
         """The resume state at a finished rung, on disk before the next rung starts."""
@@ -431,7 +485,8 @@ class Ladder:
         "next-rung") restore the last good rung's weights under this rung's mask and go on."""
         phase, masks = ph.name, ph.masks
         record = diverged_record(rung, masks.kept(), masks.total(), epoch,
-                                 layer_sparsity(masks.kept_by_layer(), masks.sizes()))
+                                 layer_sparsity(masks.kept_by_layer(), masks.sizes()),
+                                 compute=self.compute(ph, rung, epoch))
         self.emit(ev.Warning(message=f"{phase} rung {rung} diverged at epoch {epoch}: the loss is NaN/Inf"))
         self.emit(ev.RungFinished(phase=phase, rung=rung, record=record))
         good = [r.rung for r in trained(ph.records)]
@@ -451,7 +506,7 @@ class Ladder:
         """Report every criterion that fires at this rung; True when the phase's active one did."""
         cfg = self.p.stop
         active_name = cfg.active if phase == "teacher" else cfg.active_student
-        plan = Plan.from_profile(self.p.prune, self.p.train)
+        plan = self.plan(phase)
         fired_active = False
         for f in criteria.newly_fired(records, cfg):
             active = f.criterion == active_name
@@ -463,11 +518,16 @@ class Ladder:
         return fired_active
 
     # ------------------------------------------------------------------ pieces
+    def plan(self, phase: str) -> Plan:
+        """The phase's ladder as configured, with what its training MACs need (stops/outcome.py)."""
+        teacher = self.teacher_macs if phase == "student" and self.data.augment else 0  # per batch: not cached
+        return Plan.from_profile(self.p.prune, self.p.train, len(self.data.train), teacher)
+
     def verdict(self, phase: str, records: list[RungRecord]) -> Verdict | None:
         teacher = None
         if phase == "student":  # the teacher's verdict (an empty one when it has none: the student's says so)
             teacher = verdicts.phase_verdict(self.rundir.builder.records("teacher"), len(self.data.test)) or Verdict()
-        return verdicts.phase_verdict(records, len(self.data.test), teacher)
+        return verdicts.phase_verdict(records, len(self.data.test), teacher, self.plan(phase))
 
     def load_teacher(self, cursor: Cursor | None):
         p = self.p
@@ -490,6 +550,7 @@ class Ladder:
         if own:  # one of this run's checkpoints: its identity, phase and rung are checked against the log
             run_identity.check_checkpoint(path, ck, self.run_id, "teacher", rung_of(path.name))
         arch = ck.get("arch", p.model.arch)
+        self.teacher_macs = self.kept_macs(model, ck, arch)
         model = self.speed.place(model, self.device).eval()
         for q in model.parameters():
             q.requires_grad_(False)
@@ -502,6 +563,17 @@ class Ladder:
         if rec is not None and info["source"] != "path":
             info.update(test_acc=rec.test_acc, val_acc=rec.val_acc, sparsity=rec.sparsity)
         return model, info
+
+    def kept_macs(self, model: nn.Module, ck: dict, arch: str) -> int:
+        """A loaded network's forward MACs per sample at its checkpoint's masks (a checkpoint without masks:
+        its nonzero weights)."""
+        params = Masks(model).params
+        saved = ck.get("masks") if isinstance(ck.get("masks"), dict) else {}
+        kept = {n: int(torch.count_nonzero(saved[n] if n in saved else p)) for n, p in params.items()}
+        positions = macs.output_positions(
+            lambda: build_model(arch, self.p.model, self.data.input_shape, self.data.num_classes), params,
+            self.data.input_shape)
+        return macs.total_macs(positions, kept)
 
     def kd_loss_fn(self, teacher: nn.Module):
         T, alpha = self.p.distill.temperature, self.p.distill.alpha

@@ -69,20 +69,23 @@ def collapse_text(e) -> str:
 
 
 def layer_rows(summary: dict) -> list[dict]:
-    """One row per phase, rung and prunable layer: the long form of every record's `layer_sparsity`."""
+    """One row per phase, rung and prunable layer: the long form of every record's `layer_sparsity` (and, on
+    student rungs, `layer_teacher_overlap`: the layer's kept-set IoU with the teacher's, record/overlap.py)."""
     rows = []
     for p in (PhaseSummary.from_json(p) for p in summary.get("phases", [])):
         sizes = p.layer_weights or {}
         for r in p.rungs:
+            overlaps = r.layer_teacher_overlap or {}
             for name, s in (r.layer_sparsity or {}).items():
                 size = sizes.get(name)
                 rows.append({"phase": p.name, "rung": r.rung, "layer": name, "weights": size,
                              "kept": "" if size is None or s is None else kept_count(s, size), "sparsity": s,
-                             "level": "" if size is None or s is None else grade(kept_count(s, size), size) or ""})
+                             "level": "" if size is None or s is None else grade(kept_count(s, size), size) or "",
+                             "teacher_overlap": overlaps.get(name)})
     return rows
 
 
-LAYER_FIELDS = ["phase", "rung", "layer", "weights", "kept", "sparsity", "level"]
+LAYER_FIELDS = ["phase", "rung", "layer", "weights", "kept", "sparsity", "level", "teacher_overlap"]
 
 
 def layers_csv(summary: dict) -> str:

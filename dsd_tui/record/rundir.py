@@ -39,6 +39,13 @@ STATE_DIR = "state"  # the resume state and what a resumed rung needs
 FOLDERS = (CHECKPOINTS, STATE_DIR)  # made when a run starts
 STATE = f"{STATE_DIR}/latest.pt"  # the resume state (core/ladder_resume.py)
 RUNG_START = f"{STATE_DIR}/rung-start.pt"  # the current rung's start weights (its learning distance)
+EXPORTS = "exports"  # model files the monitor's `e` key writes (export/run_exports.py); made when first needed
+MASKS_DIR = "masks"  # every rung's bit-packed masks, kept whatever run.keep_checkpoints deletes (record/masks_file.py)
+
+
+def masks_name(phase: str, rung: int) -> str:
+    """A rung's masks file, relative to the run directory: the one place its name is made."""
+    return f"{MASKS_DIR}/{phase}-rung{rung:02d}.masks.pt"
 
 
 def checkpoint_name(phase: str, rung: int) -> str:
@@ -50,6 +57,11 @@ def rung_of(name: str) -> int | None:
     """The rung a checkpoint's file name says (`teacher-rung07.pt` -> 7), None for another name."""
     m = re.fullmatch(r"(?:teacher|student)-rung(\d+)\.pt", Path(name).name)
     return int(m.group(1)) if m else None
+
+
+def export_name(phase: str, rung: int, sparse: bool, copy: int = 1) -> str:
+    """A rung's model file under exports/, relative to the run directory; `copy` > 1 when earlier ones exist."""
+    return f"{EXPORTS}/{phase}-rung{rung:02d}{'-sparse' if sparse else ''}{f'-{copy}' if copy > 1 else ''}.pt"
 
 
 def own_checkpoint(name: str) -> str:
@@ -377,11 +389,20 @@ class RunDir:
     def save_checkpoint(self, phase: str, rung: int, obj) -> None:
         self.save_torch(checkpoint_name(phase, rung), obj)
 
+    def masks_path(self, phase: str, rung: int) -> Path:
+        return self.path / masks_name(phase, rung)
+
+    def save_masks(self, phase: str, rung: int, obj) -> None:
+        """The rung's packed masks (record/masks_file.py); the folder is made here, so a run started before
+        masks files existed gets it when it resumes."""
+        (self.path / MASKS_DIR).mkdir(exist_ok=True)
+        self.save_torch(masks_name(phase, rung), obj)
+
 
 def clean_own_temp(path: Path) -> None:
     """Remove the temporary files a process killed mid-write left in the run's folders: only names of the
-    exact rule above (`is_own_temp`), only in the run directory, checkpoints/ and state/."""
-    for folder in (path, *(path / sub for sub in FOLDERS)):
+    exact rule above (`is_own_temp`), only in the run directory and its own folders."""
+    for folder in (path, *(path / sub for sub in (*FOLDERS, MASKS_DIR, EXPORTS))):
         try:
             entries = list(os.scandir(folder))
         except OSError:

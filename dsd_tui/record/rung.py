@@ -49,6 +49,18 @@ class RungRecord(JsonRecord):
     peak_rss_mb: float | None = None  # MiB: the process's peak resident set size up to this rung's end
     #                                   (ru_maxrss: a high-water mark since the process started; record/memory.py)
     gpu_peak_mb: float | None = None  # MiB: this rung's peak of torch.cuda allocations (CUDA runs only)
+    # Compute (core/macs.py): multiply-accumulates of the prunable Conv2d/Linear weights, per sample forward
+    # (dense: every weight kept); train_macs: what the rung's training computed (3 × macs × samples seen, plus a
+    # student's teacher forwards as run); cumulative_train_macs: the phase's rungs so far. None: a run from
+    # before these fields (or an earlier rung's is unknown, for the cumulative count).
+    dense_macs: int | None = None
+    macs: int | None = None
+    train_macs: int | None = None
+    cumulative_train_macs: int | None = None
+    # Student rungs only (record/overlap.py): IoU of the kept set with the teacher's at the same rung, overall and
+    # per prunable weight name; None when the teacher has no such rung.
+    teacher_overlap: float | None = None
+    layer_teacher_overlap: dict | None = None
     # The JSON keys, in order, of a record read from disk (None: built here, the canonical keys), and the
     # values of keys this version does not know: a record read back is written out unchanged.
     json_keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
@@ -58,10 +70,26 @@ class RungRecord(JsonRecord):
 
     def canonical_keys(self) -> tuple[str, ...]:
         if self.diverged:
-            return DIVERGED_KEYS
+            return DIVERGED_KEYS + self.compute_keys()
         cuda = ("gpu_peak_mb",) if self.gpu_peak_mb is not None else ()
         regime = ("regime",) if self.regime is not None else ()
-        return MEASURED_KEYS + cuda + regime
+        return MEASURED_KEYS + cuda + regime + self.compute_keys()
+
+    def compute_keys(self) -> tuple[str, ...]:
+        """The additive keys (issue 23), after the older ones: MACs when counted, the overlap on student rungs."""
+        macs = MACS_KEYS if self.dense_macs is not None else ()
+        overlap = OVERLAP_KEYS if self.layer_teacher_overlap is not None else ()
+        return macs + overlap
+
+    def speedup(self) -> float | None:
+        """Theoretical speed-up of this rung's forward pass: dense_macs / macs (ShrinkBench)."""
+        return self.dense_macs / self.macs if self.dense_macs and self.macs else None
+
+    def compression(self) -> float | None:
+        """Compression ratio of the prunable weights: all / kept (ShrinkBench)."""
+        if self.sparsity is None or self.sparsity >= 1.0:
+            return None
+        return 1.0 / (1.0 - self.sparsity)
 
     @classmethod
     def _placeholder(cls, name: str):
@@ -72,6 +100,8 @@ class RungRecord(JsonRecord):
 
 MEASURED_KEYS = ("rung", "sparsity", "remaining_weights", *METRICS, "entropy", "entropy_mean", "epochs",
                  "learning_distance", "seconds", "layer_sparsity", "peak_rss_mb")
+MACS_KEYS = ("dense_macs", "macs", "train_macs", "cumulative_train_macs")
+OVERLAP_KEYS = ("teacher_overlap", "layer_teacher_overlap")
 DIVERGED_KEYS = ("rung", "sparsity", "remaining_weights", "diverged", "diverged_epoch", "epochs", "entropy",
                  "entropy_mean", "learning_distance", *METRICS, "layer_sparsity")
 
@@ -79,9 +109,10 @@ DIVERGED_KEYS = ("rung", "sparsity", "remaining_weights", "diverged", "diverged_
 def measured_record(rung: int, kept: int, total: int, train: dict, val: dict, test: dict, entropy: dict,
                     entropy_mean: float | None, epochs: int, learning_distance: float | None, *, seconds: float,
                     layer_sparsity: dict, peak_rss_mb: float | None, gpu_peak_mb: float | None,
-                    regime: str) -> RungRecord:
+                    regime: str, compute: dict | None = None) -> RungRecord:
     """The record of a trained rung from its measuring pass (`train`/`val`/`test`: acc, acc_clean, loss), its
-    learning distance (None when the rung's start weights are unknown), time, memory and regime."""
+    learning distance (None when the rung's start weights are unknown), time, memory and regime; `compute`:
+    the MACs and overlap fields (`compute_fields`)."""
     return RungRecord(
         rung=rung, sparsity=1.0 - kept / total, remaining_weights=kept,
         train_acc=train["acc"], train_acc_clean=train["acc_clean"], train_loss=train["loss"],
@@ -89,14 +120,28 @@ def measured_record(rung: int, kept: int, total: int, train: dict, val: dict, te
         test_acc=test["acc"], test_loss=test["loss"],
         entropy=entropy, entropy_mean=entropy_mean, epochs=epochs, learning_distance=learning_distance,
         seconds=seconds, layer_sparsity=layer_sparsity, peak_rss_mb=peak_rss_mb, gpu_peak_mb=gpu_peak_mb,
-        regime=regime)
+        regime=regime, **(compute or {}))
 
 
-def diverged_record(rung: int, kept: int, total: int, epoch: int, layer_sparsity: dict) -> RungRecord:
-    """The record of a rung whose loss became NaN/Inf in `epoch`: no metrics."""
+def compute_fields(dense_macs: int, macs: int, train_macs: int, earlier: list[RungRecord],
+                   overlap: tuple[float | None, dict] | None = None) -> dict:
+    """The compute fields of a rung record: cumulative_train_macs adds the `earlier` rungs' of the phase (None
+    when one of them has none: a run resumed from before these fields); `overlap` (student rungs): the
+    teacher_overlap and its per-layer dict (record/overlap.py `iou`)."""
+    before = [r.train_macs for r in earlier]
+    out = {"dense_macs": int(dense_macs), "macs": int(macs), "train_macs": int(train_macs),
+           "cumulative_train_macs": None if None in before else int(sum(before)) + int(train_macs)}
+    if overlap is not None:
+        out.update(teacher_overlap=overlap[0], layer_teacher_overlap=overlap[1])
+    return out
+
+
+def diverged_record(rung: int, kept: int, total: int, epoch: int, layer_sparsity: dict,
+                    compute: dict | None = None) -> RungRecord:
+    """The record of a rung whose loss became NaN/Inf in `epoch`: no metrics (its MACs when `compute`)."""
     return RungRecord(rung=rung, sparsity=1.0 - kept / total, remaining_weights=kept, diverged=True,
                       diverged_epoch=epoch, epochs=epoch, entropy={}, entropy_mean=None, learning_distance=None,
-                      layer_sparsity=layer_sparsity)
+                      layer_sparsity=layer_sparsity, **(compute or {}))
 
 
 def trained(records: list[RungRecord]) -> list[RungRecord]:

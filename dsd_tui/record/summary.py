@@ -143,7 +143,11 @@ class SummaryBuilder:
         self.planned_rungs = 0
         self.started: float | None = None
         self.finished: float | None = None
-        self.seconds = 0.0
+        self.seconds = 0.0  # training wall time over every process that ran the run (summary.json "seconds")
+        self.seconds_this_process: float | None = None  # the last process's share, once the run finished
+        self.prior_seconds = 0.0  # wall time of the processes before the current one (first event to last)
+        self.process_started: float | None = None  # the current process's run_started time
+        self.last_time: float | None = None  # the newest event's time
         self.phases: dict[str, PhaseSummary] = {}
         self.stops: list[StopEntry] = []
         self.layer_collapse: list[dict] = []  # layer_collapse events, one per (phase, layer, level)
@@ -153,6 +157,12 @@ class SummaryBuilder:
 
     # ------------------------------------------------------------ folding
     def consume(self, e: ev.Event) -> None:
+        if e.type == "run_started" and self.process_started is not None and self.last_time is not None:
+            # a resume: the previous process ran from its run_started to its last event (its interruption)
+            self.prior_seconds += max(0.0, self.last_time - self.process_started)
+        if e.type == "run_started":
+            self.process_started = e.time
+        self.last_time = e.time
         handler = getattr(self, f"_on_{e.type}", None)
         if handler is not None:
             handler(e)
@@ -215,7 +225,19 @@ class SummaryBuilder:
     def _on_run_finished(self, e: ev.RunFinished) -> None:
         self.status = e.status
         self.finished = e.time
-        self.seconds = e.seconds
+        self.seconds_this_process = e.seconds
+        self.seconds = self.prior_seconds + e.seconds
+
+    def elapsed(self, now: float) -> float:
+        """Training wall time so far over every process (seconds): the earlier processes' spans plus the
+        current one's, up to `now` while it runs, up to its end once it ended. What the header shows, and
+        what summary.json's `seconds` says once the run finished."""
+        if self.status in ev.FINISHED:
+            return self.seconds
+        if self.process_started is None:
+            return 0.0
+        end = self.finished if self.status != "running" and self.finished else now
+        return self.prior_seconds + max(0.0, end - self.process_started)
 
     def _on_run_failed(self, e: ev.RunFailed) -> None:
         self.status = "failed"
@@ -249,6 +271,7 @@ class SummaryBuilder:
             "started": self.started,
             "finished": self.finished,
             "seconds": self.seconds,
+            **({"seconds_this_process": self.seconds_this_process} if self.seconds_this_process is not None else {}),
             "profile": self.profile,
             "environment": self.environment,
             **({"data": self.data} if self.data is not None else {}),

@@ -33,6 +33,10 @@ class Verdict(JsonRecord):
     sdd_reason: str | None = None
     teacher_sdd: bool | None = None  # student phase only: did its teacher show sparse double descent
     dodged: bool | None = None  # student phase only: the teacher showed it and the student does not
+    # Training MACs (core/macs.py): what the phase's ladder trained, and the whole ladder as configured
+    # (stops/outcome.py Plan.full_train_macs: untrained rungs estimated); None for runs from before them.
+    train_macs: int | None = None
+    train_macs_full: int | None = None
     json_keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 

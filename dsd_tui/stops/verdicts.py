@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import math
 
+from dsd_tui.record.compute_text import saving_text
 from dsd_tui.record.rung import RungRecord
 from dsd_tui.record.verdict import Verdict
+from dsd_tui.stops.outcome import Plan
 
 MIN_MARGIN_POINTS = 1.0
 SDD_RULE = "dip at a pruned rung and recovery >= noise margin (2*sqrt(2) binomial s.e. of one rung's test acc)"
@@ -46,9 +48,10 @@ def _pick(records: list[RungRecord], better) -> RungRecord:
 
 
 def phase_verdict(records: list[RungRecord], n_test: int | None = None,
-                  teacher: Verdict | None = None) -> Verdict | None:
+                  teacher: Verdict | None = None, plan: Plan | None = None) -> Verdict | None:
     """The verdict of one phase (None: no rung has a test accuracy). `teacher`: the teacher phase's verdict,
-    given for the student (an empty Verdict() when the teacher has none)."""
+    given for the student (an empty Verdict() when the teacher has none); `plan`: the phase's ladder as
+    configured, for the training MACs of the whole ladder (the saving of a phase that stopped early)."""
     rs = [r for r in records if r.test_acc is not None]
     if not rs:
         return None
@@ -74,6 +77,8 @@ def phase_verdict(records: list[RungRecord], n_test: int | None = None,
         sdd_reason=_reason(dip.rung > dense.rung, recovery, margin),
         teacher_sdd=teacher_sdd,
         dodged=(teacher_sdd and not sdd) if teacher is not None else None,
+        train_macs=records[-1].cumulative_train_macs,
+        train_macs_full=plan.full_train_macs(records) if plan is not None else None,
     )
 
 
@@ -100,4 +105,35 @@ def describe(phase: str, v: Verdict | None) -> str:
             text += "; dodged by the student: n/a (the teacher shows none)"
         else:
             text += f"; dodged by the student: {'yes' if v.dodged else 'no, it shows it too'}"
+    macs = saving_text(v.train_macs, v.train_macs_full)
+    if macs:
+        text += f"\n    compute: {macs} against the whole ladder as configured"
     return text
+
+
+def sparsity_text(s: float | None) -> str:
+    """A sparsity as a percentage with the digits that tell rungs apart near 100% (99.4%, 99.95%)."""
+    if s is None:
+        return "n/a"
+    pct = 100.0 * s
+    return f"{pct:.2f}%" if pct >= 99.5 else f"{pct:.1f}%"
+
+
+def one_line(phase: str, v: Verdict | None) -> str:
+    """"teacher: sparse double descent: dip …": the verdict in one line, for the monitor's banner and the
+    headless view (the rule and the numbers behind it: `describe`)."""
+    return f"{phase}: {verdict_text(v)}"
+
+
+def verdict_text(v: Verdict | None) -> str:
+    if v is None:  # no rung with a test accuracy, or a run recorded before verdicts existed
+        return "no verdict recorded"
+    shape = (f"dip {v.dip_points:.1f} pts at {sparsity_text(v.dip_sparsity)}, peak {v.peak_test_acc:.3f} at "
+             f"{sparsity_text(v.peak_sparsity)}")
+    if v.dodged is None:  # the teacher phase
+        return f"sparse double descent: {shape}" if v.sdd else f"no sparse double descent ({v.sdd_reason})"
+    if v.sdd:
+        return f"sparse double descent {'too' if v.teacher_sdd else '(the teacher shows none)'}: {shape}"
+    if v.teacher_sdd:
+        return "no double descent; dodged the teacher's dip"
+    return "no double descent (nor had the teacher one to dodge)"

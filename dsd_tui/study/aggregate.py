@@ -5,7 +5,10 @@ Aggregated per setting and phase: every numeric field of the rung records (entro
 `verdict` (booleans as the fraction true, strings as counts), and per stop criterion the fraction
 of seeds where it fired, with the numbers of its firing and its cost in epochs (all epochs of the
 phase trained up to and including the rung it fired at; the phase's own `cost_epochs` is the whole
-ladder's). std is the sample standard deviation
+ladder's; in training MACs, `train_macs_spent` against `train_macs_full` and their `train_macs_saving`,
+the fraction saved). Per rung also the overlap of the seeds' kept sets (`seed_overlap`, mean ± std over pairs
+of seeds, beside `seed_overlap_random`, the chance baseline: study/seed_overlap.py). std is the sample
+standard deviation
 (n − 1); with one seed it is 0. Only finished runs (completed or stopped) count.
 """
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from dsd_tui.record.rung import RungRecord
 from dsd_tui.record.summary import PhaseSummary, StopEntry
 from dsd_tui.study import sweep_index as idx
+from dsd_tui.study.seed_overlap import rung_overlaps
 
 FIRST = ["sparsity", "remaining_weights", "train_acc", "train_acc_clean", "train_loss", "val_acc", "val_acc_clean",
          "val_loss", "test_acc", "test_loss", "entropy_mean", "epochs", "seconds"]
@@ -71,7 +75,7 @@ def best_record(phase: PhaseSummary) -> RungRecord | None:
 
 # ---------------------------------------------------------------- one group
 
-def aggregate_rungs(phases: list[PhaseSummary]) -> list[dict]:
+def aggregate_rungs(phases: list[PhaseSummary], run_dirs: list[Path] | None = None) -> list[dict]:
     by_rung: dict[int, list[dict]] = {}
     for p in phases:
         for r in p.rungs:
@@ -80,7 +84,11 @@ def aggregate_rungs(phases: list[PhaseSummary]) -> list[dict]:
     for rung in sorted(by_rung):
         recs = by_rung[rung]
         names = sorted({k for m in recs for k in m}, key=_metric_order)
-        out.append({"rung": rung, "n": len(recs), "metrics": {k: stats(m.get(k) for m in recs) for k in names}})
+        metrics = {k: stats(m.get(k) for m in recs) for k in names}
+        pairs, chance = rung_overlaps(run_dirs, phases[0].name, rung) if run_dirs and phases else ([], [])
+        if pairs:
+            metrics.update(seed_overlap=stats(pairs), seed_overlap_random=stats(chance))
+        out.append({"rung": rung, "n": len(recs), "metrics": metrics})
     return out
 
 
@@ -113,6 +121,9 @@ def aggregate_stops(name: str, phases: list[PhaseSummary], summaries: list[dict]
                 entry = {k: v for k, v in stop.to_json().items() if _number(v)}
                 # the engine records the cost with the firing (`epochs_trained`); older runs lack it
                 entry["cost_epochs"] = stop.details.get("epochs_trained", cost_epochs(p, stop.rung))
+                spent, full = stop.details.get("train_macs_spent"), stop.details.get("train_macs_full")
+                if _number(spent) and _number(full) and full:
+                    entry["train_macs_saving"] = 1.0 - spent / full
                 fired.setdefault(stop.criterion, []).append(entry)
     out = {}
     for crit in sorted(fired):
@@ -123,18 +134,21 @@ def aggregate_stops(name: str, phases: list[PhaseSummary], summaries: list[dict]
     return out
 
 
-def aggregate_phase(name: str, summaries: list[dict]) -> dict | None:
-    pairs = [(phase_of(s, name), s) for s in summaries]
-    pairs = [(p, s) for p, s in pairs if p is not None and p.rungs]
-    if not pairs:
+def aggregate_phase(name: str, summaries: list[dict], run_dirs: list[Path] | None = None) -> dict | None:
+    dirs = run_dirs or [None] * len(summaries)
+    triples = [(phase_of(s, name), s, d) for s, d in zip(summaries, dirs)]
+    triples = [(p, s, d) for p, s, d in triples if p is not None and p.rungs]
+    if not triples:
         return None
+    pairs = [(p, s) for p, s, _ in triples]
     phases = [p for p, _ in pairs]
+    found = [Path(d) for _, _, d in triples if d is not None]
     bests = [best_record(p) for p in phases]
     best = {k: stats(getattr(b, k) for b in bests if b is not None)
             for k in ("test_acc", "val_acc", "sparsity", "entropy_mean")}
     best["rung"] = stats(p.best_rung for p in phases)
     full_cost = stats(cost_epochs(p, max(r.rung for r in p.rungs)) for p in phases)
-    return {"n": len(phases), "cost_epochs": full_cost, "rungs": aggregate_rungs(phases), "best": best,
+    return {"n": len(phases), "cost_epochs": full_cost, "rungs": aggregate_rungs(phases, found), "best": best,
             "verdict": aggregate_verdicts(phases), "stops": aggregate_stops(name, phases, [s for _, s in pairs])}
 
 
@@ -145,7 +159,8 @@ def aggregate_group(group: idx.Group) -> dict:
     names = []
     for s in summaries:
         names += [p["name"] for p in s.get("phases", []) if p["name"] not in names]
-    phases = {n: agg for n in names if (agg := aggregate_phase(n, summaries)) is not None}
+    dirs = [Path(r.path) for r in finished]
+    phases = {n: agg for n in names if (agg := aggregate_phase(n, summaries, dirs)) is not None}
     return {"label": group.label, "settings": group.settings, "seeds": [r.seed for r in finished],
             "runs": [str(r.path) for r in finished],
             "excluded": [{"run": str(r.path), "status": r.status} for r in others],

@@ -100,7 +100,10 @@ def stops_lines(groups: list[idx.Group]) -> list[str]:
             agg = aggregate_phase(phase, summaries)
             for crit, st in (agg or {}).get("stops", {}).items():
                 acc = st.get("selected_test_acc", {}).get("mean")
+                saving = st.get("train_macs_saving", {})
                 lines.append(f"{g.label} {phase}: {crit} fired in {st['fired_n']}/{st['n']} at rung "
                              f"{st['rung']['mean']:.1f} after {st['cost_epochs']['mean']:.0f} epochs"
-                             + ("" if acc is None else f", kept test acc {acc:.3f}"))
+                             + ("" if acc is None else f", kept test acc {acc:.3f}")
+                             + ("" if saving.get("mean") is None else
+                                f", saving {cell(saving, True)}% of the full ladder's training MACs"))
     return lines

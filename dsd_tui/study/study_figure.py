@@ -100,7 +100,7 @@ def check_table_path(path: Path, option: str) -> None:
                          f"nothing was written: move that file, or choose another figure name")
 
 
-def plot_study(groups: list[idx.Group], study: dict, path: Path) -> dict:
+def plot_study(groups: list[idx.Group], study: dict, path: Path, columns: int = 2) -> dict:
     """Draw the study's figure into `path` and its table beside it (`table_path`); returns what was drawn."""
     path = Path(path)
     Figure = figures.figure_class(path)
@@ -112,23 +112,30 @@ def plot_study(groups: list[idx.Group], study: dict, path: Path) -> dict:
     if not any(s["mean"] for s in series):
         raise UsageError(f"study {study.get('name')}: no finished rung has the metric {metric!r}; fix [plot] metric")
     colors = figures.palette([g.label for g in groups])
-    fig = Figure(figsize=(13, 5), layout="constrained")
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, phase in zip(axes, PHASES):
-        for ser in [s for s in series if s["phase"] == phase]:
-            x = [figures.spread(s) for s in ser["sparsity"]]
-            c = colors[ser["group"]]
-            ax.plot(x, ser["mean"], "-", color=c, marker=".", label=f"{ser['group']} (n={ser['n']})")
-            if ser["n"] > 1:
-                figures.band(ax, x, ser, c, 0.18)
-        figures.sparsity_axis(ax, series)
-        ax.set_title(f"{phase}{' (vanilla)' if phase == 'teacher' else ' (DSD²)'}")
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc="best")
-    axes[0].set_ylabel(f"{metric} (band: ± 1 std over seeds)")
-    fig.suptitle(study.get("plot", {}).get("title") or f"study {study.get('name', '')}")
-    image = figures.rendered(fig, path)
+    fig = Figure(figsize=(7.0, 3.2) if columns == 2 else (3.5, 5.0), layout="constrained")
+    with figures.paper_style():
+        axes = fig.subplots(1, 2, sharey=True) if columns == 2 else fig.subplots(2, 1, sharex=True)
+        fig.get_layout_engine().execute(fig)  # the axes' widths, for the ticks that fit them
+        for ax, phase in zip(axes, PHASES):
+            for ser in [s for s in series if s["phase"] == phase]:
+                x = [figures.spread(s) for s in ser["sparsity"]]
+                c = colors[ser["group"]]
+                ax.plot(x, ser["mean"], "-", color=c, marker=".", markersize=3, linewidth=1.1,
+                        label=f"{ser['group']} (n={ser['n']})")
+                if ser["n"] > 1:
+                    figures.band(ax, x, ser, c, 0.15)
+            figures.sparsity_axis(ax, series)
+            ax.set_title(figures.PHASE_NAME[phase])
+            ax.grid(alpha=0.3, linewidth=0.5)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(loc="best")
+        ylabel = f"{metric} ({figures.seeds_text([ser['n'] for ser in series])})"
+        axes[0].set_ylabel(ylabel)
+        if columns == 1:  # stacked with a shared x-axis: one axis label, below; each panel its own y label
+            axes[0].set_xlabel("")
+            axes[1].set_ylabel(ylabel)
+        fig.suptitle(study.get("plot", {}).get("title") or f"study {study.get('name', '')}")
+        image = figures.rendered(fig, path)
     rows = table_rows(groups)
     table = table_markdown(rows)
     atomic_write_bytes(path, image)

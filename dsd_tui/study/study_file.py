@@ -93,8 +93,8 @@ def load(spec: str) -> Study:
     """A study by bundled name or path; every problem is one UsageError line."""
     path = Path(spec)
     if spec in bundled_names() and not path.is_file():
-        text, source, name, base_dir = (bundled_folder() / f"{spec}.toml").read_text(), f"{spec} (bundled study)", \
-            spec, None
+        text = (bundled_folder() / f"{spec}.toml").read_text(encoding="utf-8")  # whatever the locale
+        source, name, base_dir = f"{spec} (bundled study)", spec, None
     else:
         try:
             text = read_text(path, "study")

@@ -11,9 +11,13 @@ import time
 from dataclasses import dataclass
 
 from dsd_tui.record import events as ev
+from dsd_tui.record.compute_text import si, speedup_text
 from dsd_tui.record.layers import collapse_text, grade, kept_count
 from dsd_tui.record.summary import StopEntry, SummaryBuilder
 from dsd_tui.speed.modes import modes_note
+from dsd_tui.stops.teacher_choice import choice_line
+from dsd_tui.stops.verdicts import one_line, verdict_text
+from dsd_tui.wording import phases_text, rung_count
 
 PHASE_MODES = ("both", "teacher", "student")
 METRICS = ("test+val", "test", "val", "train", "entropy")
@@ -134,7 +138,7 @@ def entropy_phase(b: SummaryBuilder, phase_mode: str) -> str | None:
 
 def entropy_by_layer(b: SummaryBuilder, phase: str | None, upto: int | None = None) -> dict[str, list[float]]:
     """Layer name → its mean entropy (bits) at each finished rung of `phase`, in rung order (up to rung
-    `upto` included, when given: the rung inspector's view)."""
+    `upto` included, when given)."""
     out: dict[str, list[float]] = {}
     for r in b.records(phase) if phase else []:
         if upto is not None and r.rung > upto:
@@ -143,6 +147,26 @@ def entropy_by_layer(b: SummaryBuilder, phase: str | None, upto: int | None = No
             if h is not None:
                 out.setdefault(layer, []).append(h)
     return out
+
+
+def entropy_by_rung(b: SummaryBuilder, phase: str | None) -> dict[str, list[float | None]]:
+    """Layer name → its mean entropy (bits) at rung 0, 1, … of `phase` (index = rung; None where a rung has
+    no value): the sparklines' x-axis is the plot's rung axis."""
+    records = b.records(phase) if phase else []
+    if not records:
+        return {}
+    last = max(r.rung for r in records)
+    out: dict[str, list[float | None]] = {}
+    for r in records:
+        for layer, h in (r.entropy or {}).items():
+            out.setdefault(layer, [None] * (last + 1))[r.rung] = h
+    return out
+
+
+def entropy_top(b: SummaryBuilder) -> float:
+    """The shared scale's top: the largest layer entropy (bits) recorded in any phase of the run."""
+    values = [h for p in phase_names(b) for r in b.records(p) for h in (r.entropy or {}).values() if h is not None]
+    return max(values, default=0.0)
 
 
 # ------------------------------------------------------------------ layers (per-layer sparsity)
@@ -196,6 +220,7 @@ class Progress:
     elapsed: float  # seconds
     eta: float | None  # seconds left; None until a rung has finished, and once the run has ended
     resources: str = ""  # CPU: torch threads; CUDA: memory now (live only), last rung's peak, utilisation
+    compute: str = ""  # the run's training MACs so far and the newest rung's speed-up ("" before MACs were recorded)
 
 
 def progress(b: SummaryBuilder, now: float | None = None, gpu: dict | None = None) -> Progress:
@@ -206,7 +231,7 @@ def progress(b: SummaryBuilder, now: float | None = None, gpu: dict | None = Non
     phases = phase_names(b)
     done = sum(len(b.records(p)) for p in phases)
     end = b.finished if b.status != "running" else None
-    elapsed = ((end or now) - b.started) if b.started else 0.0
+    elapsed = b.elapsed(now)  # over every process of a resumed run: what summary.json's seconds will say
     env = b.environment
     return Progress(
         name=b.name or "-", profile=profile_label(b.profile),
@@ -214,7 +239,28 @@ def progress(b: SummaryBuilder, now: float | None = None, gpu: dict | None = Non
         phase=str(cur.phase or "-"), rung=int(cur.rung or 0), rungs=b.planned_rungs,
         epoch=int(cur.epoch or 0), epochs=int(cur.epochs or 0), rungs_done=done,
         rungs_total=per_phase * len(phases), elapsed=max(0.0, elapsed),
-        eta=None if end else eta_seconds(b), resources=resources(b, gpu))
+        eta=None if end else eta_seconds(b), resources=resources(b, gpu), compute=compute_summary(b))
+
+
+def compute_summary(b: SummaryBuilder) -> str:
+    """"train 3.56 GMAC · fwd ×1.95": the run's cumulative training MACs (every phase's so far) and the
+    theoretical forward speed-up of the newest finished rung (core/macs.py); "" for a run without MACs."""
+    newest = [b.records(p)[-1] for p in phase_names(b) if b.records(p)]
+    if not newest or any(r.cumulative_train_macs is None for r in newest):
+        return ""
+    current = next((r for p, r in zip([p for p in phase_names(b) if b.records(p)], newest)
+                    if p == b.current.phase), newest[-1])
+    return (f"train {si(sum(r.cumulative_train_macs for r in newest))} · "
+            f"fwd {speedup_text(current.speedup())}")
+
+
+def rung_compute(b: SummaryBuilder, phase: str | None, rung: int | None) -> str:
+    """The inspected rung's price for the layer pane's title: forward MACs per sample and speed-up."""
+    record = next((r for r in b.records(phase) if r.rung == rung), None) if phase else None
+    if record is None or record.macs is None:
+        return ""
+    overlap = "" if record.teacher_overlap is None else f" · IoU(teacher) {record.teacher_overlap:.2f}"
+    return f"{si(record.macs)} {speedup_text(record.speedup())}{overlap}"
 
 
 def resources(b: SummaryBuilder, gpu: dict | None = None) -> str:
@@ -278,6 +324,28 @@ def duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
+# ------------------------------------------------------------------ verdicts
+def teacher_choice(b: SummaryBuilder) -> str | None:
+    """Which teacher rung the student distils from and by what rule (None before the student phase)."""
+    student = b.phases.get("student")
+    return choice_line(student.teacher if student else None, b.records("teacher"), b.stops)
+
+
+def verdict_lines(b: SummaryBuilder) -> list[str]:
+    """What the monitor keeps on screen once phases end: each finished phase's verdict in one line, and the
+    teacher the student got (between the two, in the order they happen)."""
+    lines = []
+    for name in phase_names(b):
+        p = b.phases.get(name)
+        if name == "student":
+            choice = teacher_choice(b)
+            if choice:
+                lines.append(choice)
+        if p is not None and p.finished:
+            lines.append(one_line(name, p.verdict))
+    return lines
+
+
 # ------------------------------------------------------------------ stops and log
 def active_stops(b: SummaryBuilder) -> list[StopEntry]:
     return [s for s in b.stops if s.active]
@@ -302,14 +370,16 @@ def stop_text(s: StopEntry) -> str:
     return f"{stop_headline(s)}. {s.reason}"
 
 
-def log_line(e: ev.Event) -> tuple[str, str] | None:
-    """(severity, text) for the log pane, or None for events too frequent to log (epochs)."""
+def log_line(e: ev.Event, b: SummaryBuilder | None = None) -> tuple[str, str] | None:
+    """(severity, text) for the log pane, or None for events too frequent to log (epochs). `b`: the summary
+    with `e` folded in (the teacher choice and the verdicts read the rungs before them)."""
     if isinstance(e, ev.RunStarted):
-        return "info", f"run {e.name} {'resumed' if e.resumed else 'started'}: {len(e.phases)} phase(s) × " \
-                       f"{e.rungs + 1} rungs, {e.run_dir}{modes_note(e.environment)}"
+        return "info", f"run {e.name} {'resumed' if e.resumed else 'started'}: {phases_text(len(e.phases))} of " \
+                       f"{rung_count(e.rungs)}; {e.run_dir}{modes_note(e.environment)}"
     if isinstance(e, ev.PhaseStarted):
-        extra = f", teacher: {e.teacher.get('source')} rung {e.teacher.get('rung')}" if e.teacher else ""
-        return "info", f"{e.phase} phase: {e.arch}, {e.prunable_weights:,} prunable weights{extra}"
+        choice = choice_line(e.teacher, b.records("teacher") if b else [], b.stops if b else [])
+        return "info", f"{e.phase} phase: {e.arch}, {e.prunable_weights:,} prunable weights" + \
+                       (f"; {choice}" if choice else "")
     if isinstance(e, ev.RungFinished):
         r = e.record
         acc = "n/a" if r.test_acc is None else f"{r.test_acc:.3f}"
@@ -321,9 +391,11 @@ def log_line(e: ev.Event) -> tuple[str, str] | None:
     if isinstance(e, ev.LayerCollapse):
         return ("error" if e.level == "collapsed" else "warning"), f"[{e.level.upper()}] {collapse_text(e)}"
     if isinstance(e, ev.PhaseFinished):
-        return "info", f"{e.phase} phase done: best rung {e.best_rung}, {e.rungs_trained} rungs trained"
+        return "alert", f"{e.phase} phase done ({e.rungs_trained} rungs trained, best validation rung " \
+                        f"{e.best_rung}); verdict: {verdict_text(e.verdict)}"
     if isinstance(e, ev.RunFinished):
-        return "info", f"run {e.status} in {duration(e.seconds)}"
+        total = b.seconds if b is not None else e.seconds
+        return "info", f"run {e.status} in {duration(total)} of training"
     if isinstance(e, ev.RunFailed):
         return "error", f"run failed: {e.error}"
     if isinstance(e, ev.RunInterrupted):

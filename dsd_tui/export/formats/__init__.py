@@ -11,6 +11,6 @@ from dsd_tui.registry import Registry
 
 EXPORT_FORMATS = Registry("export format", package=__name__)
 
-from dsd_tui.export.formats._base import ExportFormat, write_text  # noqa: E402 - after EXPORT_FORMATS
+from dsd_tui.export.formats._base import ExportFormat, RungOptions, write_text  # noqa: E402 - after EXPORT_FORMATS
 
-__all__ = ["EXPORT_FORMATS", "ExportFormat", "write_text"]
+__all__ = ["EXPORT_FORMATS", "ExportFormat", "RungOptions", "write_text"]

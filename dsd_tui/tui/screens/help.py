@@ -12,7 +12,7 @@ HELP = """\
 
 [b]s[/b]  stop after the current rung (the run is saved; resume it with `dsd-tui resume RUN_DIR`)
 [b]q[/b]  quit: training stops at the next batch, the run is marked interrupted and can be resumed
-[b]e[/b]  export the summary now, to RUN_DIR/export-summary.json
+[b]e[/b]  export: s summary, m the network of the rung in view, c compact
 [b]p[/b]  plot: teacher and student, teacher only, student only
 [b]m[/b]  plot: test+val accuracy, test, val, train accuracy, mean entropy
 [b]↑ ↓[/b] rung inspector: the layer panes show the rung under the table's cursor (the newest again on the last row)

@@ -32,11 +32,12 @@ from textual.worker import Worker, WorkerState
 
 from dsd_tui.core.device_stats import gpu_now
 from dsd_tui.record import events as ev
-from dsd_tui.record.rundir import EVENTS, atomic_write_text, read_events, writer_alive
+from dsd_tui.record.rundir import EVENTS, EXPORTS, atomic_write_text, read_events, writer_alive
 from dsd_tui.record.summary import SummaryBuilder
 from dsd_tui.tui import view
 from dsd_tui.tui.feed import EventFollower, EventInbox
 from dsd_tui.tui.messages import EventsArrived
+from dsd_tui.tui.screens.export_choices import ExportChoices
 from dsd_tui.tui.screens.stop_reasons import StopReasons
 from dsd_tui.tui.widgets.entropy_pane import EntropyPane
 from dsd_tui.tui.widgets.event_log import EventLog
@@ -46,6 +47,7 @@ from dsd_tui.tui.widgets.layers_pane import LayersPane
 from dsd_tui.tui.widgets.run_header import RunHeader
 from dsd_tui.tui.widgets.run_progress import RunProgress
 from dsd_tui.tui.widgets.stop_banner import StopBanner
+from dsd_tui.tui.widgets.verdict_banner import VerdictBanner
 
 REDRAW_HZ = 2  # at most this many redraws a second, however fast events arrive (the clock ticks with it)
 LIVE_HZ = 1  # the same, while the run is live in this process: every wake-up of the UI takes the GIL
@@ -53,6 +55,7 @@ FOLLOW_SECONDS = 0.5  # watch mode: how often events.jsonl is read for new lines
 ALIVE_SECONDS = 2.0  # watch mode: how often it checks that a running run's process still holds it open
 EXPORT_NAME = "export-summary.json"
 WIDE = (100, 32)  # columns, rows: from this size on the layers pane and the entropy pane are both shown
+NARROW = 80  # columns: below this the panes stack, each the terminal's width, and the pane area scrolls
 TOAST_SECONDS = 6  # alerts stay in the banner and the log; their toasts leave the plot soon
 
 
@@ -129,20 +132,23 @@ class MonitorScreen(Screen):
         yield RunHeader(id="header")
         yield RunProgress(id="progress")
         yield StopBanner(id="banner")
-        with Horizontal(id="top"):
-            yield LadderTable(id="table")
-            with Vertical(id="side"):
-                yield LayersPane(id="layers")
-                yield EntropyPane(id="entropy")
-        with Horizontal(id="bottom"):
-            yield LadderPlot(id="plot")
-            yield EventLog(id="log")
+        yield VerdictBanner(id="verdicts")
+        with Vertical(id="panes"):  # below NARROW columns the panes stack and this scrolls (app.tcss)
+            with Horizontal(id="top"):
+                yield LadderTable(id="table")
+                with Vertical(id="side"):
+                    yield LayersPane(id="layers")
+                    yield EntropyPane(id="entropy")
+            with Horizontal(id="bottom"):
+                yield LadderPlot(id="plot")
+                yield EventLog(id="log")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#log").border_title = "log" if self.mode == "live" else "log · watch (read-only)"
         self.query_one("#table").border_title = "ladder"
         self.query_one("#banner", StopBanner).display = False
+        self.query_one("#verdicts", VerdictBanner).display = False
         self._layout_for(self.size.width, self.size.height)
         self.set_interval(1.0 / (LIVE_HZ if self.mode == "live" else REDRAW_HZ), self._on_timer)
         # Catch up from the file first: a resumed run's earlier rungs, or a watched run's history.
@@ -196,7 +202,7 @@ class MonitorScreen(Screen):
             return
         for e in events:
             self.builder.consume(e)
-            line = view.log_line(e)
+            line = view.log_line(e, self.builder)
             if line is not None:
                 self._log_pending.append(line)
             if isinstance(e, ev.StopFired) and e.active:
@@ -260,6 +266,7 @@ class MonitorScreen(Screen):
             self.query_one("#log", EventLog).add_all(self._log_pending)
             self._log_pending = []
         self.query_one("#banner", StopBanner).show(view.active_stops(b))
+        self.query_one("#verdicts", VerdictBanner).show(view.verdict_lines(b))
         table = self.query_one("#table", LadderTable)
         table.show(view.table_rows(b))
         self.query_one("#plot", LadderPlot).show(view.plot_series(b, self.phase_mode, self.metric),
@@ -276,9 +283,9 @@ class MonitorScreen(Screen):
         phase = self.inspect[0] if self.inspect else view.entropy_phase(b, self.phase_mode)
         rung = view.rung_in_view(b, phase, self.inspect)
         self.query_one("#layers", LayersPane).show(phase, rung, view.layer_rows(b, phase, rung),
-                                                   self.inspect is not None)
-        upto = rung if self.inspect else None
-        self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_layer(b, phase, upto), upto)
+                                                   self.inspect is not None, view.rung_compute(b, phase, rung))
+        self.query_one("#entropy", EntropyPane).show(phase, view.entropy_by_rung(b, phase), view.entropy_top(b),
+                                                     b.planned_rungs + 1, rung, self.inspect is not None)
 
     def on_data_table_row_highlighted(self, _event) -> None:
         """The rung inspector: the cursor moved in the ladder table."""
@@ -292,9 +299,11 @@ class MonitorScreen(Screen):
         self.schedule_redraw()
 
     def _layout_for(self, width: int, height: int) -> None:
-        """From WIDE on, both layer panes; below it the side pane shows one of them (l switches)."""
+        """From WIDE on, both layer panes; below it the side pane shows one of them (l switches); below NARROW
+        columns the panes stack (a side pane of a few columns says nothing)."""
         wide = width >= WIDE[0] and height >= WIDE[1]
         self.set_class(wide, "-wide")
+        self.set_class(width < NARROW, "-narrow")
         self.query_one("#table", LadderTable).set_width(width)
         self.set_class(not wide and self.show_layers, "-layers")
 
@@ -372,6 +381,27 @@ class MonitorScreen(Screen):
         self.notify("stopping at the next batch; the run will be resumable", title="Quitting", timeout=30)
 
     def action_export(self) -> None:
+        """Offer the exports (ExportChoices): the summary, or the network of the rung in view."""
+        rung = self.rung_for_export()
+        label = f"{rung[0]} rung {rung[1]}" if rung else None
+        self.app.push_screen(ExportChoices(label, EXPORT_NAME, EXPORTS), self.export_chosen)
+
+    def rung_for_export(self) -> tuple[str, int] | None:
+        """The inspector's rung (the table's cursor), else the newest rung of the phase in view."""
+        inspected = self.query_one("#table", LadderTable).inspected()
+        if inspected is not None:
+            return inspected.phase, inspected.rung
+        phase = view.entropy_phase(self.builder, self.phase_mode)
+        rung = view.rung_in_view(self.builder, phase, None)
+        return (phase, rung) if phase and rung is not None else None
+
+    def export_chosen(self, choice: str | None) -> None:
+        if choice == "summary":
+            self.export_summary()
+        elif choice in ("model", "sparse-model"):
+            self.export_model(sparse=choice == "sparse-model")
+
+    def export_summary(self) -> None:
         path = self.run_dir / EXPORT_NAME
         try:
             atomic_write_text(path, json.dumps(self.builder.summary(), indent=2) + "\n")
@@ -379,6 +409,22 @@ class MonitorScreen(Screen):
             self.notify(f"cannot write {path} ({e.strerror})", title="Export failed", severity="error")
             return
         self.notify(str(path), title="Summary exported")
+
+    def export_model(self, sparse: bool) -> None:
+        """The rung in view as a model file under RUN_DIR/exports/ (a new name; nothing is replaced)."""
+        from dsd_tui.errors import UsageError
+        from dsd_tui.export.run_exports import export_rung
+        phase, rung = self.rung_for_export()
+        try:
+            path = export_rung(self.run_dir, self.builder, phase, rung, sparse)
+        except UsageError as e:
+            self.notify(str(e), title="Export failed", severity="error")
+            return
+        except OSError as e:
+            self.notify(f"cannot write into {self.run_dir / EXPORTS} ({e.strerror})", title="Export failed",
+                        severity="error")
+            return
+        self.notify(str(path), title=f"{phase} rung {rung} exported")
 
     def action_cycle_phase(self) -> None:
         modes = view.PHASE_MODES

@@ -93,11 +93,15 @@ class LayersPane(VerticalScroll):
     def compose(self):
         yield Static(id="layers-body")
 
-    def show(self, phase: str | None, rung: int | None, rows: list[LayerRow], inspecting: bool = False) -> None:
+    def show(self, phase: str | None, rung: int | None, rows: list[LayerRow], inspecting: bool = False,
+             compute: str = "") -> None:
+        """`compute`: the rung's forward MACs and speed-up (view.rung_compute), shown in the title."""
         marks = sum(r.level is not None for r in rows)
         title = f"kept per layer ({len(rows)})" if rows else "kept per layer"
         if phase is not None and rung is not None:
             title += f": {phase} r{rung}{' · cursor' if inspecting else ''}"
+            if compute:
+                title += f" · {compute}"
         if marks:
             title += f" · {marks} ✗/!"
         if title != self.border_title:

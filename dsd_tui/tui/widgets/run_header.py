@@ -20,12 +20,14 @@ class RunHeader(Static):
         t = Text()
         t.append(f" {p.name} ", style="reverse bold")
         t.append(" ")
-        t.append(f"{p.phase} rung {p.rung}/{p.rungs}", style="bold")
+        t.append(f"{p.phase} rung {p.rung} of 0…{p.rungs}", style="bold")  # 0 = dense: N pruning rungs, N+1 trained
         t.append(f" · {duration(p.elapsed)} · ")
         if p.status == "running":
             t.append(f"ETA {duration(p.eta)}")
         else:
             t.append(p.status, style=STATUS_STYLE.get(p.status, "bold"))
+        if p.compute:  # the run's training MACs so far, the newest rung's forward speed-up
+            t.append(f" · {p.compute}")
         t.append(f" · {p.profile} · {p.device}")
         if p.resources:
             t.append(f" · {p.resources}")

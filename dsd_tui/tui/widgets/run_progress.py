@@ -1,4 +1,5 @@
-"""Two bars on one line: epochs of the current rung, and rungs of the whole run (all phases).
+"""Two bars on one line: epochs of the current rung, and rungs trained over the whole run (all phases:
+each phase trains N+1 rungs, 0…N).
 
 Drawn as one line of text rather than with Textual's ProgressBar widgets: it changes with every
 epoch and shares the process with the training, so it is kept to a few spans.
@@ -34,7 +35,7 @@ class RunProgress(Widget):
     def render(self) -> Text:
         epoch, epochs, done, total = self.shown
         left = f" epoch {epoch}/{epochs} "
-        right = f"  rungs {done}/{total} "
+        right = f"  trained {done}/{total} rungs "
         width = max(2, (self.content_size.width - len(left) - len(right) - 10) // 2)
         t = Text(left)
         t.append_text(bar(epoch, epochs, width))
