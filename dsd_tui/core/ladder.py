@@ -459,10 +459,8 @@ class Ladder:
         ph.records.append(record)
         self.rundir.save_checkpoint(ph.name, rung, {
             "state_dict": {k: v.detach().cpu() for k, v in ph.model.state_dict().items()},
-            "masks": ph.masks.state(), "phase": ph.name, "rung": rung, "arch": ph.arch,
-            "num_classes": self.data.num_classes, "entropy_counts": entropy_counts, run_identity.RUN_ID: self.run_id})
             "masks": ph.masks.state(), "phase": ph.name, "rung": rung, **self.arch_facts(ph.arch),
-            "entropy_counts": entropy_counts})
+            "entropy_counts": entropy_counts, run_identity.RUN_ID: self.run_id})
         self.rundir.save_masks(ph.name, rung, masks_file.packed(ph.name, rung, ph.masks.masks))
         self.emit(ev.RungFinished(phase=ph.name, rung=rung, record=record))
         for c in worsened(previous, record.layer_sparsity, ph.masks.sizes()):
