@@ -681,3 +681,19 @@ def test_the_sweep_lock_file_cannot_be_overwritten_by_an_output(tmp_path):
     one_ladder_sweep(out)
     with SweepLock(out):
         one_line_exit_2(CliRunner().invoke(main, ["export", str(run), "-o", str(out / "sweep.lock")]), "sweep.lock")
+
+
+def test_a_cifar_label_too_big_for_int64_is_one_line(tmp_path, monkeypatch):
+    import pickle
+
+    import numpy as np
+    from conftest import write_cifar
+    monkeypatch.chdir(tmp_path)
+    root = write_cifar(tmp_path / "cifar", "cifar10", n_train=60, n_test=20)
+    batch = root / "cifar-10-batches-py" / "data_batch_1"
+    entry = pickle.loads(batch.read_bytes())
+    entry["labels"][0] = 2 ** 70
+    batch.write_bytes(pickle.dumps({"data": np.asarray(entry["data"]), "labels": entry["labels"]}))
+    one_line_exit_2(invoke_run("--set", "data.dataset=cifar10", "--set", f"data.path={root}", "--out",
+                               str(tmp_path / "runs")), "data_batch_1", "cannot be used")
+    assert not (tmp_path / "runs").exists()
