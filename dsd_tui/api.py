@@ -37,15 +37,18 @@ def run(profile=None, overrides: Iterable[str] = (), out: str | Path | None = No
     from dsd_tui.errors import RunFailed
     from dsd_tui.runner import RunSession
 
-    prof = profile if isinstance(profile, profile_mod.Profile) else None
-    if prof is None:
-        prof = profile_mod.load(None if profile is None else str(profile), list(overrides))
-    elif overrides:
-        prof = profile_mod.apply_overrides(prof.to_dict(), list(overrides), "the given profile")
-    from dsd_tui.core.ladder import pick_device
-    pick_device(prof.run.device)
-    session = RunSession.new(prof, None if out is None else str(out), sinks=_sinks(progress, on_event))
-    status = _run_session(session)
+    overrides = _check_args("run", profile=profile, overrides=overrides, out=out, progress=progress,
+                            on_event=on_event)
+    with _one_run("run"):
+        prof = profile if isinstance(profile, profile_mod.Profile) else None
+        if prof is None:
+            prof = profile_mod.load(None if profile is None else str(profile), overrides)
+        elif overrides:
+            prof = profile_mod.apply_overrides(prof.to_dict(), overrides, "the given profile")
+        from dsd_tui.core.ladder import pick_device
+        pick_device(prof.run.device)
+        session = RunSession.new(prof, None if out is None else str(out), sinks=_sinks(progress, on_event))
+        status = _run_session(session)
     if status == "failed":
         raise RunFailed(f"{session.path}: the run failed: {session.error}")
     return load_summary(session.path)
@@ -58,8 +61,10 @@ def resume(run_dir: str | Path, *, progress: bool = False, on_event: Callable | 
     from dsd_tui.errors import RunFailed
     from dsd_tui.runner import RunSession
 
-    session = RunSession.resume_from(str(run_dir), sinks=_sinks(progress, on_event))
-    _run_session(session)
+    _check_args("resume", run_dir=run_dir, progress=progress, on_event=on_event)
+    with _one_run("resume"):
+        session = RunSession.resume_from(str(run_dir), sinks=_sinks(progress, on_event))
+        _run_session(session)
     if session.status == "failed":
         raise RunFailed(f"{session.path}: the run failed: {session.error}")
     return load_summary(session.path)
@@ -114,6 +119,70 @@ def _run_session(session) -> str:
     finally:
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
+
+
+# One run at a time per process: PyTorch's default layer initialisation draws from the process-wide generator,
+# and the thread count and the deterministic flags are process-wide too, so two runs in threads of one process
+# changed each other's numbers (issue 27). A second concurrent call is refused, not queued: waiting silently
+# would look like a hang in a notebook. Separate processes (the command line, `dsd-tui sweep`) are unaffected.
+_RUN_LOCK = threading.Lock()
+_RUN_OWNER: list[str] = []  # the thread holding it, for the message
+
+
+class _one_run:
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self):
+        from dsd_tui.errors import UsageError
+        if not _RUN_LOCK.acquire(blocking=False):
+            holder = _RUN_OWNER[0] if _RUN_OWNER else "another thread"
+            raise UsageError(f"dsd_tui.{self.what}(): another dsd_tui run is going in this process ({holder}); "
+                             f"torch's layer initialisation, thread count and deterministic flags are process-wide, "
+                             f"so two runs at once would change each other's numbers: wait for it to return, or run "
+                             f"the second in another process")
+        _RUN_OWNER[:] = [f"thread {threading.current_thread().name!r}"]
+        return self
+
+    def __exit__(self, *exc):
+        _RUN_OWNER.clear()
+        _RUN_LOCK.release()
+        return False
+
+
+def _check_args(where: str, **args) -> list[str]:
+    """Argument types checked before anything is read or written (as the command line's parser does); returns
+    the overrides as a list. A str for `overrides` was iterated per character, `out=b"x"` made a folder `b'x'`,
+    and `on_event=5` failed only after the run directory existed."""
+    import os
+
+    from dsd_tui import profile as profile_mod
+
+    def bad(name: str, want: str, value) -> TypeError:
+        return TypeError(f"dsd_tui.{where}(): {name} must be {want}, not {type(value).__name__}")
+
+    if "profile" in args and not (args["profile"] is None or isinstance(args["profile"], (str, os.PathLike,
+                                                                                          profile_mod.Profile))):
+        raise bad("profile", "a profile name, a path, a Profile or None", args["profile"])
+    for key in ("out", "run_dir"):
+        if key in args:
+            value = args[key]
+            if (value is None and key == "out") or (isinstance(value, (str, os.PathLike))
+                                                    and not isinstance(os.fspath(value), bytes)):
+                continue
+            raise bad(key, "a str or a pathlib.Path" + (" or None" if key == "out" else ""), value)
+    if not isinstance(args.get("progress", False), bool):
+        raise bad("progress", "True or False", args["progress"])
+    if args.get("on_event") is not None and not callable(args["on_event"]):
+        raise bad("on_event", "a function taking one event, or None", args["on_event"])
+    overrides = args.get("overrides", ())
+    if isinstance(overrides, (str, bytes)) or not hasattr(overrides, "__iter__"):
+        raise bad("overrides", 'a list of "section.key=value" strings (a single one in a list)', overrides)
+    overrides = list(overrides)
+    for o in overrides:
+        if not isinstance(o, str):
+            raise bad("overrides", 'a list of "section.key=value" strings', o)
+    return overrides
 
 
 def _callable(obj, where: str):

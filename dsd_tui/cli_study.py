@@ -69,9 +69,10 @@ def sweep(profile, grid, seeds, overrides, address, out, gpus_per_task, num_cpus
         opts = sweep_mod.SweepOptions(address, gpus_per_task, 1.0, num_cpus, table_every)
         result = sweep_mod.run_sweep(sweep_dir, base, grid_values, ident, plans, opts,
                                      study=study.as_index_entry() if study else None)
-    except KeyboardInterrupt:
-        raise Interrupted("interrupted; run the same command again to resume the sweep"
-                          f"{f' in {sweep_dir}' if sweep_dir else ''}") from None
+    except KeyboardInterrupt as e:
+        by = f" by {e}" if str(e).startswith("SIG") else ""  # signals.SweepStopped names its signal
+        raise Interrupted(f"interrupted{by}; its ladders stopped resumably: run the same command again to resume the "
+                          f"sweep{f' in {sweep_dir}' if sweep_dir else ''}") from None
     if not result.ok:
         click.echo(f"dsd-tui: {len(result.failed)} ladder(s) did not finish: {', '.join(result.failed)}", err=True)
     return DONE if result.ok else FAILED
@@ -148,7 +149,7 @@ def compare(paths, metric, tui, as_json):
 def plot(paths, output, columns):
     """Figures: accuracy and per-layer entropy vs sparsity (seed bands), accuracy vs cost per stop criterion.
     On a study's sweep: the study's figure (teacher beside student, one curve per setting) and its table of
-    best accuracy and sparsity per setting (also written as FILE with a .md suffix)."""
+    best accuracy and sparsity per setting (also written beside FILE as STEM.table.md)."""
     from dsd_tui.paths import output_target
     from dsd_tui.study import figures as plot_mod
     from dsd_tui.study import sweep_index as idx
@@ -157,9 +158,9 @@ def plot(paths, output, columns):
     groups = idx.group(idx.collect(paths))
     study = idx.read_index(Path(paths[0])).get("study") if len(paths) == 1 and idx.is_sweep_dir(paths[0]) else None
     try:
-        if study is not None:  # a sweep made from a study file: its figure and its table (FILE.md)
-            from dsd_tui.study.study_figure import plot_study
-            output_target(target.with_suffix(".md"), "-o (its .md table)")
+        if study is not None:  # a sweep made from a study file: its figure and its table (STEM.table.md)
+            from dsd_tui.study.study_figure import check_table_path, plot_study, table_path
+            check_table_path(output_target(table_path(target), "-o (its table)"), "-o")
             table = plot_study(groups, study, target, columns)
         else:
             plot_mod.plot(groups, target, columns)

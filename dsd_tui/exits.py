@@ -80,9 +80,35 @@ def fail(message: str, code: int = USAGE) -> NoReturn:
     sys.exit(code)
 
 
+def fill_closed_streams() -> None:
+    """A command started with stdin, stdout or stderr closed (`dsd-tui run <&- >&- 2>&-`, some daemons) has
+    None there (Python's answer), and every print or `isatty()` was an AttributeError. Each closed one is
+    opened on /dev/null, which also takes its file descriptor (0, 1, 2), so no file the run opens later gets
+    fd 1 or 2 and receives what C code writes there. Without a terminal the run is headless, as elsewhere."""
+    import os
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):  # in fd order: the lowest free fd
+        if getattr(sys, name) is not None:
+            continue
+        stream = open(os.devnull, mode)
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
 class ExitGroup(click.Group):
     """The `dsd-tui` group: each command's return value is its exit code, and what it raises is mapped by
     `exit_for`. Click's own exceptions (bad option, --help) and SystemExit pass through unchanged."""
+
+    def main(self, *args, **kwargs):
+        """Closed standard streams are filled first; a reader that went away (`dsd-tui profiles | head -1`)
+        ends the command quietly with 0, where Click would exit 1 (= "the run failed")."""
+        fill_closed_streams()
+        try:
+            return super().main(*args, **kwargs)
+        except SystemExit as e:
+            # Click's answer to EPIPE on stdout: exit 1 after wrapping stdout in its (_)PacifyFlushWrapper
+            if e.code == 1 and type(sys.stdout).__name__.lstrip("_") == "PacifyFlushWrapper":
+                raise SystemExit(DONE) from None
+            raise
 
     def invoke(self, ctx: click.Context):
         try:

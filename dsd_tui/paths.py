@@ -20,14 +20,33 @@ from dsd_tui.errors import UsageError
 # write over them from outside the run. Kept here, not imported, so that this module stays a leaf.
 RUN_OWNED = ("profile.toml", "events.jsonl", "summary.json")
 RUN_OWNED_DIRS = ("checkpoints", "state")
-SWEEP_OWNED = ("sweep.json", "profile.toml")
+SWEEP_OWNED = ("sweep.json", "profile.toml", "sweep.lock")
 # sweep.json and summary.json are read whole; no real one comes near this (a ladder's entry or a rung's
 # record is a few hundred bytes), so a bigger file is not one and is refused instead of filling memory.
 MAX_RECORD_BYTES = 64 << 20
 
 
+def text_problem(text: str) -> str | None:
+    """What makes `text` unusable as a value a run records (a path, a name): a NUL, which no file system path
+    can hold (Python raised ValueError deep inside mkdir/open), or a byte that is not UTF-8 (a command-line
+    argument decoded with surrogateescape), which the run's UTF-8 records (profile.toml, events.jsonl)
+    cannot hold either. None when it is fine."""
+    if "\x00" in text:
+        return "holds a NUL character, which no path or name can hold; remove it"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return ("holds a byte that is not UTF-8 text, which the run's records cannot store; rename it with UTF-8 "
+                "characters")
+    return None
+
+
 def expand(text: str | os.PathLike, what: str) -> Path:
-    """`~` and `~user` expanded; an unknown user is one line instead of Python's RuntimeError."""
+    """`~` and `~user` expanded; an unknown user is one line instead of Python's RuntimeError; a NUL or a
+    non-UTF-8 byte is one line too (`text_problem`)."""
+    problem = text_problem(os.fspath(text)) if isinstance(os.fspath(text), str) else None
+    if problem:
+        raise UsageError(f"{what} = {ascii(os.fspath(text))}: {problem}")
     try:
         return Path(text).expanduser()
     except RuntimeError:

@@ -23,14 +23,14 @@ else:  # pragma: no cover
 import tomli_w
 
 from dsd_tui.errors import UsageError
-from dsd_tui.paths import expand, read_bounded
+from dsd_tui.paths import expand, read_bounded, text_problem
 
 # Upper bounds where none is natural: far above any study, low enough that a typo cannot run for years.
 MAX_EPOCHS = 100_000
 MAX_SAMPLES = 100_000_000
 MAX_LR = 1e30  # no study uses more; tests force divergence with exactly this
 MAX_PROFILE_BYTES = 1 << 20  # a profile is a few hundred bytes; a bigger file is not one (and is not read whole)
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # always fullmatch: a `$` also matches before "\n"
 # The registries some keys name entries of (read when a value is checked or the docs are generated).
 ARCHS = "dsd_tui.core.archs:ARCHITECTURES"
 DATASETS = "dsd_tui.core.datasets:DATASETS"
@@ -105,7 +105,7 @@ def kernel_switch(v):
 
 
 def run_name(v):
-    if NAME_RE.match(v):
+    if NAME_RE.fullmatch(v):
         return None
     return "must be 1-64 letters, digits, '.', '_' or '-', not starting with '.', '_' or '-'"
 
@@ -115,7 +115,7 @@ class RunSection:
     name: str = opt("quickstart", "run name; the run directory is named from it and the start time", run_name)
     seed: int = opt(0, "seed for data split, label noise, initialisation and batch order", between(0, 2**31 - 1))
     device: str = opt("auto", "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N",
-                      lambda v: None if re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", v)
+                      lambda v: None if re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", v)
                       else "must be auto, cpu, cuda or cuda:N")
     threads: int = opt(1, "torch CPU threads (one is right on a busy 2-core machine; 0 = torch's default)",
                        between(0, 1024))
@@ -357,7 +357,8 @@ def _build_section(name: str, cls, raw: Any, source: str):
             allowed = ", ".join(fields)
             raise ProfileError(f"{where}: unknown key; [{name}] takes {allowed}")
         value = _coerce(types[key], value, where)
-        problem = _check_items(name, key, value) or (fields[key].metadata["check"] or (lambda v: None))(value)
+        problem = (text_problem(value) if isinstance(value, str) else None) or _check_items(name, key, value) or (
+            fields[key].metadata["check"] or (lambda v: None))(value)
         if problem:
             raise ProfileError(f"{where} = {_short(value)}: {problem}")
         values[key] = value

@@ -24,7 +24,7 @@ from dsd_tui.core.teacher import load_teacher_model
 from dsd_tui.errors import RunFailed, UsageError
 from dsd_tui.paths import expand
 from dsd_tui.record import events as ev
-from dsd_tui.record import resume_check
+from dsd_tui.record import resume_check, run_identity
 from dsd_tui.record.checkpoints import CheckpointRetention
 from dsd_tui.record.rundir import (
     FOLDERS,
@@ -35,9 +35,11 @@ from dsd_tui.record.rundir import (
     fold_events,
     is_run_dir,
     new_run_dir,
+    own_checkpoint,
     read_run_events,
     rebuild_summary,
     require_run_dir,
+    rung_of,
     safe_torch_load,
 )
 
@@ -99,6 +101,7 @@ class RunSession:
         if (path / STATE).is_file():  # without one (killed in the first epoch) the run starts over, same seeds
             state = safe_torch_load(path / STATE, "resume state")
         resume_check.check_history(path, builder, state)
+        run_identity.check_state(path, state, events)  # a state file copied from another run is refused
         if state is not None:  # a generator of the other device: one line now, not "wrong size" inside the run
             from dsd_tui.core.ladder import pick_device
             from dsd_tui.core.ladder_resume import generator_problem
@@ -107,7 +110,10 @@ class RunSession:
                 raise UsageError(problem)
         # A student phase resumed from its state reloads the teacher the state names (inside the run).
         in_student = isinstance(state, dict) and (state.get("cursor") or {}).get("phase") == "student"
+        if in_student:
+            check_own_teacher(path, prof, state, events)
         data = preflight(prof, check_teacher=not in_student)
+        run_identity.check_data(path, events, run_identity.data_fingerprint(data), f"data.path = {prof.data.path!r}")
         return cls(prof, path, resume=True, sinks=sinks, data=data)
 
     def run(self) -> ev.RunStatus:
@@ -159,6 +165,18 @@ class RunSession:
             self.sink(ev.RunFailed(error=message))
         except Exception:  # noqa: BLE001 - the disk may be what failed; the message still reaches the user
             pass
+
+
+def check_own_teacher(path: Path, prof: profile_mod.Profile, state: dict, events: list) -> None:
+    """The teacher a resumed student phase reloads, when it is one of the run's own checkpoints, must be the
+    one the run chose: this run's id, a teacher rung (checked before anything is changed)."""
+    saved = state.get("teacher_path") or ""
+    if not saved or prof.distill.teacher not in ("best", "dense", "best-test"):
+        return
+    file = path / own_checkpoint(Path(saved).name)
+    if file.is_file():
+        ck = safe_torch_load(file, "teacher checkpoint")
+        run_identity.check_checkpoint(file, ck, run_identity.id_from_log(events), "teacher", rung_of(file.name))
 
 
 def retention(prof: profile_mod.Profile, rundir: RunDir, sinks=()) -> list:

@@ -34,6 +34,23 @@ def installed(handlers: dict[str, object]) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+class SweepStopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM to a sweep driver: its ladders are stopped and marked interrupted (study/sweep.py)."""
+
+
+def sweep_stops() -> contextlib.AbstractContextManager:
+    """While a sweep driver runs: SIGINT and SIGTERM raise SweepStopped in its main thread. Installed even where
+    SIGINT was ignored (a sweep started in the background by a shell, whose Ctrl-C should not reach it, can
+    still be stopped by `kill -INT`), and SIGTERM no longer kills the driver with Ray's stack dump and a
+    sweep.json left "running". Elsewhere than the main thread nothing is installed."""
+    if threading.current_thread() is not threading.main_thread():
+        return contextlib.nullcontext()
+
+    def stop(signum, _frame):
+        raise SweepStopped(signal.Signals(signum).name)
+    return installed({"SIGINT": stop, "SIGTERM": stop})
+
+
 class EarlySignal(BaseException):
     """SIGINT, SIGTERM or SIGHUP before a run's own handlers were installed (`before_run`). A BaseException,
     like KeyboardInterrupt, so that no `except Exception` on the way swallows it."""

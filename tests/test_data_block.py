@@ -22,11 +22,13 @@ def _run(tmp_path, *extra):
 def test_quickstart_summary_records_splits_and_realised_noise(tmp_path, keep_signal_handlers):
     run, summary = _run(tmp_path)
     data = summary["data"]
+    fingerprint = data.pop("fingerprint")  # the loaded data's hash (record/run_identity.py), checked on resume
+    assert fingerprint.startswith("blake2b:") and len(fingerprint) == len("blake2b:") + 32
     assert data == {"dataset": "digits", "train": 1000, "val": 200, "test": 597, "noise_type": "symmetric",
                     "noise": {"requested": 0.4, "train_rate": 0.4, "val_rate": 0.4}, "normalization": None,
                     "augment": "none", "checksums_verified": None, "selection": "validation"}
     exported = json.loads(CliRunner().invoke(main, ["export", str(run)]).output)
-    assert exported["data"] == data
+    assert exported["data"] == {**data, "fingerprint": fingerprint}
 
 
 def test_cifar_summary_records_normalisation_and_checksums(tmp_path, keep_signal_handlers):

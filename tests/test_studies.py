@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from dsd_tui.cli import main
 from dsd_tui.runner import RunSession
-from dsd_tui.study import study_file
+from dsd_tui.study import study_figure, study_file
 from dsd_tui.study import sweep as sweep_mod
 from dsd_tui.study.estimate import estimate
 
@@ -117,9 +117,9 @@ def test_sweep_study_records_it_and_plot_draws_its_figure_and_table(tmp_path):
     fig = tmp_path / "tiny.png"
     drawn = CliRunner().invoke(main, ["plot", str(out), "-o", str(fig)])
     assert drawn.exit_code == 0, drawn.output
-    assert fig.read_bytes()[:4] == b"\x89PNG" and (tmp_path / "tiny.md").is_file()
-    table = (tmp_path / "tiny.md").read_text()
-    assert table in drawn.output
+    assert fig.read_bytes()[:4] == b"\x89PNG" and (tmp_path / "tiny.table.md").is_file()
+    mark, table = (tmp_path / "tiny.table.md").read_text().split("\n", 1)
+    assert mark == study_figure.TABLE_MARK and table in drawn.output
     # the table's numbers are the runs' own: best-validation rung's test accuracy and the max test accuracy
     for crit in ("magnitude", "random"):
         summaries = [json.loads((out / f"prune.criterion-{crit}__seed-{s}" / "summary.json").read_text())

@@ -146,7 +146,7 @@ class CifarFiles:
             try:
                 x, y = read_batch(path, self.layout.label_key)
             except (pickle.UnpicklingError, EOFError, ValueError, KeyError, OSError, TypeError, IndexError,
-                    AttributeError, MemoryError) as e:
+                    AttributeError, MemoryError, OverflowError) as e:  # OverflowError: a label of 2**70
                 raise DataError(f"data.path = {str(self.root)!r}: {self.folder}/{name} cannot be used as "
                                 f"{self.dataset} ({str(e)[:80] or e.__class__.__name__}); it looks truncated, unsafe "
                                 f"or of another format: replace it with the python-pickle CIFAR file") from None

@@ -8,6 +8,7 @@ can read without the method around it.
 from __future__ import annotations
 
 import platform
+import re
 
 import torch
 
@@ -20,6 +21,9 @@ def environment(device: torch.device, threads: int, profile: dict | None = None)
            "threads": torch.get_num_threads(), "platform": platform.platform(), "host": platform.node()}
     # cuda / cudnn: the versions this torch was built with (None without them); gpu_name on CUDA runs.
     env.update(dsd_tui=dsd_tui_version(), cuda=torch.version.cuda, cudnn=cudnn_version())
+    # CPU numerics depend on the host: the same seed gave other test accuracies on three CPUs, reproduced here by
+    # ATEN_CPU_CAPABILITY=default vs avx2 (docs/results.md), so the summary says which kernels ran.
+    env.update(cpu=cpu_model(), cpu_capability=cpu_capability(), blas=blas())
     if device.type == "cuda":
         env["device_name"] = env["gpu_name"] = torch.cuda.get_device_name(device)
     if profile is not None:
@@ -27,6 +31,36 @@ def environment(device: torch.device, threads: int, profile: dict | None = None)
         if plugins := used(profile):
             env["plugins"] = plugins
     return env
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux, else platform.processor()); "" when unknown."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.split(":", 1)[0].strip() in ("model name", "Model", "Hardware"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or ""
+
+
+def cpu_capability() -> str | None:
+    """The CPU kernels torch dispatches to (DEFAULT, AVX2, AVX512; ATEN_CPU_CAPABILITY overrides it)."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):  # older torch builds
+        return None
+
+
+def blas() -> str | None:
+    """The BLAS this torch was built with (BLAS_INFO in torch.__config__.show(): mkl, openblas, accelerate ...)."""
+    try:
+        text = torch.__config__.show()
+    except (AttributeError, RuntimeError):
+        return None
+    m = re.search(r"BLAS_INFO=([^,\s]+)", text)
+    return m.group(1) if m else None
 
 
 def cudnn_version() -> str | None:

@@ -47,10 +47,10 @@ from dsd_tui.errors import RunFailed, UsageError
 from dsd_tui.paths import expand
 from dsd_tui.profile import Profile
 from dsd_tui.record import events as ev
-from dsd_tui.record import masks_file, overlap
+from dsd_tui.record import masks_file, overlap, run_identity
 from dsd_tui.record.layers import layer_sparsity, worsened
 from dsd_tui.record.memory import gpu_peak_mb, peak_rss_mb, reset_gpu_peak
-from dsd_tui.record.rundir import RUNG_START, RunDir, own_checkpoint, safe_torch_load
+from dsd_tui.record.rundir import RUNG_START, RunDir, own_checkpoint, rung_of, safe_torch_load
 from dsd_tui.record.rung import RungRecord, compute_fields, diverged_record, measured_record, trained
 from dsd_tui.record.summary import best_rung, best_test_rung
 from dsd_tui.record.verdict import Verdict
@@ -128,6 +128,7 @@ class Ladder:
         self.stop_after_rung = stop_after_rung or (lambda: False)
         self.resume = resume
         self.state: dict | None = None
+        self.run_id: str | None = None  # set when the run starts (record/run_identity.py)
         self.teacher_macs = 0  # the student's teacher's forward MACs per sample (load_teacher)
         # (phase, layer names) on CSR kernels at the last rung; a log line says when they change
         self.csr_layers: tuple[str, list[str]] | None = None
@@ -143,7 +144,9 @@ class Ladder:
         self.device = pick_device(p.run.device)
         self.state = ladder_resume.load_state(self.rundir.path, self.resume)
         cursor = ladder_resume.first_cursor(self.state)
-        self.data = (self.preloaded or load_data(p.data, p.run.seed)).to(self.device)
+        bundle = self.preloaded or load_data(p.data, p.run.seed)
+        fingerprint = run_identity.data_fingerprint(bundle)  # recorded, and checked on resume (runner.resume_from)
+        self.data = bundle.to(self.device)
         self.preloaded = None
         self.speed = Speed.from_profile(p.train, self.device, self.data.images, p.run.threads)
         self.speed.apply_backends()
@@ -155,7 +158,9 @@ class Ladder:
             env["speed"]["sparse_kernels_layers"] = {phase: self.csr_candidates(phase) for phase in phases}
         self.emit(ev.RunStarted(name=p.run.name, run_dir=str(self.rundir.path), profile=p.to_dict(),
                                 environment=env, phases=phases, rungs=p.prune.rungs, resumed=self.resume,
-                                data=data_facts(self.data, p.data, p.distill.teacher)))
+                                data={**data_facts(self.data, p.data, p.distill.teacher), "fingerprint": fingerprint}))
+        # the first start time is the log's (a resume keeps it): every file the run writes for itself carries this
+        self.run_id = run_identity.run_id(p.to_dict(), self.rundir.builder.started)
         if not self.resume:
             self.emit(ev.Log(message=f"data: {self.data.name}, {len(self.data.train)} train / {len(self.data.val)} "
                                      f"val / {len(self.data.test)} test, noise {self.data.noise['train_rate']:.3f} "
@@ -174,7 +179,7 @@ class Ladder:
             if self.data.noise.get("checksums_verified") is False:
                 self.emit(ev.Warning(message=f"the {self.data.name} files in {p.data.path} do not match the official "
                                              f"checksums; they are used as found (structure and labels checked)"))
-        self.saver = ladder_resume.StateSaver(self.rundir, p)
+        self.saver = ladder_resume.StateSaver(self.rundir, p, self.run_id)
         stopped = False
         try:
             for phase in phases:
@@ -455,7 +460,7 @@ class Ladder:
         self.rundir.save_checkpoint(ph.name, rung, {
             "state_dict": {k: v.detach().cpu() for k, v in ph.model.state_dict().items()},
             "masks": ph.masks.state(), "phase": ph.name, "rung": rung, **self.arch_facts(ph.arch),
-            "entropy_counts": entropy_counts})
+            "entropy_counts": entropy_counts, run_identity.RUN_ID: self.run_id})
         self.rundir.save_masks(ph.name, rung, masks_file.packed(ph.name, rung, ph.masks.masks))
         self.emit(ev.RungFinished(phase=ph.name, rung=rung, record=record))
         for c in worsened(previous, record.layer_sparsity, ph.masks.sizes()):
@@ -488,6 +493,7 @@ class Ladder:
             raise RunFailed(f"{phase} rung {rung} diverged at epoch {epoch} (loss is NaN/Inf){why}; lower "
                             f"train.lr (or prune.finetune_lr) or set train.on_divergence = \"next-rung\"")
         ck = safe_torch_load(self.rundir.checkpoint_path(phase, good[-1]), "checkpoint")
+        run_identity.check_checkpoint(self.rundir.checkpoint_path(phase, good[-1]), ck, self.run_id, phase, good[-1])
         ph.model.load_state_dict(ck["state_dict"])
         masks.zero_pruned()
         self.emit(ev.Log(message=f"{phase} rung {rung}: restored the weights of rung {good[-1]} under this "
@@ -539,6 +545,8 @@ class Ladder:
         else:
             path = expand(choice, "distill.teacher").absolute()
         model, ck = load_teacher_model(path, p.model, p.model.arch, self.data.input_shape, self.data.num_classes)
+        if own:  # one of this run's checkpoints: its identity, phase and rung are checked against the log
+            run_identity.check_checkpoint(path, ck, self.run_id, "teacher", rung_of(path.name))
         arch = ck.get("arch", p.model.arch)
         self.teacher_macs = self.kept_macs(model, ck, arch)
         model = self.speed.place(model, self.device).eval()

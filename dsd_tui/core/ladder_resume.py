@@ -120,8 +120,9 @@ def start_point(cursor: Cursor, state: dict, last_rung: int) -> StartPoint:
 class StateSaver:
     """Takes the resume-state snapshots and hands them to the background writer."""
 
-    def __init__(self, rundir: RunDir, profile: Profile):
+    def __init__(self, rundir: RunDir, profile: Profile, run_id: str | None = None):
         self.p = profile
+        self.run_id = run_id  # record/run_identity.py: a resume refuses a state file of another run
         self.writer = StateWriter(lambda snapshot: rundir.save_torch(STATE, snapshot))
         self.teacher_path = ""  # the student phase's teacher checkpoint (a resume reloads the same one)
         self._last_save = 0.0
@@ -158,6 +159,7 @@ class StateSaver:
             "rung_seconds": rung_seconds,
             "rewind": rewind_state if RETRAIN_MODES.get(self.p.prune.retrain).keeps_rewind_state else None,
             "teacher_path": self.teacher_path if cursor.phase == "student" else "",
+            "run_id": self.run_id,
         }
         self._snapshot_seconds = time.perf_counter() - t0
         self.writer.submit(state)

@@ -22,7 +22,7 @@ from dsd_tui.record import events as ev
 from dsd_tui.record.rung import RungRecord
 from dsd_tui.record.summary import best_rung
 
-NAME = re.compile(r"^(teacher|student)-rung(\d+)\.pt$")
+NAME = re.compile(r"(teacher|student)-rung(\d+)\.pt")  # fullmatch
 
 
 def kept_rungs(phase: str, records: list[RungRecord], distill_teacher: str) -> set[int]:
@@ -50,7 +50,7 @@ class CheckpointRetention:
         records = self.rundir.builder.records(e.phase)
         keep = kept_rungs(e.phase, records, self.distill_teacher)
         for path in self.rundir.checkpoint_dir().iterdir():
-            m = NAME.match(path.name)
+            m = NAME.fullmatch(path.name)
             if m and m.group(1) == e.phase and int(m.group(2)) not in keep:
                 try:
                     path.unlink()

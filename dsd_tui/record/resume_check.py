@@ -57,7 +57,7 @@ def _summary_on_disk(path: Path) -> dict | None:
     summary is one line (UsageError) before it is opened, rather than a resume that blocks on it."""
     try:
         data = json.loads(read_bounded(path / SUMMARY, "summary", MAX_RECORD_BYTES))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested thousands deep, no summary is
         return None
     return data if isinstance(data, dict) else None
 
@@ -71,8 +71,10 @@ def check_history(path: Path, builder: SummaryBuilder, state: dict | None) -> No
         for ph in disk.get("phases") or []:
             if not isinstance(ph, dict) or not isinstance(ph.get("rungs"), list):
                 continue
-            on_disk = {r.get("rung") for r in ph["rungs"] if isinstance(r, dict)}
-            missing = sorted(r for r in on_disk - _recorded_rungs(builder, ph.get("name", "")) if isinstance(r, int))
+            if not isinstance(ph.get("name"), str):
+                continue
+            on_disk = {r.get("rung") for r in ph["rungs"] if isinstance(r, dict) and isinstance(r.get("rung"), int)}
+            missing = sorted(on_disk - _recorded_rungs(builder, ph["name"]))
             if missing:
                 raise UsageError(f"{where}: lacks {ph.get('name')} rung(s) {_span(missing)} that summary.json records "
                                  f"(the log was truncated or replaced); nothing was changed: restore the log, or "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -52,6 +53,12 @@ def checkpoint_name(phase: str, rung: int) -> str:
     return own_checkpoint(f"{phase}-rung{rung:02d}.pt")
 
 
+def rung_of(name: str) -> int | None:
+    """The rung a checkpoint's file name says (`teacher-rung07.pt` -> 7), None for another name."""
+    m = re.fullmatch(r"(?:teacher|student)-rung(\d+)\.pt", Path(name).name)
+    return int(m.group(1)) if m else None
+
+
 def export_name(phase: str, rung: int, sparse: bool, copy: int = 1) -> str:
     """A rung's model file under exports/, relative to the run directory; `copy` > 1 when earlier ones exist."""
     return f"{EXPORTS}/{phase}-rung{rung:02d}{'-sparse' if sparse else ''}{f'-{copy}' if copy > 1 else ''}.pt"
@@ -80,9 +87,20 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone makes files private (0600)
 
 
+# The one naming rule of dsd-tui's temporary files (an atomic write's file before its rename):
+# `.<target name>.dsd-tui-<8 random characters>.tmp`. A run cleans only names of this exact form, in its own
+# folders, so a user's `.notes.tmp` beside them survives.
+TEMP_MARK = ".dsd-tui-"
+_OWN_TEMP = re.compile(r"\..+\.dsd-tui-[a-z0-9_]{8}\.tmp")
+
+
+def is_own_temp(name: str) -> bool:
+    return _OWN_TEMP.fullmatch(name) is not None
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
@@ -131,7 +149,9 @@ def atomic_torch_save(path: Path, obj) -> None:
 def safe_torch_load(path: Path, what: str = "checkpoint"):
     """torch.load(weights_only=True) with one clear line for anything unreadable or unsafe; a FIFO or a
     device (which torch.load would block on or read without end) is refused before it is opened."""
-    require_regular(Path(path), what)
+    st = require_regular(Path(path), what)
+    if st is not None:
+        check_declared_sizes(Path(path), st.st_size, what)
     try:
         return torch.load(Path(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -143,14 +163,40 @@ def safe_torch_load(path: Path, what: str = "checkpoint"):
                           f"weights-only file") from None
 
 
+# torch.save writes its zip entries uncompressed, so what a real checkpoint declares inside adds up to about its
+# own size; a few MiB of slack covers the zip's headers and alignment padding (64 bytes per entry).
+ZIP_SLACK_BYTES = 4 << 20
+
+
+def check_declared_sizes(path: Path, size: int, what: str) -> None:
+    """Refuse, before anything is unpickled, a zip whose entries declare more bytes than the file holds: a
+    compressed entry (a 3.6 MB file whose pickle inflates to 2 GiB took 5 GB of memory) is no torch.save file.
+    A file that is not a zip (torch's legacy format, or garbage) is left to torch.load, which cannot inflate it."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return
+    declared = sum(i.file_size for i in infos)
+    packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+    if declared > size + ZIP_SLACK_BYTES or packed:
+        why = f"its entry {packed[0]} is compressed" if packed else f"its entries declare {declared} bytes"
+        raise RunDirError(f"{path}: not a readable {what} ({why}, in a file of {size} bytes; torch.save stores "
+                          f"entries as they are): refused before reading it; give a checkpoint written by dsd-tui")
+
+
 def new_run_dir(parent: Path, name: str, start: float | None = None) -> Path:
     """Create a fresh directory `<name>-<YYYYmmdd-HHMMSS>` under parent; never reuse an existing one."""
-    if not NAME_RE.match(name) or ".." in name:
+    if not NAME_RE.fullmatch(name) or ".." in name:
         raise RunDirError(f"run.name = {name!r}: not usable as a folder name; use letters, digits, '.', '_', '-'")
     parent = Path(parent)
     if is_run_dir(parent):
         raise RunDirError(f"--out {parent}: this is a run directory, not a parent folder for runs; give the folder "
                           f"that holds runs (a run is never written into another)")
+    inside = next((up for up in Path(os.path.realpath(parent)).parents if is_run_dir(up)), None)
+    if inside is not None:  # e.g. RUN/checkpoints: the new run would land among another run's files
+        raise RunDirError(f"--out {parent}: is inside the run directory {inside}; give a folder outside any run")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -187,6 +233,8 @@ def parse_event_lines(chunk: bytes, first_line: int = 1) -> tuple[list[ev.Event]
             data = json.loads(raw)
         except ValueError:
             continue
+        except RecursionError:  # valid JSON nested thousands deep: no event is; one line, not a traceback
+            raise ev.BadEvent(f"line {n}: nested too deeply to be an event") from None
         if isinstance(data, dict):
             try:
                 out.append(ev.from_dict(data))
@@ -293,8 +341,7 @@ class RunDir:
             self._events.close()
             raise
         _cut_torn_tail(self._events)
-        for stale in self.path.glob("**/.*.tmp"):  # left by a process killed mid-write
-            stale.unlink(missing_ok=True)
+        clean_own_temp(self.path)
 
     def close(self) -> None:
         if not self._events.closed:
@@ -350,6 +397,19 @@ class RunDir:
         masks files existed gets it when it resumes."""
         (self.path / MASKS_DIR).mkdir(exist_ok=True)
         self.save_torch(masks_name(phase, rung), obj)
+
+
+def clean_own_temp(path: Path) -> None:
+    """Remove the temporary files a process killed mid-write left in the run's folders: only names of the
+    exact rule above (`is_own_temp`), only in the run directory and its own folders."""
+    for folder in (path, *(path / sub for sub in (*FOLDERS, MASKS_DIR, EXPORTS))):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if is_own_temp(entry.name) and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
 
 
 def _lock(f, path: Path) -> None:

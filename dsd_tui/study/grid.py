@@ -19,6 +19,11 @@ from dsd_tui import profile as profile_mod
 from dsd_tui.errors import UsageError
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]")
+# A sweep of more ladders than this is a typo (a paper study is tens to a few hundred): refused in one line
+# before the grid is expanded, so `--dry-run` of a 10^6-point grid answers at once instead of filling memory.
+MAX_LADDERS = 10_000
+# Ladder folder names past this many characters (a file name may hold 255 bytes) keep a readable head and a hash.
+MAX_NAME = 120
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ def split_values(text: str) -> list[str]:
 def parse_grid(items) -> dict:
     """`("data.noise=0.1,0.2", ...)` → {"data.noise": [0.1, 0.2], ...}, values read as TOML like --set."""
     grid: dict = {}
+    points = 1
     for item in items:
         if "=" not in item:
             raise UsageError(f"--grid {item}: expected section.key=v1,v2,..., e.g. --grid data.noise=0.1,0.2")
@@ -74,6 +80,8 @@ def parse_grid(items) -> dict:
         if key in grid:
             raise UsageError(f"--grid {key}: given twice; put all its values in one --grid {key}=v1,v2")
         texts = split_values(text)
+        points *= len(texts)
+        check_size(points, f"--grid {key}")  # before its values are parsed: a huge list is refused at once
         if not all(texts):
             raise UsageError(f"--grid {item}: an empty value; separate values with single commas")
         values = [profile_mod.parse_override(f"{key}={t}")[2] for t in texts]
@@ -83,9 +91,16 @@ def parse_grid(items) -> dict:
     return grid
 
 
+def check_size(ladders: int, where: str) -> None:
+    if ladders > MAX_LADDERS:
+        raise UsageError(f"{where}: the sweep would have {ladders:,} ladders, more than the {MAX_LADDERS:,} a sweep "
+                         f"takes; use fewer values (or seeds), or split it into several sweeps")
+
+
 def parse_seeds(text: str | None, default: int) -> list[int]:
     if not text:
         return [default]
+    check_size(text.count(",") + 1, "--seeds")
     try:
         seeds = [int(t) for t in text.split(",")]
     except ValueError:
@@ -114,13 +129,23 @@ def value_slug(value) -> str:
 
 
 def ladder_name(settings: dict, seed: int) -> str:
-    parts = [f"{key}-{value_slug(settings[key])}" for key in sorted(settings)]
-    return "__".join(parts + [f"seed-{seed}"])
+    """`key-value__key-value__seed-N`; past MAX_NAME characters (a 10-key grid made names the file system
+    refused, after sweep.json was written) the settings part is cut and a hash of all of it keeps names apart."""
+    parts = "__".join(f"{key}-{value_slug(settings[key])}" for key in sorted(settings))
+    tail = f"seed-{seed}"
+    if len(parts) + len(tail) + 2 > MAX_NAME:
+        digest = hashlib.sha1(parts.encode()).hexdigest()[:12]
+        parts = f"{parts[:MAX_NAME - len(tail) - 16].rstrip('_.-')}-{digest}"
+    return "__".join(([parts] if parts else []) + [tail])
 
 
 def expand(raw: dict, label: str, grid: dict, seeds: list[int]) -> list[LadderPlan]:
     """The cartesian product grid × seeds, each combination validated as a whole profile."""
     keys = list(grid)
+    total = len(seeds)
+    for k in keys:
+        total *= len(grid[k])
+    check_size(total, "--grid and --seeds")  # before itertools.product makes a single combination
     plans = []
     for combo in itertools.product(*(grid[k] for k in keys)):
         settings = dict(zip(keys, combo))

@@ -74,8 +74,34 @@ def table_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The study table beside a figure: `<figure stem>.table.md`, its first line this mark, so a later plot knows the
+# file is its own and may replace it; a file of that name without the mark is the user's and is never replaced.
+TABLE_MARK = "<!-- dsd-tui study table; `dsd-tui plot` rewrites this file -->"
+
+
+def table_path(figure: Path) -> Path:
+    """The table's path, derived from the figure's (report.png -> report.table.md): never a name the user may
+    have meant for something else (a bare `report.md` beside `report.png` was replaced without a word)."""
+    figure = Path(figure)
+    return figure.with_name(f"{figure.stem}.table.md")
+
+
+def check_table_path(path: Path, option: str) -> None:
+    """Refuse (one line) a table path that holds a file dsd-tui did not write."""
+    try:
+        with open(path, "rb") as f:
+            first = f.read(len(TABLE_MARK.encode()) + 1)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise UsageError(f"{option} {path}: cannot be read ({e.strerror}); choose another figure name") from None
+    if not first.startswith(TABLE_MARK.encode()):
+        raise UsageError(f"{option}: the study table goes to {path}, which exists and was not written by dsd-tui; "
+                         f"nothing was written: move that file, or choose another figure name")
+
+
 def plot_study(groups: list[idx.Group], study: dict, path: Path, columns: int = 2) -> dict:
-    """Draw the study's figure into `path` and its table beside it (same name, .md); returns what was drawn."""
+    """Draw the study's figure into `path` and its table beside it (`table_path`); returns what was drawn."""
     path = Path(path)
     Figure = figures.figure_class(path)
     metric = study.get("plot", {}).get("metric", "test_acc")
@@ -113,5 +139,6 @@ def plot_study(groups: list[idx.Group], study: dict, path: Path, columns: int = 
     rows = table_rows(groups)
     table = table_markdown(rows)
     atomic_write_bytes(path, image)
-    atomic_write_text(path.with_suffix(".md"), table)
-    return {"series": series, "rows": rows, "table": table, "table_path": path.with_suffix(".md")}
+    check_table_path(table_path(path), "-o")  # again, just before writing: nothing the user made is replaced
+    atomic_write_text(table_path(path), f"{TABLE_MARK}\n{table}")
+    return {"series": series, "rows": rows, "table": table, "table_path": table_path(path)}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
 import sys
 import time
@@ -23,20 +22,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from dsd_tui import signals
 from dsd_tui.errors import UsageError
 from dsd_tui.record.rundir import (
     EVENTS,
+    FOLDERS,
     PROFILE,
-    STATE,
     atomic_write_text,
     fold_events,
+    is_own_temp,
     is_run_dir,
     read_events,
     rebuild_summary,
+    writer_alive,
 )
 from dsd_tui.study import resource_plan, sweep_table
 from dsd_tui.study import sweep_index as idx
 from dsd_tui.study.grid import LadderPlan
+from dsd_tui.study.sweep_lock import LOCK, SweepLock
 
 
 @dataclass(frozen=True)
@@ -82,15 +85,59 @@ def run_ladder(run_dir: str, profile, resume: bool) -> dict:
 
 
 def next_step(path: Path) -> str:
-    """start (no run yet) | skip (finished) | resume (has resume state) | restart (a run that died before its
-    first epoch ended: nothing to resume, so its folder is cleared and the ladder starts again)."""
+    """start (no run yet) | skip (finished) | resume | restart (a ladder killed before its first event: an empty
+    log and nothing else of its own, so its folder is cleared and the ladder starts again) | busy (a process
+    still holds its log: left alone).
+
+    Every ladder with an event is resumed, so `resume`'s own rules decide (record/resume_check.py): one killed in
+    its first epoch starts over in place, one with finished rungs but no resume state is refused (the ladder
+    fails with resume's line) and nothing in it is deleted."""
     if not is_run_dir(path):
         return "start"
     # read_events, not rebuild_summary: a ladder killed before its first event (an empty log) restarts
-    status = fold_events(read_events(path / EVENTS)).status
-    if status in idx.FINISHED:
+    events = read_events(path / EVENTS)
+    if fold_events(events).status in idx.FINISHED:
         return "skip"
-    return "resume" if (path / STATE).is_file() else "restart"
+    if writer_alive(path):
+        return "busy"
+    if events:
+        return "resume"
+    return "restart" if only_own_files(path) else "resume"
+
+
+# What a ladder killed before its first event can hold: its profile, its empty log, its two empty folders, and
+# the temporary files of its own atomic writes (rundir.OWN_TEMP).
+_FRESH_FILES = (PROFILE, EVENTS)
+
+
+def only_own_files(path: Path) -> bool:
+    """Does the ladder folder hold nothing but what a run writes before its first event?"""
+    for entry in path.iterdir():
+        if entry.name in _FRESH_FILES and entry.is_file() and not entry.is_symlink():
+            continue
+        if entry.name in FOLDERS and entry.is_dir() and not entry.is_symlink():
+            if all(is_own_temp(sub.name) for sub in entry.iterdir()):
+                continue
+            return False
+        if is_own_temp(entry.name):
+            continue
+        return False
+    return True
+
+
+def clear_fresh_ladder(path: Path) -> None:
+    """Remove exactly the files `only_own_files` allowed, then the folder; anything else is left in place."""
+    for sub in FOLDERS:
+        folder = path / sub
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if is_own_temp(entry.name):
+                    entry.unlink(missing_ok=True)
+            folder.rmdir()
+    for entry in path.iterdir():
+        if entry.name in _FRESH_FILES or is_own_temp(entry.name):
+            entry.unlink(missing_ok=True)
+    path.rmdir()
 
 
 # ---------------------------------------------------------------- Ray
@@ -185,7 +232,7 @@ def prepare(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderPla
             raise UsageError(f"--out {sweep_dir}: holds another sweep (other profile or grid); choose a new "
                              f"folder, or leave --out out to get one named from the settings")
     else:
-        if any(sweep_dir.iterdir()):
+        if any(p.name != LOCK for p in sweep_dir.iterdir()):
             raise UsageError(f"--out {sweep_dir}: the folder is not empty and holds no sweep; choose a new folder")
         index = idx.new_index(base.run.name, ident, base.to_dict(), grid)
         atomic_write_text(sweep_dir / PROFILE, base.to_toml())
@@ -203,20 +250,51 @@ def run_sweep(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderP
     import_ray()  # the two checks that need no cluster come before anything is written
     check_address(opts.address)
     resource_plan.check_request(opts.gpus_per_task)
+    refuse_foreign_folder(sweep_dir)  # before the lock file is made in it
+    with SweepLock(_made(sweep_dir)), signals.sweep_stops():  # one driver per folder; SIGINT/SIGTERM stop it
+        return _run_locked(sweep_dir, base, grid, ident, plans, opts, out, study)
+
+
+def _made(sweep_dir: Path) -> Path:
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out {sweep_dir}: cannot create the sweep directory ({e.strerror})") from None
+    return sweep_dir
+
+
+def refuse_foreign_folder(sweep_dir: Path) -> None:
+    if sweep_dir.is_dir() and not idx.is_sweep_dir(sweep_dir) and any(p.name != LOCK for p in sweep_dir.iterdir()):
+        raise UsageError(f"--out {sweep_dir}: the folder is not empty and holds no sweep; choose a new folder")
+
+
+def _run_locked(sweep_dir, base, grid, ident, plans, opts, out, study) -> SweepResult:
     index = prepare(sweep_dir, base, grid, ident, plans, study)
     steps = {plan.name: next_step(sweep_dir / plan.name) for plan in plans}
     for plan in plans:
+        entry = idx.ladder_entry(index, plan.name)
         if steps[plan.name] == "skip":
-            entry = idx.ladder_entry(index, plan.name)
             entry["status"] = rebuild_summary(sweep_dir / plan.name).status
-    todo = [plan for plan in plans if steps[plan.name] != "skip"]
-    skipped = len(plans) - len(todo)
+        elif steps[plan.name] == "busy":
+            entry.update(status="failed", error=f"{sweep_dir / plan.name}: in use by another dsd-tui process; "
+                                                 f"left as it is")
+    todo = [plan for plan in plans if steps[plan.name] not in ("skip", "busy")]
+    skipped = sum(step == "skip" for step in steps.values())
+    busy = sum(step == "busy" for step in steps.values())
     _say(out, f"sweep {sweep_dir.name}: {len(plans)} ladders ({skipped} already finished, "
               f"{sum(steps[p.name] == 'resume' for p in todo)} to resume, "
-              f"{sum(steps[p.name] != 'resume' for p in todo)} to start)")
+              f"{sum(steps[p.name] != 'resume' for p in todo)} to start"
+              + (f", {busy} in use by another process, left alone)" if busy else ")"))
     idx.write_index(sweep_dir, index)
     if todo:
-        _dispatch(sweep_dir, index, todo, steps, opts, out)
+        try:
+            _dispatch(sweep_dir, index, todo, steps, opts, out)
+        except KeyboardInterrupt:  # SIGINT/SIGTERM (signals.sweep_stops): every unfinished ladder is resumable
+            for lad in index["ladders"]:
+                if lad["status"] in ("running", "pending") and lad["name"] in {p.name for p in todo}:
+                    lad["status"] = "interrupted"
+            idx.write_index(sweep_dir, index)
+            raise
     _say(out, sweep_table.table(sweep_dir, index))
     return _result(index, plans)
 
@@ -224,6 +302,8 @@ def run_sweep(sweep_dir: Path, base, grid: dict, ident: str, plans: list[LadderP
 def _dispatch(sweep_dir, index, todo, steps, opts, out) -> None:
     ray = import_ray()
     started = connect(opts.address, opts.num_cpus)
+    stops = signals.sweep_stops()  # again after ray.init, which installs its own SIGTERM handler (an abort)
+    stops.__enter__()
     try:
         cpus, gpus, the_plan = task_resources(ray, opts, len(todo))
         _say(out, f"ray: {ray.cluster_resources().get('CPU', 0):g} CPUs, {ray.cluster_resources().get('GPU', 0):g} "
@@ -235,13 +315,14 @@ def _dispatch(sweep_dir, index, todo, steps, opts, out) -> None:
         for plan in todo:
             path = sweep_dir / plan.name
             if steps[plan.name] == "restart":
-                shutil.rmtree(path)  # it died before its first epoch ended: nothing in it is worth keeping
+                clear_fresh_ladder(path)  # killed before its first event: only its own empty files go
             entry = idx.ladder_entry(index, plan.name)
             entry.update(status="running", error=None, attempts=entry.get("attempts", 0) + 1)
             pending[task.remote(str(path), plan.profile, steps[plan.name] == "resume")] = plan
         idx.write_index(sweep_dir, index)
         _collect(ray, sweep_dir, index, pending, opts, out)
     finally:
+        stops.__exit__(None, None, None)
         if started:
             ray.shutdown()
 
@@ -307,5 +388,25 @@ def plan_sweep(profile_spec: str | None, overrides, grid_items, seeds_text: str 
     seeds = grid_mod.parse_seeds(seeds_text, base.run.seed)
     ident = grid_mod.identity(base, grid)
     plans = grid_mod.expand(base.to_dict(), f"{profile_spec or 'quickstart'}", grid, seeds)
+    refuse_python_names(plans)
     sweep_dir = Path(out) if out else Path(base.run.out) / f"sweep-{base.run.name}-{ident}"
     return sweep_dir, base, grid, ident, plans
+
+
+def refuse_python_names(plans: list[LadderPlan]) -> None:
+    """A model, data set or criterion registered from Python (dsd_tui.register_model ...) exists only in this
+    process; the ladders run in Ray workers, other processes, where the name is unknown: say so now."""
+    from dsd_tui.core.archs import ARCHITECTURES
+    from dsd_tui.core.criteria import CRITERIA
+    from dsd_tui.core.datasets import DATASETS
+    from dsd_tui.registry import PYTHON
+    for plan in plans:
+        p = plan.profile
+        for key, reg, name in (("model.arch", ARCHITECTURES, p.model.arch), ("distill.arch", ARCHITECTURES,
+                               p.distill.arch), ("data.dataset", DATASETS, p.data.dataset),
+                               ("prune.criterion", CRITERIA, p.prune.criterion)):
+            if name and name in reg and reg.origin(name).kind == PYTHON.kind:
+                raise UsageError(f"{key} = {name!r}: registered from Python in this process only; a sweep runs its "
+                                 f"ladders in other processes (Ray workers), which cannot see it: ship it as a plugin "
+                                 f"with an entry point (docs/plugins.md), or run the ladders with dsd_tui.run()")
+

@@ -12,6 +12,7 @@ events.jsonl stays the truth about it; sweep.json is the list of what was planne
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ def read_index(path: Path) -> dict:
     except FileNotFoundError:
         raise UsageError(f"{path}: not a sweep directory (no {SWEEP}); give the folder `dsd-tui sweep` printed "
                          f"first") from None
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # RecursionError: JSON nested thousands deep
         raise UsageError(f"{path / SWEEP}: unreadable ({e.__class__.__name__}); it is written atomically, so "
                          f"something else changed it") from None
     if not isinstance(index, dict) or index.get("schema") != SCHEMA:
@@ -171,11 +172,18 @@ def collect(paths) -> list[RunRef]:
 def group(runs: list[RunRef]) -> list[Group]:
     """Ladders of one sweep with equal settings form a group; a plain run is a group of its own."""
     groups: dict[tuple, Group] = {}
+    counted: dict[tuple, set] = {}
     for r in runs:
-        key = (r.sweep, setting_key(r.settings)) if r.sweep else (str(r.path), "")
+        key = (os.path.realpath(r.sweep), setting_key(r.settings)) if r.sweep else (os.path.realpath(r.path), "")
         if key not in groups:
             groups[key] = Group(label_for(r), r.settings, [])
-        groups[key].runs.append(r)
+            counted[key] = set()
+        # a run counts once in its group however often it is named (`compare RUN RUN`, `SWEEP SWEEP`, a symlink):
+        # counted twice it made n = 2 and a std of 0 out of one ladder. A sweep's ladder named on its own is
+        # still its own curve beside the sweep's (another group).
+        if os.path.realpath(r.path) not in counted[key]:
+            counted[key].add(os.path.realpath(r.path))
+            groups[key].runs.append(r)
     labels = [g.label for g in groups.values()]
     for g in groups.values():  # two sweeps with the same grid: keep their labels apart
         if labels.count(g.label) > 1:

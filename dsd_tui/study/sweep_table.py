@@ -21,9 +21,26 @@ def read_summary(run_dir: Path) -> dict:
     """The run's summary.json as last written (cheap while it runs); {} when there is none yet, or when it is
     not a regular file or is too big to be one (never opened, so a FIFO cannot block the table)."""
     try:
-        return json.loads(read_bounded(Path(run_dir) / SUMMARY, "summary", MAX_RECORD_BYTES))
-    except (OSError, ValueError, UsageError):
+        summary = json.loads(read_bounded(Path(run_dir) / SUMMARY, "summary", MAX_RECORD_BYTES))
+    except (OSError, ValueError, UsageError, RecursionError):
         return {}
+    return summary if usable(summary) else {}
+
+
+def usable(summary) -> bool:
+    """Does the summary have the shape the table reads (a dict; phases a list of phase dicts whose rungs parse)?
+    One of another shape (edited, or not a summary) is shown as no summary, not a traceback."""
+    if not isinstance(summary, dict) or not isinstance(summary.get("phases", []), list):
+        return False
+    if not isinstance(summary.get("profile", {}), dict) or not isinstance(summary.get("profile", {}).get("prune", {}),
+                                                                         dict):
+        return False
+    try:
+        for p in summary.get("phases", []):
+            PhaseSummary.from_json(p)
+    except (TypeError, KeyError, AttributeError, ValueError):
+        return False
+    return True
 
 
 def best(summary: dict, phase: str) -> RungRecord | None:
