@@ -15,7 +15,7 @@ reused, so a second mode can share the base runs), then prints what to compare: 
 absolute difference in test accuracy per rung between the two paths at the same seed against the same
 figure between two seeds of one path, and per seed each path's findings (SDD verdicts, dip and peak,
 best-validation rung, the entropy-gated stop).
-Figures in docs/benchmarks.md ("Sparse kernels", "bf16", "Issue 16").
+Figures in docs/benchmarks.md ("Same science? The fast paths against the exact one").
 """
 from __future__ import annotations
 
