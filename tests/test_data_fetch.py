@@ -26,6 +26,8 @@ from test_mnist import write_mnist
 
 from dsd_tui.cli import main
 
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
+
 SETS = ["prune.rungs=1", "train.dense_epochs=1", "train.epochs=1", "data.val_size=10", "model.arch='vgg'",
         "distill.enabled=false"]
 

@@ -12,6 +12,8 @@ from click.testing import CliRunner
 
 from dsd_tui.cli import main
 
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
+
 SHORT = ["prune.rungs=4", "train.epochs=20", "train.dense_epochs=40"]
 
 
@@ -80,6 +82,7 @@ def test_too_little_disk_is_exit_2_naming_the_fix(tmp_path):
     if not shm.is_dir():
         pytest.skip("no /dev/shm")
     wide = ["model.hidden=[4096, 4096]", "data.train_size=128", "data.val_size=64", "prune.rungs=200",
+            "train.epochs=1", "train.dense_epochs=1", "data.batch_size=64",  # the disk need counts checkpoints only
             f"run.out={shm}/dsd-tui-doctor-test"]
     result = doctor(*sets(*wide), "--json")
     report = json.loads(result.stdout)

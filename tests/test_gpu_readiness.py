@@ -13,6 +13,8 @@ from relhelp import QUICK, event_lines
 from dsd_tui.cli import main
 from dsd_tui.record.rundir import STATE, safe_torch_load
 
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
+
 CUDA_STATE_BYTES = 16  # a CUDA (Philox) generator's state: seed and offset, 8 bytes each
 
 

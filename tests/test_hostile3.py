@@ -19,6 +19,8 @@ from dsd_tui.study import study_figure, study_file
 from dsd_tui.study import sweep as sweep_mod
 from dsd_tui.study.sweep_lock import SweepBusy, SweepLock
 
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
+
 ONE = ["prune.rungs=1", "train.dense_epochs=1", "train.epochs=1", "model.hidden=[16, 16]", "entropy.enabled=false",
        "distill.enabled=false"]
 GRID = "prune.criterion=magnitude"

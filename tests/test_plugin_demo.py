@@ -17,6 +17,8 @@ import torch
 import dsd_tui
 from dsd_tui.registry import PYTHON
 
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover

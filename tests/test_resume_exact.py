@@ -7,10 +7,13 @@ import random
 import signal
 import time
 
+import pytest
 from relhelp import QUICK, cli, cli_run, event_lines, load_summary, metrics, run_dirs, sets, wait_for
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.runner import RunSession
+
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
 
 KILLS = 3
 

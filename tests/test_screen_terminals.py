@@ -10,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from test_tui_app import monitor_app
 from test_tui_terminal import Pty
 from tui_support import SHORT, recorded_clock, recorded_copy
+
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
 
 ROOT = Path(__file__).parent.parent
 C_LOCALE = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "",

@@ -15,6 +15,8 @@ from dsd_tui.headless import HeadlessPrinter
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import read_events, safe_torch_load
 
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
+
 ONE_PHASE = [*QUICK, "distill.enabled=false"]
 
 

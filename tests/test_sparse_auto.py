@@ -25,6 +25,8 @@ from dsd_tui.record.rundir import EVENTS, STATE, read_events, safe_torch_load
 from dsd_tui.runner import RunSession
 from dsd_tui.speed.modes import Speed
 
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
+
 # The quickstart's 512-wide MLP (the layer size the CSR kernels need), pruned 80% then 96%: rungs 1 and 2
 # of both phases put the 512×512 hidden layer on CSR under the default. 20 epochs a rung leave the
 # SIGKILL test time to land inside one.

@@ -21,6 +21,8 @@ from dsd_tui.record import events as ev
 from dsd_tui.runner import RunSession
 from dsd_tui.speed.sparse_kernels import MAX_DENSITY, MIN_OUT, MIN_WEIGHTS, CsrPattern, csr_linear, sparse_linears
 
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
+
 # A quick ladder whose rungs 1 and 2 (80% and 96% pruned) put the 512×512 hidden layer on CSR (a layer needs
 # 512 outputs to qualify: MIN_OUT).
 SPARSE_QUICK = [*QUICK, "model.hidden=[512, 512]", "prune.rate=0.8", "prune.rungs=2", "train.sparse_kernels=true"]

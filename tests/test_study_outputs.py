@@ -20,6 +20,8 @@ from dsd_tui.study import compare_runs as compare_mod
 from dsd_tui.study import sweep as sweep_mod
 from dsd_tui.study import sweep_index as idx
 
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
+
 # Short ladders whose stop criteria fire (no smoothing, patience 1, zero tolerance).
 TINY = ["prune.rungs=4", "train.dense_epochs=3", "train.epochs=2", "stop.delta=0.0", "stop.smooth=1",
         "stop.patience=1"]

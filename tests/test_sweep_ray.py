@@ -6,6 +6,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
+
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'dsd-tui[ray]'); the sweep needs it")
 
 from dsd_tui.cli import main  # noqa: E402

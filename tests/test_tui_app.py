@@ -6,6 +6,7 @@ import json
 import threading
 import time
 
+import pytest
 from textual.widgets._toast import Toast
 from tui_support import (
     RECORDED,
@@ -24,6 +25,8 @@ from dsd_tui.tui.app import DsdApp
 from dsd_tui.tui.screens.help import HelpScreen
 from dsd_tui.tui.screens.monitor import EXPORT_NAME, REDRAW_HZ, TOAST_SECONDS, MonitorScreen
 from dsd_tui.tui.screens.stop_reasons import StopReasons
+
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
 
 
 def monitor_app(app_class=DsdApp, **kwargs):

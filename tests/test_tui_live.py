@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 
+import pytest
 import torch
 from tui_support import SIZE, screen_text, short_profile, wait_for
 
@@ -15,6 +16,8 @@ from dsd_tui.record.rundir import STATE, rebuild_summary
 from dsd_tui.runner import RunSession
 from dsd_tui.tui.app import DsdApp, run_app, watch_monitor
 from dsd_tui.tui.screens.monitor import MonitorScreen
+
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
 
 torch.set_num_threads(1)
 

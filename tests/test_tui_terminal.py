@@ -17,7 +17,10 @@ import termios
 import time
 from pathlib import Path
 
+import pytest
 from tui_support import SHORT, recorded_copy, short_profile
+
+pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
 
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 
