@@ -112,3 +112,19 @@ def test_live_sink_across_a_resume_logs_each_point_once(tmp_path, monkeypatch, k
     assert got == [(r["rung"], r["test_acc"]) for r in summary["phases"][0]["rungs"]]
     assert [h["teacher-epoch/epoch"] for h in rows if "teacher-epoch/train_loss" in h] == [1, 2, 3]
     assert [h["_step"] for h in rows] == list(range(5))  # W&B's step goes on across the resume
+
+
+@pytest.mark.parametrize("mode,words", [("bogus", "W&B takes one of"), ("online", "wandb login")])
+def test_a_mode_wandb_cannot_run_in_is_one_line_and_nothing_written(tmp_path, monkeypatch, mode, words):
+    """WANDB_MODE=bogus, or online without an API key: one line, exit 2, for the export and a live run alike."""
+    monkeypatch.setenv("WANDB_MODE", mode)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    run = recorded_run(tmp_path)
+    export = CliRunner().invoke(main, ["export", str(run), "--format", "wandb", "-o", str(tmp_path / "wb")])
+    assert export.exit_code == 2 and words in export.output and export.output.count("\n") == 1, export.output
+    assert not (tmp_path / "wb").exists()
+    live = CliRunner().invoke(main, ["run", "--no-tui", "--wandb", "--out", str(tmp_path / "runs"),
+                                     "--set", "prune.rungs=1", "--set", "train.epochs=1"])
+    assert live.exit_code == 2 and words in live.output, live.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -27,14 +27,34 @@ from dsd_tui.export.scalars import Fold, hparams
 from dsd_tui.record.rundir import EVENTS, read_events, rebuild_summary
 from dsd_tui.record.summary import PhaseSummary
 
+MODES = ("offline", "online", "shared", "disabled", "dryrun", "run")  # what wandb accepts for WANDB_MODE
+
 
 def require():
+    """The wandb module, once the environment says a mode it can run in: a WANDB_MODE wandb does not know,
+    or an online mode without a key, is one line before anything is written (not wandb's traceback)."""
     try:
         import wandb
     except ImportError:
         raise UsageError("Weights & Biases is not installed; install it with `pip install 'dsd-tui[wandb]'` "
                          "(or `pip install wandb`)") from None
+    mode = os.environ.get("WANDB_MODE", "offline")
+    if mode not in MODES:
+        raise UsageError(f"WANDB_MODE = {mode!r}: W&B takes one of {', '.join(MODES)}; unset it to log offline")
+    if mode in ("online", "shared", "run") and not _has_key():
+        raise UsageError(f"WANDB_MODE = {mode!r} needs a W&B API key and none is set here; run `wandb login` (or "
+                         f"set WANDB_API_KEY), or unset WANDB_MODE to log offline and `wandb sync` later")
     return wandb
+
+
+def _has_key() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        return "api.wandb.ai" in netrc.read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def run_id(summary: dict) -> str:
