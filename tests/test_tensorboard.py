@@ -104,3 +104,24 @@ def test_without_tensorboard_installed_one_line_and_nothing_written(tmp_path, mo
     result = CliRunner().invoke(main, ["run", "--no-tui", "--tensorboard", "--out", str(tmp_path / "runs")])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "tensorboard" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_symlinked_output_or_live_folder_is_written_through_and_the_link_stays(tmp_path, keep_signal_handlers):
+    """`-o LINK` (a link to a TensorBoard log folder) and a RUN_DIR/tensorboard that is a link: written through,
+    the link kept, nothing but event files touched in the target (issue 27: both were tracebacks)."""
+    run = recorded_run(tmp_path)
+    (tmp_path / "shared-tb").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "shared-tb")
+    scalars = export(run, tmp_path / "link")
+    assert (tmp_path / "link").is_symlink() and read_back(tmp_path / "shared-tb")[0] == scalars
+
+    live_target = tmp_path / "live-target"
+    live_target.mkdir()
+    (live_target / "notes.txt").write_text("mine")
+    prof = profile_mod.load(None, ["prune.rungs=1", "train.epochs=1", "train.dense_epochs=1", "run.tensorboard=true",
+                                   "distill.enabled=false"])
+    session = RunSession.new(prof, str(tmp_path / "runs"))
+    (session.path / "tensorboard").symlink_to(live_target)
+    assert session.run() in ("completed", "stopped")
+    assert (session.path / "tensorboard").is_symlink() and (live_target / "notes.txt").read_text() == "mine"
+    assert "teacher/test_acc" in read_back(live_target)[0]

@@ -11,6 +11,7 @@ one. The live sink starts over from events.jsonl when a run resumes, so its file
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -79,7 +80,7 @@ def write_fold(log_dir: Path, events: list[ev.Event]) -> Writer:
 def export(run_dir: Path, out: Path) -> Path:
     """Write the run's scalars under `out` (created; an earlier export there is replaced)."""
     require()
-    out = Path(out)
+    out = Path(os.path.realpath(out)) if Path(out).is_symlink() else Path(out)  # a link is written through
     if out.exists() and (not out.is_dir() or any(not p.name.startswith(EVENT_FILE) for p in out.iterdir())):
         raise UsageError(f"-o {out}: exists and holds other files than a TensorBoard export; choose a new or "
                          f"empty folder")
@@ -129,6 +130,10 @@ class TensorBoardSink:
             self.writer.close()
         self.profile, self.run_dir = e.profile, Path(e.run_dir)
         live = self.run_dir / LIVE_DIR
-        if live.is_dir():
+        if live.is_symlink():  # the user pointed it elsewhere: write through it, clear only our event files
+            live = Path(os.path.realpath(live))
+            for old in live.glob(f"{EVENT_FILE}*") if live.is_dir() else ():
+                old.unlink()
+        elif live.is_dir():
             shutil.rmtree(live)
         self.writer = write_fold(live, read_events(self.run_dir / EVENTS))
