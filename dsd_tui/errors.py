@@ -25,5 +25,10 @@ class FetchFailed(Exception):
     exit code 1, nothing half-written (dsd_tui/fetch/)."""
 
 
+class WriteFailed(Exception):
+    """An output the user asked for that could not be written (a full disk, a quota): exit code 1, one line,
+    nothing half-written left behind."""
+
+
 class ChecksumMismatch(UsageError):
     """A downloaded file whose checksum is not the published one: exit code 2, nothing kept."""

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import click
 
-from dsd_tui.errors import FetchFailed, RunFailed, UsageError
+from dsd_tui.errors import FetchFailed, RunFailed, UsageError, WriteFailed
 from dsd_tui.record.events import RunStatus
 
 DONE, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
@@ -41,7 +41,7 @@ def exit_for(error: BaseException) -> tuple[int, str] | None:
         return USAGE, str(error)
     if isinstance(error, RunFailed):
         return FAILED, f"the run failed: {error}"
-    if isinstance(error, FetchFailed):
+    if isinstance(error, (FetchFailed, WriteFailed)):
         return FAILED, str(error)
     if isinstance(error, Interrupted):
         return INTERRUPTED, str(error)
@@ -113,7 +113,7 @@ class ExitGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             code = super().invoke(ctx)
-        except (UsageError, RunFailed, FetchFailed, Interrupted, KeyboardInterrupt) as e:
+        except (UsageError, RunFailed, FetchFailed, WriteFailed, Interrupted, KeyboardInterrupt) as e:
             code, message = exit_for(e)
             fail(message, code)
         if code:

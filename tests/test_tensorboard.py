@@ -125,3 +125,25 @@ def test_a_symlinked_output_or_live_folder_is_written_through_and_the_link_stays
     assert session.run() in ("completed", "stopped")
     assert (session.path / "tensorboard").is_symlink() and (live_target / "notes.txt").read_text() == "mine"
     assert "teacher/test_acc" in read_back(live_target)[0]
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_half_export(tmp_path):
+    """The file-size limit makes the event file's write fail as a full disk does: one line, exit 1, nothing of
+    the export left (issue 27: two tracebacks before)."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+    run = recorded_run(tmp_path)
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2_000, 2_000))
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "dsd_tui", "export", str(run), "--format", "tensorboard", "-o",
+                           str(tmp_path / "tb")], env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
+                          text=True, preexec_fn=limit, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("\n") == 1 and "free space" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if "tb" in p.name) == []

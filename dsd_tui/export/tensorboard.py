@@ -11,12 +11,14 @@ one. The live sink starts over from events.jsonl when a run resumes, so its file
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
-from dsd_tui.errors import UsageError
+from dsd_tui.errors import UsageError, WriteFailed
 from dsd_tui.export.scalars import Fold, Point, hparams
 from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import EVENTS, _umask, read_events
@@ -91,14 +93,40 @@ def export(run_dir: Path, out: Path) -> Path:
     except OSError as e:
         raise UsageError(f"-o {out}: cannot create it ({e.strerror}); choose a writable folder") from None
     try:
-        write_fold(tmp, read_events(Path(run_dir) / EVENTS)).close()
+        with _writer_thread_errors() as failed:
+            write_fold(tmp, read_events(Path(run_dir) / EVENTS)).close()
+        if failed:  # TensorBoard writes in a thread of its own: its failed write surfaces here, not as a traceback
+            raise failed[0]
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
+    except OSError as e:  # a full disk, a quota: nothing of this export is left, an earlier one stays
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise WriteFailed(f"-o {out}: cannot write the TensorBoard files ({e.strerror or e}); nothing was left; "
+                          f"free space there or choose another folder") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+@contextlib.contextmanager
+def _writer_thread_errors():
+    """Collect the OSErrors (a full disk) raised in TensorBoard's own writer thread while the block runs,
+    instead of letting threading print them; the process's hook is put back afterwards."""
+    failed: list[OSError] = []
+    previous = threading.excepthook
+
+    def hook(args):
+        if isinstance(args.exc_value, OSError):
+            failed.append(args.exc_value)
+        else:
+            previous(args)
+    threading.excepthook = hook
+    try:
+        yield failed
+    finally:
+        threading.excepthook = previous
 
 
 class TensorBoardSink:
