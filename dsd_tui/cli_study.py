@@ -118,9 +118,11 @@ def compare(paths, metric, tui, as_json):
         fail("compare --tui needs a terminal (stdin and stdout); without one leave out --tui to print the table")
     groups = idx.group(idx.collect(paths))
     table, data = compare_mod.table(groups, metric)
-    if not any(ph.get(k, {}).get("mean") is not None for c in data.values() for ph in c.values() for k in ph):
-        others = [m for m in ("test_acc", "val_acc", "train_acc", "entropy_mean") if m != metric]
-        fail(f"--metric {metric}: no run has this rung metric; try {', '.join(others[:-1])} or {others[-1]}")
+    if not _has_values(data):
+        _refuse_untrained(groups, paths)
+        others = [m for m in ("test_acc", "val_acc", "train_acc", "entropy_mean")
+                  if m != metric and _has_values(compare_mod.table(groups, m)[1])]  # only what can be shown
+        fail(f"--metric {metric}: no run has this rung metric; try {' or '.join(others)}")
     if as_json:
         import json
 
@@ -156,6 +158,7 @@ def plot(paths, output, columns):
     target = output_target(output, "-o")  # a symlink is written through; a FIFO, a device, a run's file refused
     table = None
     groups = idx.group(idx.collect(paths))
+    _refuse_untrained(groups, paths)  # an empty figure says nothing: one line instead
     study = idx.read_index(Path(paths[0])).get("study") if len(paths) == 1 and idx.is_sweep_dir(paths[0]) else None
     try:
         if study is not None:  # a sweep made from a study file: its figure and its table (STEM.table.md)
@@ -169,6 +172,20 @@ def plot(paths, output, columns):
     echo_all(f"{output}\n")
     if table is not None:
         echo_all(f"{table['table_path']}\n{table['table']}")
+
+
+def _has_values(data: dict) -> bool:
+    """Does a comparison (compare_runs.table's data) hold any number?"""
+    return any(ph.get(k, {}).get("mean") is not None for c in data.values() for ph in c.values() for k in ph)
+
+
+def _refuse_untrained(groups, paths) -> None:
+    """Runs none of which finished a rung (each failed or was stopped at rung 0) are one line, not an empty
+    table or figure."""
+    from dsd_tui.study import compare_runs as compare_mod
+    if not _has_values(compare_mod.table(groups, "val_acc")[1]):
+        fail(f"{' '.join(paths)}: no run here finished a rung (each failed or stopped before rung 0 ended), so "
+             f"there is nothing to compare or plot; `dsd-tui export RUN` shows what happened")
 
 
 STUDY_COMMANDS = [sweep, studies, aggregate, compare, plot]

@@ -345,3 +345,21 @@ def test_compare_screen_shows_the_table_and_m_switches_the_metric(sweep_dir):
     for metric, shown in (("test_acc", shown1), ("val_acc", shown2)):
         assert shown["noise=0.2"]["student"][1]["mean"] == pytest.approx(
             statistics.mean(rung(x, "student", 1)[metric] for x in runs))
+
+
+def test_runs_without_a_finished_rung_are_one_line_for_plot_and_compare(tmp_path):
+    """A run that failed at rung 0 (a NaN loss) has nothing to draw: plot writes no empty figure and compare
+    suggests no metric it would then refuse (issue 27)."""
+    from click.testing import CliRunner
+
+    from dsd_tui.cli import main
+    runner = CliRunner()
+    failed = runner.invoke(main, ["run", "--no-tui", "--out", str(tmp_path / "runs"), "--set", "train.lr=1e30",
+                                  "--set", "prune.rungs=1", "--set", "train.dense_epochs=1", "--set", "train.epochs=1"])
+    assert failed.exit_code == 1, failed.output
+    (run,) = (tmp_path / "runs").iterdir()
+    figure = runner.invoke(main, ["plot", str(run), "-o", str(tmp_path / "fig.png")])
+    assert figure.exit_code == 2 and "no run here finished a rung" in figure.output, figure.output
+    assert not (tmp_path / "fig.png").exists()
+    table = runner.invoke(main, ["compare", str(run), "--metric", "val_acc"])
+    assert table.exit_code == 2 and "no run here finished a rung" in table.output and "try" not in table.output
