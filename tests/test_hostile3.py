@@ -121,7 +121,9 @@ def test_resume_cleans_only_its_own_temporary_files(tmp_path):
              run / ".summary.json.abcd1234.tmp"]  # the last: an old-style name, not ours by the rule
     for n in notes:
         n.write_text("the user's")
-    ours = [run / ".summary.json.dsd-tui-abcd_123.tmp", run / "state" / ".latest.pt.dsd-tui-zz99zz99.tmp"]
+    ours = [run / ".summary.json.dsd-tui-abcd_123.tmp", run / "state" / ".latest.pt.dsd-tui-zz99zz99.tmp",
+            run / "exports" / ".export.dsd-tui-k1ll3d00.tmp"]  # the last: a model export killed mid-write
+    (run / "exports").mkdir()
     for o in ours:
         o.write_bytes(b"torn")
     RunDir(run).close()  # what run, resume and every sweep ladder open
@@ -137,6 +139,23 @@ def test_the_atomic_writer_names_its_temporary_files_by_the_rule(tmp_path, monke
     monkeypatch.setattr(os_mod, "replace", lambda a, b: (seen.append(Path(a).name), real(a, b)))
     atomic_write_text(tmp_path / "summary.json", "{}")
     assert len(seen) == 1 and is_own_temp(seen[0]), seen
+
+
+def test_the_monitors_model_export_names_its_temporary_file_by_the_rule(tmp_path, monkeypatch):
+    """The `e` menu's export (export/run_exports.py) writes a temporary file, then links it into place: a
+    kill in between must leave a name that the next resume cleans."""
+    import os as os_mod
+
+    import dsd_tui
+    from dsd_tui.export.run_exports import export_rung
+    from dsd_tui.record.rundir import rebuild_summary
+    run = Path(dsd_tui.run(None, ["prune.rungs=1", "train.epochs=1", "train.dense_epochs=1", "distill.enabled=false",
+                                  "data.train_size=200", "data.val_size=50"], out=tmp_path)["run_dir"])
+    linked = []
+    real = os_mod.link
+    monkeypatch.setattr(os_mod, "link", lambda a, b: (linked.append(Path(a).name), real(a, b)))
+    export_rung(run, rebuild_summary(run), "teacher", 0)
+    assert linked and is_own_temp(linked[0]), linked
 
 
 STUDY = """
