@@ -1,28 +1,10 @@
 """`mnist`: MNIST's idx files under `data.path` (core/mnist_files.py), 784 float features normalised with
-0.1307/0.3081 (OpenLTH's), no augmentation."""
+0.1307/0.3081 (OpenLTH's), no augmentation; asymmetric noise flips similar digits."""
 from __future__ import annotations
 
-from dsd_tui.core.datasets import DATASETS, Dataset, Source
+from dsd_tui.core.datasets import DATASETS
 from dsd_tui.core.datasets._flips import DIGIT_FLIPS
+from dsd_tui.core.datasets._idx import idx_dataset
 
 NAME = "mnist"
-FOLDER, MEAN_STD = "MNIST", (0.1307, 0.3081)
-
-
-def fetch():
-    from dsd_tui.core.datasets._downloads import idx_files
-
-    return idx_files(NAME, FOLDER)
-
-
-def source(cfg, seed: int) -> Source:
-    from dsd_tui.core import mnist_files
-
-    x, y, test_x, test_y, classes = mnist_files.load(NAME, cfg.path, FOLDER, MEAN_STD)
-    verified = mnist_files.fetched_unverified(mnist_files.check(NAME, cfg.path, FOLDER), FOLDER)
-    return Source((x, y), (test_x, test_y), classes, checksums_verified=verified)
-
-
-DATASETS.register(NAME, Dataset(NAME, source, input_shape=(784,), image_note="28×28 grey",
-                                path_help=f"the folder holding {FOLDER}/raw/ (the idx files)",
-                                asymmetric_map=DIGIT_FLIPS, full_train=60000, fetch=fetch))
+DATASETS.register(NAME, idx_dataset(NAME, "MNIST", (0.1307, 0.3081), DIGIT_FLIPS))
