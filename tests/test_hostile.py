@@ -421,9 +421,12 @@ def test_a_malformed_sweep_index_is_one_line(tmp_path, command, index, monkeypat
 
 
 def test_compare_does_not_suggest_the_metric_it_rejected(tmp_path):
-    run = fake_run(tmp_path)
-    line = one_line_exit_2(invoke("compare", str(run), "--metric", "test_acc"))
-    assert "try" in line and "test_acc" not in line.split("try", 1)[1]
+    from tui_support import recorded_run
+    empty = one_line_exit_2(invoke("compare", str(fake_run(tmp_path)), "--metric", "test_acc"))
+    assert "no run here finished a rung" in empty and "try" not in empty  # no metric it could suggest
+    (tmp_path / "rec").mkdir()
+    line = one_line_exit_2(invoke("compare", str(recorded_run(tmp_path / "rec")), "--metric", "gpu_peak_mb"))
+    assert "try" in line and "gpu_peak_mb" not in line.split("try", 1)[1] and "test_acc" in line  # what it has
 
 
 def test_a_failed_first_write_does_not_claim_a_previous_version(tmp_path, monkeypatch):
