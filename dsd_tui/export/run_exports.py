@@ -8,7 +8,6 @@ second writer), from a temporary file written and fsynced first.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from dsd_tui.export import model_file
@@ -20,19 +19,13 @@ MAX_COPIES = 1000
 def export_rung(run_dir: Path, summary, phase: str, rung: int, sparse: bool = False) -> Path:
     """Write `phase` rung `rung`'s model file under RUN_DIR/exports/ and return its path; UsageError (one line)
     when the rung cannot be exported (no checkpoint, diverged), OSError when the folder cannot be written."""
-    from dsd_tui.record.rundir import EXPORTS, FILE_MODE, TEMP_MARK, export_name, torch_bytes
+    from dsd_tui.record.rundir import EXPORTS, durable_temp, export_name, torch_bytes
     choice = choose_rung(summary, phase, rung)
     blob = torch_bytes(model_file.payload(Path(run_dir), summary, choice, sparse))
     folder = Path(run_dir) / EXPORTS
     folder.mkdir(exist_ok=True)
-    # named by the run's one rule for temporary files, so a resume cleans one that a killed export left
-    fd, tmp = tempfile.mkstemp(prefix=f".export{TEMP_MARK}", suffix=".tmp", dir=folder)
+    tmp = durable_temp(folder, "export", blob)  # by the run's rule: a resume cleans one a kill left
     try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
         for copy in range(1, MAX_COPIES + 1):
             target = Path(run_dir) / export_name(choice.phase, choice.rung, sparse, copy)
             try:

@@ -98,15 +98,26 @@ def is_own_temp(name: str) -> bool:
     return _OWN_TEMP.fullmatch(name) is not None
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=".tmp", dir=path.parent)
+def durable_temp(folder: Path, name: str, data: bytes) -> str:
+    """`data` on disk (fsynced, the usual file mode) under a temporary name of the one rule for `name` in
+    `folder`; the caller moves it into place (a rename, or a link that never replaces) and removes it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}{TEMP_MARK}", suffix=".tmp", dir=folder)
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    tmp = durable_temp(path.parent, path.name, data)
+    try:
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException:
