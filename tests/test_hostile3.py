@@ -33,6 +33,16 @@ def one_ladder_sweep(out: Path):
     return plan[4][0]
 
 
+def interrupted_ladder(out: Path):
+    """The one-ladder sweep's ladder (its plan entry), run until its first rung finished and then stopped, as a
+    driver that went away leaves it (resumable)."""
+    ladder = one_ladder_sweep(out)
+    session = RunSession.at(out / ladder.name, ladder.profile)
+    session.stop_after_rung.set()
+    assert session.run() == "interrupted"
+    return ladder
+
+
 def sweep_cli(out: Path, *extra: str):
     args = ["sweep", "--grid", GRID, "--seeds", "0", "--out", str(out), "--table-every", "0", *extra]
     for s in ONE:
@@ -45,10 +55,7 @@ def sweep_cli(out: Path, *extra: str):
 def test_a_second_sweep_driver_on_the_same_folder_is_refused_and_changes_nothing(tmp_path):
     pytest.importorskip("ray")
     out = tmp_path / "sweep"
-    ladder = one_ladder_sweep(out)
-    session = RunSession.at(out / ladder.name, ladder.profile)  # the first driver's ladder, half done
-    session.stop_after_rung.set()
-    assert session.run() == "interrupted"
+    interrupted_ladder(out)  # the first driver's ladder, half done
     with SweepLock(out):  # the first driver, still running
         before = snapshot_tree(out)
         line = one_line_exit_2(sweep_cli(out), "driven by another dsd-tui process", str(out))
@@ -66,11 +73,8 @@ def test_the_sweep_lock_is_exclusive_and_goes_away_with_its_holder(tmp_path):
 
 def test_a_sweep_rerun_resumes_a_ladder_with_finished_rungs_and_no_state_and_deletes_nothing(tmp_path):
     out = tmp_path / "sweep"
-    ladder = one_ladder_sweep(out)
+    ladder = interrupted_ladder(out)
     path = out / ladder.name
-    session = RunSession.at(path, ladder.profile)
-    session.stop_after_rung.set()
-    assert session.run() == "interrupted"
     (path / "state" / "latest.pt").unlink()  # lost: resume refuses, so must the sweep
     before = snapshot_tree(path)
     assert sweep_mod.next_step(path) == "resume"  # was "restart": rmtree of the finished rung
@@ -615,11 +619,8 @@ def test_deeply_nested_json_is_one_line_for_every_reader(tmp_path):
 
 def test_a_deep_or_misshapen_sweep_index_or_summary_is_one_line(tmp_path):
     out = tmp_path / "sweep"
-    ladder = one_ladder_sweep(out)
+    ladder = interrupted_ladder(out)
     path = out / ladder.name
-    session = RunSession.at(path, ladder.profile)
-    session.stop_after_rung.set()
-    assert session.run() == "interrupted"
     from dsd_tui.study import sweep_table
     for bad in (deep(), "[1, 2]", '{"phases": 5}', '{"phases": [{"rungs": 3}]}', '{"phases": [5]}',
                 '{"phases": [], "profile": []}'):
