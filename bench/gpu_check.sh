@@ -3,7 +3,7 @@
 # checks share a budget of BUDGET seconds (default 330; each gets the smaller of its own limit and what is
 # left, and is SKIPPED once nothing is), run independently (no set -e: a failing check does not skip the
 # next) and each ends with a verdict line; the list of verdicts is printed last. The smoke mode is the test
-# suite's (tests/test_gpu_check.py). The checks follow docs/reliability.md ("Before the first GPU run").
+# suite's (tests/project/test_gpu_check.py). The checks follow docs/reliability.md ("Before the first GPU run").
 #
 #   bash bench/gpu_check.sh            # CUDA: ResNet-18, batch 128, synthetic CIFAR-shaped data
 #   bash bench/gpu_check.sh --smoke    # CPU, tiny sizes: checks that every step runs

@@ -1,7 +1,7 @@
 """The checks of bench/gpu_check.sh that are more than one command: each a subcommand that prints what it
 measured and exits non-zero when the check fails, so the script prints one verdict per check
 (docs/reliability.md, "Before the first GPU run"). They run on the CPU too (the script's --smoke mode,
-tests/test_gpu_check.py), where the CUDA-only parts say they do not apply.
+tests/project/test_gpu_check.py), where the CUDA-only parts say they do not apply.
 
     python bench/gpu_checks.py preflight
     python bench/gpu_checks.py ladder RUN_DIR            # a finished 2-rung ladder: structure and files

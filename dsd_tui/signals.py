@@ -178,7 +178,7 @@ def exit_if_stuck(run_over: threading.Event | None, exit_code: Callable[[], int]
     Why: the terminal's writes fail with EIO as soon as it is gone, which can be before the SIGHUP
     handler has pointed the fds at /dev/null; Textual's writer thread then dies, its bounded queue
     fills, and the app's shutdown (which writes to restore the terminal) blocks on that queue forever
-    (caught by tests/test_signals.py under load, about 1 hangup in 40). With the terminal gone there
+    (caught by tests/cli/test_signals.py under load, about 1 hangup in 40). With the terminal gone there
     is nothing left to restore, and the run's files are complete, so leaving without the rest of the
     shutdown loses nothing."""
     def watchdog() -> None:

@@ -14,7 +14,7 @@ scatters the kept weights back into the model's parameter; the pruned entries ar
 they stay exactly zero without the two mask multiplications. Parameters with nothing pruned (biases,
 BatchNorm, every weight at rung 0) are stepped in place, as plain torch would. The arithmetic on every
 kept entry is the same elementwise arithmetic as in the plain path, so the weights are bitwise the
-same (tests/test_speed.py checks it for Adam and for SGD with momentum and weight decay).
+same (tests/speed/test_speed.py checks it for Adam and for SGD with momentum and weight decay).
 
 Its `state_dict()` is expanded to the plain optimizer's format (full-shape moments, zero at pruned
 entries, which is what the plain path holds there), and `load_state_dict()` accepts that format, so

@@ -39,7 +39,7 @@ def make_optimizer(params, optimizer: str, lr: float, momentum: float, weight_de
         return KeptWeightsOptimizer(params, masks,
                                 lambda ps: make_optimizer(ps, optimizer, lr, momentum, weight_decay))
     # foreach: one multi-tensor kernel per update step instead of a loop over parameters. On CUDA it is
-    # torch's default already; on the CPU it gives bitwise the same weights (tests/test_speed.py), faster.
+    # torch's default already; on the CPU it gives bitwise the same weights (tests/speed/test_speed.py), faster.
     if optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True)
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=True)

@@ -85,7 +85,7 @@ def test_resume_before_the_first_epoch_ended_starts_over(tmp_path):
     result = CliRunner().invoke(main, ["resume", str(session.path), "--no-tui"])
     assert result.exit_code == 0, result.stderr
     assert metrics(load_summary(session.path)) == metrics(load_summary(ref.path))
-    # (killed before its first event, the log is empty and resume refuses it: tests/test_hostile.py)
+    # (killed before its first event, the log is empty and resume refuses it: tests/project/test_hostile.py)
 
 
 def test_a_run_still_in_use_cannot_be_resumed_twice(tmp_path):

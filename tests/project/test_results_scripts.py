@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA = sorted(str(p) for p in (ROOT / "docs" / "data").glob("quickstart-seed*.json"))
 
 

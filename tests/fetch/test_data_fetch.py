@@ -254,7 +254,7 @@ def test_a_data_set_without_files_and_an_unknown_name(tmp_path):
 
 def test_no_dataset_module_is_named_by_the_fetch_code():
     """The files come from each data set's own module (Dataset.fetch), not from a table in dsd_tui/fetch/."""
-    text = "".join(p.read_text() for p in Path(__file__).parents[1].joinpath("dsd_tui", "fetch").glob("*.py"))
+    text = "".join(p.read_text() for p in Path(__file__).parents[2].joinpath("dsd_tui", "fetch").glob("*.py"))
     for name in ("cifar10", "cifar-10", "mnist", "MNIST", "toronto"):
         assert name not in text, name
 

@@ -1,7 +1,7 @@
 """Snapshots of the monitor's main screen at 80×24, fed by the recorded short run in tests/data.
 
-Update them after an intended change with `pytest tests/test_tui_snapshots.py --snapshot-update`
-and look at the SVGs in tests/__snapshots__/ before committing.
+Update them after an intended change with `pytest tests/tui/test_tui_snapshots.py --snapshot-update`
+and look at the SVGs in tests/tui/__snapshots__/ before committing.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "dsd-plugin-demo"
 SHORT = ["--set", "prune.rungs=2", "--set", "train.epochs=1", "--set", "train.dense_epochs=2",
          "--set", "data.train_size=400", "--set", "data.val_size=100"]

@@ -140,7 +140,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_half_export(tmp_path):
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (2_000, 2_000))
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-m", "dsd_tui", "export", str(run), "--format", "tensorboard", "-o",
                            str(tmp_path / "tb")], env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
                           text=True, preexec_fn=limit, timeout=300)

@@ -156,7 +156,7 @@ def test_throughput_bench_times_every_rung_of_a_real_ladder_with_the_sparse_mode
 
     session = RunSession.new(profile_mod.load(None, SPARSE_QUICK), str(tmp_path / "runs"))
     assert session.run() == "completed"
-    bench = Path(__file__).resolve().parents[1] / "bench" / "throughput.py"
+    bench = Path(__file__).resolve().parents[2] / "bench" / "throughput.py"
     out = tmp_path / "bench.json"
     result = subprocess.run([sys.executable, str(bench), "--model", "mlp", "--modes", "ref,fp32,sparse",
                              "--masks-from", str(session.path), "--sparsity", "ladder", "--rounds", "1",
@@ -197,7 +197,7 @@ def test_numerics_ab_bench_runs_both_paths_per_seed_and_reuses_finished_runs(tmp
 
     from relhelp import env, sets
 
-    bench = Path(__file__).resolve().parents[1] / "bench" / "numerics_ab.py"
+    bench = Path(__file__).resolve().parents[2] / "bench" / "numerics_ab.py"
     cmd = [sys.executable, str(bench), "--mode", "train.sparse_kernels=false", "--seeds", "2", "--out",
            str(tmp_path), *sets(*SPARSE_QUICK[:-1])]
     first = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=300)

@@ -16,7 +16,7 @@ def test_quickstart_is_the_default_and_matches_the_embedded_recipe():
 def test_every_bundled_profile_loads_with_a_data_path(name):
     p = P.load(name, ["data.path=/data", "data.noisy_labels=/data/CIFAR-100_human.pt"])
     assert p.description
-    if p.data.dataset.startswith("cifar"):  # the DSD² paper's recipe (mnist: He et al.'s, tests/test_mnist.py)
+    if p.data.dataset.startswith("cifar"):  # the DSD² paper's recipe (mnist: He et al.'s, tests/core/test_mnist.py)
         assert (p.train.optimizer, p.train.lr, p.train.epochs, p.train.milestones) == ("sgd", 0.1, 160, [80, 120])
         assert (p.train.momentum, p.train.weight_decay, p.data.batch_size) == (0.9, 1e-4, 128)
 
@@ -83,7 +83,7 @@ def test_profile_docs_are_generated_from_the_declarations():
     import subprocess
     import sys
     from pathlib import Path
-    script = Path(__file__).resolve().parents[1] / "scripts" / "gen_profile_docs.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "gen_profile_docs.py"
     result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
@@ -91,7 +91,7 @@ def test_profile_docs_are_generated_from_the_declarations():
 def test_profile_docs_table_rows_are_one_line_each():
     """A list default once rendered over several lines and broke the markdown table."""
     from pathlib import Path
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "profiles.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "profiles.md").read_text()
     table = [line for line in doc.splitlines() if line.startswith("| `")]
     assert len(table) == len(P.describe_keys())
     assert all(line.endswith(" |") and line.count(" | ") >= 2 for line in table)

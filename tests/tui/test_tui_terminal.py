@@ -31,7 +31,7 @@ class Pty:
     def __init__(self, argv: list[str], cwd: Path, size=(100, 32), term: str = "xterm-256color", env=None):
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
-        env = {**os.environ, **(env or {}), "TERM": term, "PYTHONPATH": str(Path(__file__).parent.parent)}
+        env = {**os.environ, **(env or {}), "TERM": term, "PYTHONPATH": str(Path(__file__).parents[2])}
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
                                      start_new_session=True)
         os.close(slave)

@@ -17,7 +17,7 @@ from tui_support import SHORT, recorded_clock, recorded_copy
 
 pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 C_LOCALE = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "",
             "PYTHONPATH": str(ROOT)}
 

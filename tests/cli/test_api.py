@@ -11,7 +11,7 @@ import pytest
 
 import dsd_tui
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["prune.rungs=1", "train.dense_epochs=1", "train.epochs=1", "data.train_size=200", "data.val_size=50"]
 
 SCRIPT = textwrap.dedent("""

@@ -69,7 +69,7 @@ def test_best_rung_breaks_validation_ties_towards_the_sparser_rung():
 
 def test_the_tie_rule_is_written_in_the_stopping_docs():
     from pathlib import Path
-    text = (Path(__file__).resolve().parents[1] / "docs" / "stopping.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "stopping.md").read_text()
     assert "ties go to the sparser rung" in text
 
 

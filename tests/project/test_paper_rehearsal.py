@@ -34,7 +34,7 @@ from dsd_tui.runner import preflight
 
 pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
 
-# The DSD² paper's setups (CIFAR); mnist-lenet300-noise20 is He et al.'s, rehearsed by tests/test_mnist.py.
+# The DSD² paper's setups (CIFAR); mnist-lenet300-noise20 is He et al.'s, rehearsed by tests/core/test_mnist.py.
 PAPER = [n for n in bundled_names() if n.startswith("cifar")]
 END_TO_END = ["cifar100n-resnet18", "cifar10-vgg-noise10"]
 FIRST_EPOCH = ["cifar10-resnet18-noise20", "cifar100-resnet18-noise20", "cifar100-vgg-noise10"]

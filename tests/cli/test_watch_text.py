@@ -19,7 +19,7 @@ from dsd_tui.record.rundir import RunDir, rebuild_summary, writer_alive
 from dsd_tui.study import sweep as sweep_mod
 from dsd_tui.watch_text import watch_run_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LINES = RECORDED.read_text().splitlines(keepends=True)
 
 

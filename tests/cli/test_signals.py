@@ -170,7 +170,7 @@ def test_watch_leaves_when_its_terminal_hangs_up(tmp_path):
     import shutil
     run = tmp_path / "run"
     run.mkdir()
-    shutil.copy(Path(__file__).parent / "data" / "tui-short-run.jsonl", run / "events.jsonl")
+    shutil.copy(Path(__file__).parents[1] / "data" / "tui-short-run.jsonl", run / "events.jsonl")
     (run / "profile.toml").write_text("")
     master, slave = pty_for_the_monitor()
     # Started with SIGHUP ignored, as under nohup or a runner that ignores it: the monitor must not rely

@@ -13,7 +13,7 @@ from conftest import short_overrides
 
 from dsd_tui.cli import main
 
-CHECKER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check_rundir.py"
+CHECKER = Path(__file__).resolve().parents[3] / "shared" / "tools" / "check_rundir.py"
 
 
 def run_short(tmp_path, *extra, out="runs"):

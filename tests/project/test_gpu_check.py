@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_gpu_check_smoke_runs_every_step_on_cpu(tmp_path):
