@@ -68,3 +68,23 @@ def test_the_study_package_imports_nothing_from_the_tui():
             offenders += [f"{path.name}: {n}" for n in names
                           if n.startswith("dsd_tui.tui") or n in ("dsd_tui.cli", "dsd_tui.cli_study")]
     assert offenders == []
+
+
+# tests/ is laid out like the code: one folder per sub-package of dsd_tui, `cli/` for the top-level modules
+# (the CLI and what it drives), `project/` for the rounds that cross packages; shared helpers sit in tests/.
+TEST_FOLDERS_BESIDE_PACKAGES = {"cli", "project", "data", "__snapshots__", "__pycache__"}
+
+
+def test_the_tests_are_laid_out_like_the_code():
+    tests = ROOT / "tests"
+    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and list(p.glob("*.py"))}  # core/ has no __init__
+    folders = {p.name for p in tests.iterdir() if p.is_dir()}
+    assert packages <= folders, f"sub-packages without a tests/ folder: {sorted(packages - folders)}"
+    assert folders <= packages | TEST_FOLDERS_BESIDE_PACKAGES, \
+        f"tests/ folders that name no package: {sorted(folders - packages - TEST_FOLDERS_BESIDE_PACKAGES)}"
+    loose = sorted(p.name for p in tests.glob("test_*.py"))
+    assert loose == [], f"test files belong in their package's folder: {loose}"
+    for folder in folders - {"data", "__snapshots__", "__pycache__"}:
+        assert list((tests / folder).glob("test_*.py")), f"tests/{folder}/ holds no tests"
+    names = [p.name for p in tests.glob("*/test_*.py")]
+    assert len(names) == len(set(names)), "two test files share a name (pytest imports them by name)"
