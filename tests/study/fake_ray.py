@@ -37,7 +37,7 @@ TASK_OPTIONS = frozenset({
     "resources", "runtime_env", "scheduling_strategy", "enable_task_events", "_labels", "max_calls", "max_retries",
     "num_returns", "retry_exceptions", "_generator_backpressure_num_objects", "_metadata", "concurrency_group",
 })
-SAFETY_S = 60.0  # how long `until` waits before it calls the test failed (a hang, not a timing)
+SAFETY_S = 30.0  # a held task, or `until`, waiting longer is a broken driver (a hang, not a timing): see `errors`
 
 
 class WorkerCrashedError(Exception):
@@ -114,6 +114,7 @@ class FakeRay:
         self.tasks: list[FakeTask] = []  # every task submitted, in order
         self.cancels: list[tuple[FakeTask, bool]] = []  # (task, force)
         self.waits: list[int] = []  # how many refs each `wait` was given
+        self.errors: list[BaseException] = []  # what went wrong in the fake's own threads (a test asserts none)
         self._cond = threading.Condition()
         self._one_at_a_time = threading.Lock()
 
@@ -180,7 +181,10 @@ class FakeRay:
         with self._cond:
             task.started.set()
             self._cond.notify_all()
-        task.gate.wait()
+        if not task.gate.wait(SAFETY_S):  # neither released nor cancelled: let it run, so the driver ends
+            self.errors.append(AssertionError(f"fake ray: {task} held for {SAFETY_S:g} s, never released nor "
+                                              f"cancelled"))
+            self.release()
         with self._cond:
             if task.state == "cancelled":
                 return
@@ -272,14 +276,16 @@ class FakeRay:
                     and bool(self.waits) and self.waits[-1] == len(unfinished))
 
     def signal_when(self, ready, sig: int) -> threading.Thread:
-        """From another thread: once `ready(self)`, send `sig` to this process (os.kill, as `kill` would). If
-        that never happens, release the held tasks so that the driver ends, and keep the error (`errors`)."""
-        self.errors: list[BaseException] = []
+        """From another thread: once `ready(self)`, send `sig` to this process (os.kill, as `kill` would), then
+        wait for every task to end (the driver cancels the held ones). If either never happens, release the held
+        tasks so that the driver ends, and keep the error (`errors`)."""
+        name = signal.Signals(sig).name
 
         def send():
             try:
-                self.until(ready, f"ready for {signal.Signals(sig).name}")
+                self.until(ready, f"ready for {name}")
                 os.kill(os.getpid(), sig)
+                self.until(lambda f: all(t.finished for t in f.tasks), f"cancelling its held tasks after {name}")
             except BaseException as e:  # noqa: BLE001 - reported by the test through `errors`
                 self.errors.append(e)
                 self.release()
@@ -287,14 +293,17 @@ class FakeRay:
         thread.start()
         return thread
 
-    def close(self) -> None:
-        """End every task (held ones never run their function) and join the workers."""
+    def close(self) -> list[FakeTask]:
+        """The driver is gone: end the tasks it left held (without running their function), join the workers,
+        and return the tasks so ended (a driver that stops cancels its own: none)."""
         with self._cond:
+            left = [t for t in self.tasks if t.state == "held"]
+            for t in left:
+                t.state, t.error = "cancelled", TaskCancelledError("fake ray closed")
             for t in self.tasks:
-                if t.state == "held":
-                    t.state, t.error = "cancelled", TaskCancelledError("fake ray closed")
                 t.gate.set()
             self._cond.notify_all()
         for t in self.tasks:
             if t.thread is not None:
                 t.thread.join(SAFETY_S)
+        return left

@@ -111,9 +111,10 @@ def test_a_second_driver_on_the_same_folder_is_refused_in_one_line_and_changes_n
     assert fake.inits == [] and fake.tasks == [], "the second driver started Ray or submitted a ladder"
 
 
-def test_a_running_driver_holds_the_lock_and_it_goes_away_with_the_driver(tmp_path, fake_ray):
+def test_a_running_driver_holds_the_lock_and_it_goes_away_with_the_driver(tmp_path, fake_ray, monkeypatch):
     out = tmp_path / "sweep"
     fake = fake_ray(hold=True)
+    second = fake_ray()
     ended: dict = {}
 
     def first_driver():  # in a thread: the second driver below must be the main thread's CLI
@@ -122,17 +123,19 @@ def test_a_running_driver_holds_the_lock_and_it_goes_away_with_the_driver(tmp_pa
         except BaseException as e:  # noqa: BLE001 - asserted below
             ended["error"] = e
     thread = threading.Thread(target=first_driver, name="first-driver")
+    monkeypatch.setattr(sweep_mod, "import_ray", lambda: fake if threading.current_thread() is thread else second)
     thread.start()
     try:
         fake.until(FakeRay.driver_waits_on_held_tasks, "the first driver waiting on its ladders")
         before = snapshot_tree(out)
         one_line(sweep_cli(out), 2, "driven by another dsd-tui process", f"(pid {os.getpid()})")
         assert snapshot_tree(out) == before, "the second driver changed the sweep folder"
-        assert len(fake.inits) == 1 and fake.submitted() == [A, B], "the second driver reached Ray"
+        assert second.inits == [] and second.tasks == [], "the second driver reached Ray"
     finally:
         fake.release()
         thread.join(SAFETY_S)
     assert "error" not in ended and ended["result"].ok, ended
+    assert fake.submitted() == [A, B] and not fake.errors, fake.errors
     assert statuses(out) == {A: "completed", B: "completed"}
 
     third = fake_ray()
@@ -158,13 +161,15 @@ def test_a_signal_stops_the_driver_cancels_its_running_ladders_and_a_rerun_resum
     fake = fake_ray(hold={A})
     sender = fake.signal_when(lambda f: f.driver_waits_on_held_tasks() and f.task(B).finished, sig)
     result = sweep_cli(out)
+    left_held = fake.close()
     sender.join(SAFETY_S)
-    assert not fake.errors, fake.errors
 
     one_line(result, 130, f"interrupted by {sig.name}", "run the same command again", str(out))
-    assert statuses(out) == {A: "interrupted", B: "completed"}
+    assert not fake.errors, fake.errors
     assert [(task.ladder, force) for task, force in fake.cancels] == [(A, True)], "only A was running"
-    assert fake.task(A).state == "cancelled" and fake.shutdowns == 1, "the cluster it started is shut down"
+    assert left_held == [], "the driver left its running ladder behind"
+    assert statuses(out) == {A: "interrupted", B: "completed"}
+    assert fake.shutdowns == 1, "the cluster it started is shut down"
     assert {s: signal.getsignal(s) for s in handlers} == handlers, "the driver's (or Ray's) handlers outlived it"
     assert sweep_mod.next_step(out / A) == "resume" and (out / A / "state" / "latest.pt").is_file()
     finished = (out / B / "events.jsonl").read_bytes()
