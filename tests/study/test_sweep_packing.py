@@ -62,6 +62,8 @@ def one_gpu_cluster():
 
 
 def test_the_plan_comes_from_the_real_clusters_nodes(one_gpu_cluster):
+    """Needs Ray: the plan reads `ray.nodes()` and `ray.cluster_resources()` as Ray reports them (the keys and
+    the logical GPU); a fake would only repeat what the code assumes."""
     from dsd_tui.study import sweep as sweep_mod
 
     cpus, gpus, the_plan = sweep_mod.task_resources(one_gpu_cluster, sweep_mod.SweepOptions(gpus_per_task=0.25), 6)
