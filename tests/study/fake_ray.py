@@ -61,8 +61,8 @@ class FakeTask:
         self.state = "held" if held else "pending"  # held | pending | running | done | cancelled | died
         self.result = None
         self.error: BaseException | None = None
-        self.started = threading.Event()  # its worker picked it up (a held task waits there for `release`)
-        self.gate = threading.Event()  # the function may start
+        self.started = threading.Event()  # its worker picked it up
+        self.gate = threading.Event()  # the function may start (a held task's worker waits here for `release`)
         if not held:
             self.gate.set()
         self.thread: threading.Thread | None = None
@@ -245,9 +245,6 @@ class FakeRay:
 
     def submitted(self) -> list[str]:
         return [t.ladder for t in self.tasks]
-
-    def held(self) -> list[FakeTask]:
-        return [t for t in self.tasks if t.state == "held"]
 
     def release(self) -> None:
         """Let every held task run."""
