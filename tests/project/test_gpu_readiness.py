@@ -66,7 +66,9 @@ ray = pytest.importorskip("ray", reason="ray is not installed")
 
 def test_ray_gpu_ladders_get_a_fresh_worker_and_cpu_ladders_see_no_gpu(monkeypatch):
     """A local Ray cluster that declares one (logical) GPU on this CPU machine: two GPU tasks in a row run in
-    two processes, each shown its GPU; a zero-GPU task is shown none."""
+    two processes, each shown its GPU; a zero-GPU task is shown none. Needs Ray: worker reuse (`max_calls`) and
+    the CUDA_VISIBLE_DEVICES a worker is given are Ray's; test_sweep_driver.py checks, on a fake Ray, that the
+    driver asks for them."""
     from dsd_tui.study.sweep import task_options
 
     def worker():  # nested: pickled by value, so the workers need not import this test module

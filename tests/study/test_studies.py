@@ -1,5 +1,5 @@
-"""Studies as files: `dsd-tui studies`, a --dry-run of every bundled study, a real (tiny) study sweep on Ray and
-its figure and best-accuracy table, and bad study files."""
+"""Studies as files: `dsd-tui studies`, a --dry-run of every bundled study, a real (tiny) study sweep (its ladders
+run in this process, the driver on a fake Ray) and its figure and best-accuracy table, and bad study files."""
 from __future__ import annotations
 
 import json
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fake_ray import FakeRay
 
 from dsd_tui.cli import main
 from dsd_tui.runner import RunSession
@@ -91,11 +92,13 @@ title = "tiny"
 """
 
 
-def test_sweep_study_records_it_and_plot_draws_its_figure_and_table(tmp_path):
-    """The ladders run in this process (Ray's dispatch has its own test, test_sweep_ray.py); then `dsd-tui sweep
-    STUDY` finds them finished, records the study in sweep.json, and `dsd-tui plot` draws the study's figure."""
-    pytest.importorskip("ray")
+def test_sweep_study_records_it_and_plot_draws_its_figure_and_table(tmp_path, monkeypatch):
+    """The ladders run in this process (Ray's dispatch has its own tests, test_sweep_driver.py and
+    test_sweep_ray.py); then `dsd-tui sweep STUDY` finds them finished (a fake Ray, never started), records the
+    study in sweep.json, and `dsd-tui plot` draws the study's figure."""
     pytest.importorskip("matplotlib")
+    fake = FakeRay()
+    monkeypatch.setattr(sweep_mod, "import_ray", lambda: fake)
     path = tmp_path / "tiny.toml"
     path.write_text(STUDY)
     out = tmp_path / "sweep"
@@ -107,6 +110,7 @@ def test_sweep_study_records_it_and_plot_draws_its_figure_and_table(tmp_path):
     result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out), "--table-every", "0"])
     assert result.exit_code == 0, result.output
     assert "4 already finished" in result.output
+    assert fake.inits == [] and fake.tasks == [], "nothing to run, yet Ray was started"
     index = json.loads((out / "sweep.json").read_text())
     assert index["study"] == {"name": "tiny", "description": "tiny test study",
                               "plot": {"metric": "val_acc", "title": "tiny"}}

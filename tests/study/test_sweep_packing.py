@@ -1,12 +1,13 @@
 """`dsd-tui sweep --gpus-per-ladder F`: the printed plan says how many ladders run at once on which
 resources, with Ray's own placement rules (a fraction of one GPU per task, never across GPUs); checked
-on the arithmetic and on a real local Ray cluster that declares one (logical) GPU, on the CPU."""
+on the arithmetic and on a real local Ray cluster that declares one (logical) GPU, on the CPU (an e2e test)."""
 from __future__ import annotations
 
 import logging
 
 import pytest
 from click.testing import CliRunner
+from fake_ray import FakeRay
 
 from dsd_tui.cli import main
 from dsd_tui.errors import UsageError
@@ -61,7 +62,10 @@ def one_gpu_cluster():
         ray.shutdown()
 
 
+@pytest.mark.e2e  # starts a real Ray cluster: not in the fast lane (README)
 def test_the_plan_comes_from_the_real_clusters_nodes(one_gpu_cluster):
+    """Needs Ray: the plan reads `ray.nodes()` and `ray.cluster_resources()` as Ray reports them (the keys and
+    the logical GPU); a fake would only repeat what the code assumes."""
     from dsd_tui.study import sweep as sweep_mod
 
     cpus, gpus, the_plan = sweep_mod.task_resources(one_gpu_cluster, sweep_mod.SweepOptions(gpus_per_task=0.25), 6)
@@ -74,8 +78,10 @@ def test_the_plan_comes_from_the_real_clusters_nodes(one_gpu_cluster):
     assert (default.gpus, default.at_once) == (1.0, 1)  # one GPU per ladder where the cluster has GPUs
 
 
-def test_a_request_ray_cannot_grant_is_one_line_before_anything_is_written(tmp_path):
-    pytest.importorskip("ray", reason="ray is not installed (pip install 'dsd-tui[ray]')")
+def test_a_request_ray_cannot_grant_is_one_line_before_anything_is_written(tmp_path, monkeypatch):
+    from dsd_tui.study import sweep as sweep_mod
+    fake = FakeRay()  # the refusal comes before the driver connects: a fake Ray, never started
+    monkeypatch.setattr(sweep_mod, "import_ray", lambda: fake)
     out = tmp_path / "sweep"
     for option in ("--gpus-per-ladder", "--gpus-per-task"):  # the new name and the older one
         result = CliRunner().invoke(main, ["sweep", "--seeds", "0,1", "--out", str(out), option, "1.5",
@@ -83,3 +89,4 @@ def test_a_request_ray_cannot_grant_is_one_line_before_anything_is_written(tmp_p
         assert result.exit_code == 2, result.output
         assert len(result.stderr.strip().splitlines()) == 1 and "whole number" in result.stderr
         assert not out.exists()
+    assert fake.inits == []

@@ -39,6 +39,9 @@ def run_starts(run_dir) -> list[bool]:
 
 
 def test_sweep_reports_a_failing_ladder_finishes_the_others_and_a_rerun_skips_them(cluster, tmp_path):
+    """Needs Ray: the ladders run in Ray's worker processes, which must import this dsd_tui (the driver's
+    PYTHONPATH), unpickle the profiles and send the results back; a fake Ray runs them in this process. The
+    driver's own logic is tested on a fake Ray in test_sweep_driver.py."""
     out = tmp_path / "sweep"
     # One ladder is left half-done first, as if an earlier sweep had been killed after its first rung.
     plan = sweep_mod.plan_sweep(None, TINY, [GRID], "0,1", str(out))
