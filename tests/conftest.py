@@ -15,6 +15,15 @@ if os.environ.get("DSD_TUI_TEST_GPU") != "1":
 import numpy as np
 import pytest
 import torch
+from shared_runs import (
+    build_finished_run,
+    build_once,
+    build_recorded_sweep,
+    copy_shared,
+    fingerprint,
+    finished_run_dir,
+    printed,
+)
 
 torch.set_num_threads(1)
 
@@ -103,3 +112,56 @@ def keep_signal_handlers():
     yield
     for s, h in saved.items():
         signal.signal(s, h)
+
+
+# ---------------------------------------------------------------- the shared results (shared_runs.py)
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory) -> Path:
+    """The run directory of one finished short run of the default quickstart profile, through the real CLI,
+    headless (`dsd-tui run --no-tui` with SHORT: prune.rungs=2, train.dense_epochs=3, train.epochs=2): both
+    phases, teacher then student, rungs 0-2 each, a checkpoint per rung (checkpoints/<phase>-rungNN.pt),
+    profile.toml, events.jsonl, summary.json, state/latest.pt. Built once per test run (shared by the xdist
+    workers). Read-only: a test that resumes, deletes or corrupts takes `finished_run_copy`; a test that
+    changes it fails at teardown (`shared_results_untouched`)."""
+    return finished_run_dir(build_once(tmp_path_factory, "finished-run", lambda root: build_finished_run(root, SHORT)))
+
+
+@pytest.fixture(scope="session")
+def finished_run_output(finished_run) -> str:
+    """What `dsd-tui run --no-tui` printed while building `finished_run`: the run directory on the first line,
+    then the headless table, one line per rung."""
+    return printed(finished_run)
+
+
+@pytest.fixture(scope="session")
+def recorded_sweep(tmp_path_factory) -> Path:
+    """The directory of one finished sweep, as `dsd-tui sweep` writes it (built without Ray, each ladder
+    through `sweep.run_ladder`): the quickstart profile with shared_runs.SWEEP_SETS (4 rungs, stop criteria
+    that fire), grid data.noise=0.2,0.4, seeds 0,1: sweep.json and four finished ladders named
+    data.noise-<n>__seed-<s>. Built once per test run (shared by the xdist workers). Read-only: a test that
+    modifies it takes `recorded_sweep_copy`; a test that changes it fails at teardown."""
+    return build_once(tmp_path_factory, "recorded-sweep", build_recorded_sweep) / "sweep"
+
+
+@pytest.fixture
+def finished_run_copy(finished_run, tmp_path) -> Path:
+    """A writable copy of `finished_run` at tmp_path/runs/<its name>, for a test that modifies the run."""
+    return copy_shared(finished_run, tmp_path / "runs")
+
+
+@pytest.fixture
+def recorded_sweep_copy(recorded_sweep, tmp_path) -> Path:
+    """A writable copy of `recorded_sweep` at tmp_path/sweep, for a test that modifies the sweep."""
+    return copy_shared(recorded_sweep, tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def shared_results_untouched(request):
+    """A test that uses a shared result must leave it as it found it (no file added, removed or rewritten)."""
+    used = [name for name in ("finished_run", "recorded_sweep") if name in request.fixturenames]
+    before = {name: fingerprint(request.getfixturevalue(name)) for name in used}
+    yield
+    for name, seen in before.items():
+        assert fingerprint(request.getfixturevalue(name)) == seen, \
+            f"this test changed the shared {name}: it is read-only, take {name}_copy instead"

@@ -113,30 +113,30 @@ def test_sweep_dry_run_prices_the_grid_with_the_probe_and_keeps_a_cheap_path(tmp
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_run_prices_itself_from_its_first_epochs(tmp_path):
+def test_a_run_prices_itself_from_its_first_epochs(finished_run, finished_run_output):
     """Headless: one `estimate:` line after the first two epochs, before any rung has finished; the
     monitor's header ETA from the same events at that point (it was empty until a rung ended)."""
     from dsd_tui.record.events import from_dict
     from dsd_tui.record.summary import SummaryBuilder
     from dsd_tui.tui import view
 
-    out = tmp_path / "runs"
-    run = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(out),
-                                    *sets("prune.rungs=1", "train.epochs=2", "train.dense_epochs=5")])
-    assert run.exit_code == 0, (run.output, run.exception)
-    lines = run.stdout.splitlines()
+    # the shared short quickstart run (conftest.py), printed by `run --no-tui`
+    prof = json.loads((finished_run / "summary.json").read_text())["profile"]
+    dense, rungs, epochs = prof["train"]["dense_epochs"], prof["prune"]["rungs"], prof["train"]["epochs"]
+    assert dense > 2 and prof["distill"]["enabled"]  # the first two epochs are the dense rung's; two phases
+    lines = finished_run_output.splitlines()
     (at,) = [i for i, line in enumerate(lines) if line.startswith("estimate: ")]
     assert "left (from this run's first epochs at" in lines[at]
     assert not any(line.startswith("teacher ") for line in lines[:at])  # no rung row yet
-    (run_dir,) = out.iterdir()
     b = SummaryBuilder()
-    epochs = 0
-    for raw in (run_dir / "events.jsonl").read_text().splitlines():
+    seen = 0
+    for raw in (finished_run / "events.jsonl").read_text().splitlines():
         event = from_dict(json.loads(raw))
         b.consume(event)
-        epochs += event.type == "epoch_finished"
-        if epochs == 2:
+        seen += event.type == "epoch_finished"
+        if seen == 2:
             break
     eta = view.progress(b, now=b.started + 1.0).eta
     per_epoch = b.current.rung_seconds / 2
-    assert eta is not None and abs(eta - (3 + 2 + 5 + 2) * per_epoch) < 1e-9  # 3 dense epochs left, then the rest
+    left = (dense - 2) + rungs * epochs + dense + rungs * epochs  # the teacher's rest, then the whole student
+    assert eta is not None and abs(eta - left * per_epoch) < 1e-9

@@ -23,13 +23,11 @@ def run_short(tmp_path, *extra, out="runs"):
     return run_dir, result.output
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    return run_short(tmp_path_factory.mktemp("run"))
-
+# `finished_run` (conftest.py): the run_short() of every test here with no extra settings, built once per
+# test run; `finished_run_output` is what it printed.
 
 def test_run_directory_holds_the_contract_files(finished_run):
-    run_dir, output = finished_run
+    run_dir = finished_run
     assert run_dir.name.startswith("quickstart-")
     for name in ("profile.toml", "events.jsonl", "summary.json", "state/latest.pt"):
         assert (run_dir / name).is_file(), name
@@ -87,15 +85,15 @@ def contract_problems(run_dir: Path) -> list[str]:
 
 
 def test_the_run_directory_meets_the_design_contract(finished_run):
-    run_dir, _ = finished_run
+    run_dir = finished_run
     assert contract_problems(run_dir) == []
     if CHECKER.is_file():  # the team's own checker, where the shared folder sits beside the checkout
         result = subprocess.run([sys.executable, str(CHECKER), str(run_dir)], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_headless_output_is_one_line_per_rung_without_control_codes(finished_run):
-    _, output = finished_run
+def test_headless_output_is_one_line_per_rung_without_control_codes(finished_run_output):
+    output = finished_run_output
     assert "\x1b" not in output and "\r" not in output
     rows = [x for x in output.splitlines() if x.startswith(("teacher ", "student "))]
     assert len(rows) == 6
@@ -103,7 +101,7 @@ def test_headless_output_is_one_line_per_rung_without_control_codes(finished_run
 
 
 def test_export_json_and_csv(finished_run, tmp_path):
-    run_dir, _ = finished_run
+    run_dir = finished_run
     runner = CliRunner()
     exported = json.loads(runner.invoke(main, ["export", str(run_dir)]).output)
     assert exported["phases"] == json.loads((run_dir / "summary.json").read_text())["phases"]
@@ -115,7 +113,7 @@ def test_export_json_and_csv(finished_run, tmp_path):
 
 
 def test_same_profile_and_seed_give_the_same_results(finished_run, tmp_path):
-    run_a, _ = finished_run
+    run_a = finished_run
     run_b, _ = run_short(tmp_path)
     strip = lambda s: [[{k: v for k, v in r.items() if k not in ("seconds", "peak_rss_mb")} for r in p["rungs"]]
                        for p in s["phases"]]
@@ -138,7 +136,7 @@ def test_profiles_lists_every_bundled_profile():
 
 
 def test_student_from_dense_teacher_and_from_a_checkpoint_path(finished_run, tmp_path):
-    run_dir, _ = finished_run
+    run_dir = finished_run
     dense, _ = run_short(tmp_path, "distill.teacher=dense", out="a")
     s = json.loads((dense / "summary.json").read_text())
     assert s["phases"][1]["teacher"]["rung"] == 0

@@ -19,8 +19,9 @@ def _run(tmp_path, *extra):
     return run, json.loads((run / "summary.json").read_text())
 
 
-def test_quickstart_summary_records_splits_and_realised_noise(tmp_path, keep_signal_handlers):
-    run, summary = _run(tmp_path)
+def test_quickstart_summary_records_splits_and_realised_noise(finished_run):
+    run = finished_run  # the shared run of the quickstart profile, its data settings untouched (conftest.py)
+    summary = json.loads((run / "summary.json").read_text())
     data = summary["data"]
     fingerprint = data.pop("fingerprint")  # the loaded data's hash (record/run_identity.py), checked on resume
     assert fingerprint.startswith("blake2b:") and len(fingerprint) == len("blake2b:") + 32

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from shared_runs import printed, shared_headless_run
 
 from dsd_tui.cli import main
 from dsd_tui.record.masks_file import FORMAT, load_masks, pack_bits, unpack_bits
@@ -40,7 +41,9 @@ def run(out: Path, *args: str) -> tuple[str, dict, Path]:
 
 @pytest.fixture(scope="module")
 def mlp(tmp_path_factory):
-    return run(tmp_path_factory.mktemp("mlp"), *MLP)
+    """`run(..., *MLP)`, built once per test run (shared_runs.py), not once per xdist worker; read-only."""
+    run_dir = shared_headless_run(tmp_path_factory, "macs-mlp", *MLP[1::2])
+    return printed(run_dir), json.loads((run_dir / "summary.json").read_text()), run_dir
 
 
 def checkpoint(run_dir: Path, phase: str, rung: int) -> dict:

@@ -118,17 +118,13 @@ def test_the_student_teacher_is_the_best_validation_rung_when_val_and_test_peaks
 
 # ---------------------------------------------------------------- every CSV cell against the summary
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    return run_to_end(tmp_path_factory.mktemp("finished"), TINY)
-
-
-def test_every_csv_cell_matches_the_summary(finished):
+def test_every_csv_cell_matches_the_summary(finished_run):
+    finished = finished_run  # the shared short quickstart run, both phases (conftest.py)
     summary = json.loads(CliRunner().invoke(main, ["export", str(finished)]).stdout)
     text = CliRunner().invoke(main, ["export", str(finished), "--format", "csv"]).stdout
     rows = list(csv.DictReader(io.StringIO(text)))
     records = [(p["name"], r) for p in summary["phases"] for r in p["rungs"]]
-    assert len(rows) == len(records) == 4
+    assert len(rows) == len(records) == 2 * (summary["profile"]["prune"]["rungs"] + 1)  # two phases, every rung
     layers = sorted({k for _, r in records for k in r.get("entropy", {})})
     head = CSV_FIELDS + [f"entropy:{n}" for n in layers]
     assert layers and list(rows[0])[:len(head)] == head

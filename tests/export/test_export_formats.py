@@ -10,19 +10,16 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from relhelp import SRC, headless_run
+from relhelp import SRC
 
 from dsd_tui.cli import main
 from dsd_tui.export.formats import EXPORT_FORMATS, ExportFormat
 from dsd_tui.registry import PYTHON
 
-TINY = ("prune.rungs=1", "train.dense_epochs=1", "train.epochs=1", "distill.enabled=false", "entropy.enabled=false",
-        "model.hidden=[16]")
 
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return headless_run(tmp_path_factory.mktemp("export"), *TINY)
+@pytest.fixture
+def run(finished_run):
+    return finished_run  # any finished run: the shared one (conftest.py)
 
 
 def test_help_and_completion_list_the_registrys_formats():

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 from relhelp import headless_run
+from shared_runs import shared_headless_run
 
 import dsd_tui
 from dsd_tui.cli import main
@@ -29,7 +30,8 @@ LAST = 12  # 1 - 0.8^12 = 93.1% of the prunable weights pruned
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return headless_run(tmp_path_factory.mktemp("model-export"), *LADDER)
+    """Built once per test run (shared_runs.py), not once per xdist worker; read-only (tests copy it)."""
+    return shared_headless_run(tmp_path_factory, "model-export-ladder", *LADDER)
 
 
 def export(run_dir, *args):

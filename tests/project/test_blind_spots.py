@@ -36,15 +36,16 @@ def accuracy(model, x, y) -> float:
     return int((pred == y).sum()) / len(y)
 
 
-def test_every_rungs_accuracies_recomputed_from_its_checkpoint_and_the_runs_split(tmp_path):
-    """Break: `evaluate()` scoring validation on the clean labels (`y = split.y_clean[sl]`)."""
-    session = run_to_end(tmp_path, TINY + ["distill.enabled=false"])
-    prof = profile_mod.load(str(session.path / "profile.toml"))
+def test_every_rungs_accuracies_recomputed_from_its_checkpoint_and_the_runs_split(finished_run):
+    """Break: `evaluate()` scoring validation on the clean labels (`y = split.y_clean[sl]`). On the shared
+    short quickstart run (conftest.py): its teacher ladder."""
+    prof = profile_mod.load(str(finished_run / "profile.toml"))
     data = load_data(prof.data, prof.run.seed)
     assert bool((data.val.y != data.val.y_clean).any()), "the split must be noisy for the check to mean anything"
-    summary = load_summary(session.path)
+    summary = load_summary(finished_run)
+    assert summary["phases"][0]["name"] == "teacher" and len(summary["phases"][0]["rungs"]) > 1
     for rec in summary["phases"][0]["rungs"]:
-        ck = safe_torch_load(session.path / "checkpoints" / f"teacher-rung{rec['rung']:02d}.pt")
+        ck = safe_torch_load(finished_run / "checkpoints" / f"teacher-rung{rec['rung']:02d}.pt")
         model = build_model(ck["arch"], prof.model, data.input_shape, data.num_classes).eval()
         model.load_state_dict(ck["state_dict"])
         got = {"train_acc": accuracy(model, data.train.x, data.train.y),

@@ -20,6 +20,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from relhelp import metrics, sets, snapshot_tree
+from shared_runs import build_once
 from test_bad_input import TINY, fake_run
 
 from dsd_tui import profile as profile_mod
@@ -166,14 +167,17 @@ def interrupted_run(out: Path, after: tuple[str, int]) -> Path:
 
 @pytest.fixture(scope="module")
 def mid_student(tmp_path_factory):
-    """Started from a relative --out in one folder: the teacher ladder done, student rung 0 done."""
-    base = tmp_path_factory.mktemp("mid")
-    old = os.getcwd()
-    os.chdir(base)
-    try:
-        return base / interrupted_run(Path("runs"), ("student", 0))
-    finally:
-        os.chdir(old)
+    """Started from a relative --out in one folder: the teacher ladder done, student rung 0 done. Built once
+    per test run (shared_runs.py), not once per xdist worker; read-only (every test takes a copy)."""
+    def build(base: Path) -> None:
+        old = os.getcwd()
+        os.chdir(base)
+        try:
+            interrupted_run(Path("runs"), ("student", 0))
+        finally:
+            os.chdir(old)
+    (run,) = (build_once(tmp_path_factory, "hostile-mid-student", build) / "runs").iterdir()
+    return run
 
 
 def copy_run(run: Path, where: Path) -> Path:

@@ -24,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import cifar100_train_labels, write_cifar, write_cifar100n_labels
 from relhelp import cli, cli_run, load_summary, metrics, run_dirs, sets, wait_for
+from shared_runs import build_once
 
 from dsd_tui.cli import main
 from dsd_tui.core.data import CIFAR100_MEAN, CIFAR100_STD, CIFAR_MEAN
@@ -122,15 +123,16 @@ def _check_both_phases(name: str, summary: dict) -> None:
 
 @pytest.fixture(scope="module")
 def end_to_end(files, tmp_path_factory):
-    out = tmp_path_factory.mktemp("paper-runs")
-    runs = {}
-    for name in END_TO_END:
-        dense = "train.dense_epochs=2" if name == "cifar10-vgg-noise10" else "train.dense_epochs=1"  # 2: killed
-        proc = cli_run("run", name, "--no-tui", "--out", str(out / name), *_overrides(name, files, dense),
-                       timeout=300)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        runs[name] = Path(proc.stdout.splitlines()[0])
-    return runs
+    """The END_TO_END runs, built once per test run (shared_runs.py), not once in each xdist worker that runs
+    one of the tests below (a minute of ResNet-18); read-only."""
+    def build(out: Path) -> None:
+        for name in END_TO_END:
+            dense = "train.dense_epochs=2" if name == "cifar10-vgg-noise10" else "train.dense_epochs=1"  # 2: killed
+            proc = cli_run("run", name, "--no-tui", "--out", str(out / name), *_overrides(name, files, dense),
+                           timeout=300)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+    out = build_once(tmp_path_factory, "paper-end-to-end", build)
+    return {name: run_dirs(out / name)[0] for name in END_TO_END}
 
 
 @pytest.mark.parametrize("name", END_TO_END)

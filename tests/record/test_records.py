@@ -19,6 +19,7 @@ from dsd_tui.record.verdict import Verdict
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    """A run whose stop criteria fire (recorded as alerts), so that summary.json has stop entries."""
     out = tmp_path_factory.mktemp("records")
     result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(out), *short_overrides(
         "stop.min_delta=1.0", "stop.patience=1", "stop.smooth=1")])
@@ -62,7 +63,8 @@ def test_a_run_builds_each_rung_record_once_complete_and_in_the_files_key_order(
         (run / "summary.json").read_text()
 
 
-def test_an_older_log_reads_back_and_writes_out_unchanged(run, tmp_path):
+def test_an_older_log_reads_back_and_writes_out_unchanged(finished_run, tmp_path):
+    run = finished_run
     lines = []
     for line in (run / EVENTS).read_text().splitlines():
         d = json.loads(line)

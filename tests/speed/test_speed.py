@@ -107,15 +107,14 @@ def test_speed_modes_follow_the_profile():
         assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
 
 
-def test_run_records_speed_modes_and_keeps_raw_entropy_counts(tmp_path):
-    result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(tmp_path),
-                                       *short_overrides("distill.enabled=false")])
-    assert result.exit_code == 0, result.output
-    run = next(tmp_path.iterdir())
+def test_run_records_speed_modes_and_keeps_raw_entropy_counts(finished_run):
+    run = finished_run  # the shared short quickstart run (conftest.py): both phases, the same 512-wide MLP
     summary = json.loads((run / "summary.json").read_text())
+    layers = {p["name"]: ["features.0", "features.2"] for p in summary["phases"]}
+    assert list(layers) == ["teacher", "student"]
     assert summary["environment"]["speed"] == {"precision": "fp32", "channels_last": False, "compile": False,
                                                "sparse_kernels": True, "sparse_kernels_setting": "auto",
-                                               "sparse_kernels_layers": {"teacher": ["features.0", "features.2"]}}
+                                               "sparse_kernels_layers": layers}
     record = summary["phases"][0]["rungs"][2]
     ck = torch.load(run / "checkpoints" / "teacher-rung02.pt", weights_only=True)
     counts = ck["entropy_counts"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from shared_runs import printed, shared_headless_run
 
 from dsd_tui.cli import main
 from dsd_tui.record.rundir import read_events
@@ -26,7 +27,10 @@ def run(tmp_path: Path, *extra: str):
 
 @pytest.fixture(scope="module")
 def stopped(tmp_path_factory):
-    return run(tmp_path_factory.mktemp("stop"), "--set", 'stop.action="stop"')
+    """`run(..., "--set", 'stop.action="stop"')`, built once per test run (shared_runs.py), not once per
+    xdist worker; read-only."""
+    run_dir = shared_headless_run(tmp_path_factory, "stop-e2e-stopped", *SHORT[1::2], 'stop.action="stop"')
+    return printed(run_dir), json.loads((run_dir / "summary.json").read_text()), run_dir
 
 
 def test_a_run_whose_active_stop_fired_ends_stopped_with_exit_0(stopped):

@@ -1,7 +1,7 @@
 """aggregate, compare and plot on real run directories: the numbers they report are the runs' numbers.
 
-The sweep here is built without Ray: each ladder runs in-process through `run_ladder`, the same
-function a Ray worker runs, so these tests need torch but not a cluster.
+The sweep here (`recorded_sweep`, built once per test run) is built without Ray: each ladder runs in-process
+through `run_ladder`, the same function a Ray worker runs, so these tests need torch but not a cluster.
 """
 from __future__ import annotations
 
@@ -17,24 +17,16 @@ from dsd_tui.cli import main
 from dsd_tui.record.summary import PhaseSummary
 from dsd_tui.study import aggregate as agg_mod
 from dsd_tui.study import compare_runs as compare_mod
-from dsd_tui.study import sweep as sweep_mod
 from dsd_tui.study import sweep_index as idx
 
 pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
 
-# Short ladders whose stop criteria fire (no smoothing, patience 1, zero tolerance).
-TINY = ["prune.rungs=4", "train.dense_epochs=3", "train.epochs=2", "stop.delta=0.0", "stop.smooth=1",
-        "stop.patience=1"]
 
-
-@pytest.fixture(scope="module")
-def sweep_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("study") / "sweep"
-    plan = sweep_mod.plan_sweep(None, TINY, ["data.noise=0.2,0.4"], "0,1", str(out))
-    sweep_mod.prepare(*plan)
-    for p in plan[4]:
-        assert sweep_mod.run_ladder(str(out / p.name), p.profile, False)["status"] == "completed"
-    return out
+@pytest.fixture
+def sweep_dir(recorded_sweep):
+    """The shared recorded sweep (conftest.py): quickstart with 4 rungs and stop criteria that fire
+    (shared_runs.SWEEP_SETS), data.noise 0.2 and 0.4, seeds 0 and 1."""
+    return recorded_sweep
 
 
 def summaries(sweep_dir, noise):
@@ -208,16 +200,21 @@ def test_the_figure_reads_as_a_paper_figure(sweep_dir, tmp_path, columns):
                                                             "student (DSD²): entropy per layer"]
 
 
+@pytest.fixture(scope="module")
+def steep_run(tmp_path_factory):
+    """A real ladder that reaches 99.95% sparsity in four rungs (rate 0.85), built once for both layouts."""
+    from shared_runs import shared_headless_run
+    return shared_headless_run(tmp_path_factory, "steep-run", "prune.rate=0.85", "prune.rungs=4",
+                               "train.dense_epochs=2", "train.epochs=1")
+
+
 @pytest.mark.parametrize("columns", [1, 2])
-def test_a_single_run_to_99_95_percent_has_ticks_that_never_touch_and_says_n_1(tmp_path_factory, columns):
+def test_a_single_run_to_99_95_percent_has_ticks_that_never_touch_and_says_n_1(steep_run, columns):
     """A real ladder that reaches 99.95% sparsity in four rungs (rate 0.85): every candidate tick is in range,
     so only the thinning keeps "99.8%99.9%99.95%" apart."""
     pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'dsd-tui[plot]')")
-    from relhelp import headless_run
-
     from dsd_tui.study import figures as plot_mod
-    run_dir = headless_run(tmp_path_factory.mktemp("steep"), "prune.rate=0.85", "prune.rungs=4",
-                           "train.dense_epochs=2", "train.epochs=1")
+    run_dir = steep_run
     groups = idx.group(idx.collect([run_dir]))
     with plot_mod.paper_style():
         fig, drawn = plot_mod.build(groups, columns)

@@ -3,9 +3,9 @@ summary, and writes it under RUN_DIR/exports/ with a name from the phase and run
 from __future__ import annotations
 
 import asyncio
+import json
 
 import torch
-from relhelp import headless_run
 from textual.widgets._toast import Toast
 from tui_support import SIZE, wait_for
 
@@ -13,9 +13,6 @@ import dsd_tui
 from dsd_tui.tui.app import DsdApp
 from dsd_tui.tui.screens.export_choices import ExportChoices
 from dsd_tui.tui.screens.monitor import MonitorScreen
-
-LADDER = ("prune.rungs=3", "train.dense_epochs=1", "train.epochs=1", "distill.enabled=false",
-          "entropy.enabled=false", "model.hidden=[16]")
 
 
 def files(run_dir) -> set:
@@ -36,44 +33,55 @@ def toasts(app) -> list[str]:
     return [str(t.render()) for t in app.screen.query(Toast)]
 
 
-def test_e_then_m_exports_the_inspected_rung_under_exports_and_never_overwrites(tmp_path):
-    run_dir = headless_run(tmp_path, *LADDER)
+def table_rows(run_dir) -> list[tuple[str, int]]:
+    """(phase, rung) of every finished rung, in the monitor table's order: teacher, then student."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return [(p["name"], r["rung"]) for p in summary["phases"] for r in p["rungs"]]
+
+
+def test_e_then_m_exports_the_inspected_rung_under_exports_and_never_overwrites(finished_run_copy):
+    run_dir = finished_run_copy  # the shared short run (conftest.py), copied: the export writes into it
     before = files(run_dir)
+    rows = table_rows(run_dir)
+    phase, rung = rows[-2]  # the inspector after one "up": the row above the newest
+    name = f"{phase}-rung{rung:02d}"
 
     async def scenario(pilot, app):
-        assert await wait_for(pilot, lambda: app.query_one("#table").row_count == 4, 5)
-        await pilot.press("up")  # the inspector: rung 2, one above the newest
+        assert await wait_for(pilot, lambda: app.query_one("#table").row_count == len(rows), 5)
+        await pilot.press("up")
         await pilot.press("e")
         assert isinstance(app.screen, ExportChoices)
         await pilot.press("m")
-        assert await wait_for(pilot, lambda: (run_dir / "exports" / "teacher-rung02.pt").exists(), 5)
+        assert await wait_for(pilot, lambda: (run_dir / "exports" / f"{name}.pt").exists(), 5)
         await pilot.press("e", "m")  # again: a new name, the first file kept
-        assert await wait_for(pilot, lambda: (run_dir / "exports" / "teacher-rung02-2.pt").exists(), 5)
+        assert await wait_for(pilot, lambda: (run_dir / "exports" / f"{name}-2.pt").exists(), 5)
         await pilot.press("e", "c")
-        assert await wait_for(pilot, lambda: (run_dir / "exports" / "teacher-rung02-sparse.pt").exists(), 5)
+        assert await wait_for(pilot, lambda: (run_dir / "exports" / f"{name}-sparse.pt").exists(), 5)
         await pilot.press("e", "escape")
         assert not isinstance(app.screen, ExportChoices)
     watch(run_dir, scenario)
-    first = torch.load(run_dir / "exports" / "teacher-rung02.pt", weights_only=True)
-    assert (first["phase"], first["rung"], first["storage"]) == ("teacher", 2, "dense")
-    assert torch.load(run_dir / "exports" / "teacher-rung02-sparse.pt", weights_only=True)["storage"] == "sparse"
+    first = torch.load(run_dir / "exports" / f"{name}.pt", weights_only=True)
+    assert (first["phase"], first["rung"], first["storage"]) == (phase, rung, "dense")
+    assert torch.load(run_dir / "exports" / f"{name}-sparse.pt", weights_only=True)["storage"] == "sparse"
     x = torch.randn(3, 64)
     with torch.no_grad():
-        want = dsd_tui.load_model(run_dir, rung=2)(x)
-        for name in ("teacher-rung02.pt", "teacher-rung02-2.pt", "teacher-rung02-sparse.pt"):
-            torch.testing.assert_close(dsd_tui.load_model(run_dir / "exports" / name)(x), want, rtol=0, atol=1e-6)
-    assert files(run_dir) - before == {"exports/teacher-rung02.pt", "exports/teacher-rung02-2.pt",
-                                       "exports/teacher-rung02-sparse.pt"}
+        want = dsd_tui.load_model(run_dir, phase=phase, rung=rung)(x)
+        for export in (f"{name}.pt", f"{name}-2.pt", f"{name}-sparse.pt"):
+            torch.testing.assert_close(dsd_tui.load_model(run_dir / "exports" / export)(x), want, rtol=0, atol=1e-6)
+    assert files(run_dir) - before == {f"exports/{name}.pt", f"exports/{name}-2.pt", f"exports/{name}-sparse.pt"}
 
 
-def test_a_rung_without_its_checkpoint_is_a_toast_and_writes_nothing(tmp_path):
-    run_dir = headless_run(tmp_path, *LADDER)
-    (run_dir / "checkpoints" / "teacher-rung03.pt").unlink()
+def test_a_rung_without_its_checkpoint_is_a_toast_and_writes_nothing(finished_run_copy):
+    run_dir = finished_run_copy  # the shared short run (conftest.py), copied: a checkpoint is removed
+    rows = table_rows(run_dir)
+    phase, rung = rows[-1]
+    (run_dir / "checkpoints" / f"{phase}-rung{rung:02d}.pt").unlink()
     before = files(run_dir)
 
     async def scenario(pilot, app):
-        assert await wait_for(pilot, lambda: app.query_one("#table").row_count == 4, 5)
-        await pilot.press("e", "m")  # the newest rung, 3, whose checkpoint is gone
-        assert await wait_for(pilot, lambda: any("no checkpoint for teacher rung 3" in t for t in toasts(app)), 5)
+        assert await wait_for(pilot, lambda: app.query_one("#table").row_count == len(rows), 5)
+        await pilot.press("e", "m")  # the newest rung, whose checkpoint is gone
+        assert await wait_for(pilot, lambda: any(f"no checkpoint for {phase} rung {rung}" in t
+                                                 for t in toasts(app)), 5)
     watch(run_dir, scenario)
     assert files(run_dir) == before
