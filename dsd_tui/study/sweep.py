@@ -312,15 +312,22 @@ def _dispatch(sweep_dir, index, todo, steps, opts, out) -> None:
             _say(out, line)
         task = ray.remote(**task_options(cpus, gpus))(run_ladder)
         pending = {}
-        for plan in todo:
-            path = sweep_dir / plan.name
-            if steps[plan.name] == "restart":
-                clear_fresh_ladder(path)  # killed before its first event: only its own empty files go
-            entry = idx.ladder_entry(index, plan.name)
-            entry.update(status="running", error=None, attempts=entry.get("attempts", 0) + 1)
-            pending[task.remote(str(path), plan.profile, steps[plan.name] == "resume")] = plan
-        idx.write_index(sweep_dir, index)
-        _collect(ray, sweep_dir, index, pending, opts, out)
+        try:
+            for plan in todo:
+                path = sweep_dir / plan.name
+                if steps[plan.name] == "restart":
+                    clear_fresh_ladder(path)  # killed before its first event: only its own empty files go
+                entry = idx.ladder_entry(index, plan.name)
+                entry.update(status="running", error=None, attempts=entry.get("attempts", 0) + 1)
+                pending[task.remote(str(path), plan.profile, steps[plan.name] == "resume")] = plan
+            idx.write_index(sweep_dir, index)
+            _collect(ray, sweep_dir, index, pending, opts, out)
+        except KeyboardInterrupt:  # also while submitting: a joined cluster would otherwise run them on
+            for ref, plan in pending.items():
+                ray.cancel(ref, force=True)
+                idx.ladder_entry(index, plan.name)["status"] = "interrupted"
+            idx.write_index(sweep_dir, index)
+            raise
     finally:
         stops.__exit__(None, None, None)
         if started:
@@ -331,27 +338,20 @@ def _collect(ray, sweep_dir, index, pending: dict, opts, out) -> None:
     total = len(pending)
     done = 0
     last_table = time.time()
-    try:
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
-            for ref in ready:
-                plan = pending.pop(ref)
-                result = _get(ray, ref)
-                entry = idx.ladder_entry(index, plan.name)
-                entry.update(status=result["status"], error=result["error"], seconds=result["seconds"],
-                             host=result.get("host"))
-                idx.write_index(sweep_dir, index)
-                done += 1
-                _say(out, f"[{done}/{total}] " + sweep_table.finished_line(sweep_dir, entry))
-            if opts.table_every and pending and time.time() - last_table >= opts.table_every:
-                _say(out, sweep_table.table(sweep_dir, index))
-                last_table = time.time()
-    except KeyboardInterrupt:
-        for ref, plan in pending.items():
-            ray.cancel(ref, force=True)
-            idx.ladder_entry(index, plan.name)["status"] = "interrupted"
-        idx.write_index(sweep_dir, index)
-        raise
+    while pending:  # a SIGINT/SIGTERM here: `_dispatch` cancels what is still in `pending`
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+        for ref in ready:
+            plan = pending.pop(ref)
+            result = _get(ray, ref)
+            entry = idx.ladder_entry(index, plan.name)
+            entry.update(status=result["status"], error=result["error"], seconds=result["seconds"],
+                         host=result.get("host"))
+            idx.write_index(sweep_dir, index)
+            done += 1
+            _say(out, f"[{done}/{total}] " + sweep_table.finished_line(sweep_dir, entry))
+        if opts.table_every and pending and time.time() - last_table >= opts.table_every:
+            _say(out, sweep_table.table(sweep_dir, index))
+            last_table = time.time()
 
 
 def _get(ray, ref) -> dict:

@@ -184,6 +184,26 @@ def test_a_signal_stops_the_driver_cancels_its_running_ladders_and_a_rerun_resum
     assert (out / B / "events.jsonl").read_bytes() == finished
 
 
+def test_a_signal_while_the_ladders_are_submitted_cancels_those_already_submitted(tmp_path, fake_ray):
+    """The signal's KeyboardInterrupt arrives while the driver submits B, after A went to the cluster: A is
+    cancelled too (on a cluster joined with --address it would otherwise train on after the driver left)."""
+    out = tmp_path / "sweep"
+    fake = fake_ray(hold=True)
+    submit = fake._submit
+
+    def second_submit_interrupted(*args):
+        if fake.tasks:
+            raise KeyboardInterrupt  # what signals.sweep_stops' handler raises in the main thread
+        return submit(*args)
+    fake._submit = second_submit_interrupted
+    result = sweep_cli(out)
+    fake.close()
+    assert result.exit_code == 130, (result.output, result.stderr)
+    assert fake.submitted() == [A] and [(t.ladder, force) for t, force in fake.cancels] == [(A, True)]
+    assert statuses(out) == {A: "interrupted", B: "interrupted"}
+    assert fake.shutdowns == 1
+
+
 # ---------------------------------------------------------------- failures and ladders in use
 
 def test_a_ladder_whose_worker_dies_fails_alone_and_a_rerun_runs_only_it(tmp_path, fake_ray):
