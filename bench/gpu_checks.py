@@ -1,7 +1,9 @@
 """The checks of bench/gpu_check.sh that are more than one command: each a subcommand that prints what it
 measured and exits non-zero when the check fails, so the script prints one verdict per check
 (docs/reliability.md, "Before the first GPU run"). They run on the CPU too (the script's --smoke mode,
-tests/project/test_gpu_check.py), where the CUDA-only parts say they do not apply.
+tests/project/test_gpu_check.py), where the CUDA-only parts say they do not apply. torch is imported by
+the checks that use it: cross-device, device-strings and ray only start CLIs (each imports torch itself)
+and, on a host without the NVIDIA driver, know without it that CUDA is not available.
 
     python bench/gpu_checks.py preflight
     python bench/gpu_checks.py ladder RUN_DIR            # a finished 2-rung ladder: structure and files
@@ -11,6 +13,8 @@ tests/project/test_gpu_check.py), where the CUDA-only parts say they do not appl
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import os
 import shutil
@@ -19,9 +23,17 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import torch
 
-CUDA = torch.cuda.is_available()
+@functools.cache
+def cuda_devices() -> int:
+    """The CUDA devices torch can use here: 0 where CUDA is not available. Where the NVIDIA driver's library
+    cannot be loaded CUDA cannot be available, and the answer costs no torch import (~1.5 s on a small CPU)."""
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return 0
+    import torch
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def cli(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
@@ -36,9 +48,12 @@ def fail(message: str) -> None:
 
 def preflight(_args) -> None:
     import importlib.util
+
+    import torch
+    cuda = torch.cuda.is_available()
     print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, "
-          f"CUDA available: {CUDA}" + (f", {torch.cuda.device_count()} device(s): {torch.cuda.get_device_name(0)}"
-                                      if CUDA else ""))
+          f"CUDA available: {cuda}" + (f", {torch.cuda.device_count()} device(s): {torch.cuda.get_device_name(0)}"
+                                      if cuda else ""))
     for name in ("ray", "triton"):
         spec = importlib.util.find_spec(name)
         version = __import__(name).__version__ if spec else "not installed"
@@ -47,7 +62,7 @@ def preflight(_args) -> None:
     header = Path(sysconfig.get_paths()["include"]) / "Python.h"
     print(f"C compiler: {cc or 'none'}; Python.h: {'present' if header.is_file() else 'missing'} "
           f"({'train.compile can build its kernels' if cc and header.is_file() else 'train.compile WILL FAIL here'})")
-    if os.environ.get("GPU_CHECK_NEED_CUDA") == "1" and not CUDA:
+    if os.environ.get("GPU_CHECK_NEED_CUDA") == "1" and not cuda:
         fail("CUDA is not available")
 
 
@@ -55,6 +70,8 @@ def ladder(args) -> None:
     """A finished 2-rung ladder (teacher + KD student): 3 + 3 rungs; remaining weights = round(0.8^k · total);
     every checkpoint and the resume state load on the CPU with weights_only=True; the generator state has
     the size of the run's device; the peak GPU memory per rung."""
+    import torch
+    cuda = torch.cuda.is_available()
     run = Path(args[0])
     s = json.loads((run / "summary.json").read_text())
     problems = []
@@ -73,7 +90,7 @@ def ladder(args) -> None:
             problems.append(f"{f.name} does not load on the CPU with weights_only=True ({e.__class__.__name__})")
     state = torch.load(run / "state" / "latest.pt", map_location="cpu", weights_only=True)
     device = s["environment"]["device"]
-    want = torch.Generator(device=device).get_state().numel() if device.startswith("cuda") and CUDA else 5056
+    want = torch.Generator(device=device).get_state().numel() if device.startswith("cuda") and cuda else 5056
     got = state["generator"].numel()
     print(f"device {device}; generator state {got} bytes (want {want}); rungs "
           f"{[len(p['rungs']) for p in s['phases']]}; gpu_peak_mb per rung "
@@ -89,7 +106,7 @@ def cross_device(args) -> None:
     """Start on one device, resume on the other (both ways on a GPU host): a clear answer, never a traceback.
     On a CPU-only host only the CPU → CPU resume can be run (it must complete)."""
     out, sets = Path(args[0]), args[args.index("--") + 1:]
-    ways = [("cpu", "cuda"), ("cuda", "cpu")] if CUDA else [("cpu", "cpu")]
+    ways = [("cpu", "cuda"), ("cuda", "cpu")] if cuda_devices() else [("cpu", "cpu")]
     bad = []
     for start, resume in ways:
         hide = {"CUDA_VISIBLE_DEVICES": ""}
@@ -130,10 +147,11 @@ def interrupted(out: Path, sets: list, env: dict) -> Path | None:
 
 
 def device_strings(_args) -> None:
-    """cuda:0 is usable on a GPU host; cuda:N (one past the last GPU) is one line, exit 2; on a CPU host any
-    cuda is one line, exit 2."""
+    """cuda:0 is usable on a GPU host; cuda:N (one past the last GPU) is one line, exit 2; on a CPU host,
+    where N is 0, that one call is the check: every cuda device string takes the same refusal there
+    (core/ladder.py pick_device), so a second one ("cuda") would only start another torch."""
     bad = []
-    cases = [(f"cuda:{torch.cuda.device_count()}", 2)] + ([("cuda:0", 0)] if CUDA else [("cuda", 2)])
+    cases = [(f"cuda:{cuda_devices()}", 2)] + ([("cuda:0", 0)] if cuda_devices() else [])
     for spec, want in cases:
         r = cli("doctor", "--set", f"run.device={spec}", "--set", "prune.rungs=1", "--set", "train.epochs=1",
                 "--set", "train.dense_epochs=1", "--json", timeout=120)
@@ -149,7 +167,7 @@ def ray_placement(args) -> None:
     """A tiny sweep with 0 GPUs per ladder (and 0.5 on a GPU host): the device each ladder trained on."""
     out, sets = Path(args[0]), args[args.index("--") + 1:]
     bad = []
-    for gpus in (["0", "0.5"] if CUDA else ["0"]):
+    for gpus in (["0", "0.5"] if cuda_devices() else ["0"]):
         r = cli("sweep", "--grid", "data.noise=0.1,0.2", "--seeds", "0", "--out", str(out / f"gpus-{gpus}"),
                 "--gpus-per-ladder", gpus, "--table-every", "0", *sets, "--set", "run.device=auto", timeout=240)
         devices = sorted(json.loads((d / "summary.json").read_text())["environment"]["device"]
@@ -169,11 +187,14 @@ def numerics(_args) -> None:
     import copy
     import time
 
+    import torch
+
     from dsd_tui.core.models import VGGLike
     from dsd_tui.core.pruning import Masks
     from dsd_tui.core.training import make_optimizer
 
-    device = torch.device("cuda" if CUDA else "cpu")
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
     bad = []
     for optimizer in ("sgd", "adam"):
         torch.manual_seed(0)
@@ -189,7 +210,7 @@ def numerics(_args) -> None:
             opt = make_optimizer(model.parameters(), optimizer, 0.05, 0.9, 1e-3, masks=masks if compact else None)
             for step in range(25):  # 5 warm-up steps, 20 timed
                 if step == 5:
-                    if CUDA:
+                    if cuda:
                         torch.cuda.synchronize()
                     t0 = time.perf_counter()
                 opt.zero_grad()
@@ -200,7 +221,7 @@ def numerics(_args) -> None:
                     masks.apply_to_grads()
                     opt.step()
                     masks.apply_to_weights()
-            if CUDA:
+            if cuda:
                 torch.cuda.synchronize()
             seconds.append((time.perf_counter() - t0) / 20)
             trained.append(model)
