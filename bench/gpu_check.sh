@@ -56,6 +56,9 @@ if [[ "${1:-}" == "--smoke" ]]; then
     # the CLI's compiled rung uses inductor, minutes of compilation on a CPU: the smoke compiles in the
     # throughput step only (eager backend)
     CLI_MODES=("train.precision=bf16")
+    # numerics: a smaller net and batch at one thread (the same steps and bitwise comparison); Ray: a local
+    # cluster of one CPU, whose one worker runs both ladders in turn (one torch start, not two)
+    NUMERICS=(--smoke); RAY=(--num-cpus 1)
 else
     DEVICE=cuda; THREADS=0; BATCH=128; STEPS=50; ROUNDS=2; WORKERS=4; BACKEND=inductor
     LADDER=(--set model.arch=resnet18 --set data.synthetic_size=10000 --set data.val_size=1000 --set train.epochs=2
@@ -64,6 +67,7 @@ else
     LIMIT_SMALL=40; BUDGET=${BUDGET:-330}
     export GPU_CHECK_NEED_CUDA=1
     CLI_MODES=("train.precision=bf16" "train.compile=true")
+    NUMERICS=(); RAY=()
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 fi
 # the 2-rung DSD² ladder: teacher + KD student, SGD, 20% label noise, crop+flip, entropy
@@ -99,7 +103,7 @@ check "resume on the other device (both ways on a GPU host)" "$LIMIT_SMALL" \
     "$PY" bench/gpu_checks.py cross-device "$OUT/cross" -- "${TINY[@]}"
 check "device strings (cuda:0 usable, one past the last GPU one line)" "$LIMIT_SMALL" "$PY" bench/gpu_checks.py device-strings
 check "numerics: kept-weights vs plain optimizer step, bitwise, and their step times" "$LIMIT_SMALL" \
-    "$PY" bench/gpu_checks.py numerics
+    "$PY" bench/gpu_checks.py numerics "${NUMERICS[@]}"
 check "kill -9 mid-rung, resume, compare with the uninterrupted fp32 ladder" "$LIMIT_KILL" \
     "$PY" bench/kill_resume.py --reference "${REF_RUN:-/none}" --out "$OUT/killed" -- "${LADDER_ARGS[@]}"
 for mode in "${CLI_MODES[@]}"; do
@@ -123,7 +127,7 @@ for mode, goal in (("fp32", 20000), ("bf16", 30000)):
 sys.exit(0 if ok else 1)
 PYEOF
 check "Ray: a tiny sweep with 0 (and 0.5) GPUs per ladder, the device each used" "$LIMIT_SMALL" \
-    "$PY" bench/gpu_checks.py ray "$OUT/ray" -- "${TINY[@]}"
+    "$PY" bench/gpu_checks.py ray "$OUT/ray" "${RAY[@]}" -- "${TINY[@]}"
 # Aggregate images/s of 1, 2 and 4 ResNet-18 ladder steps training at once on the device (separate processes,
 # as `dsd-tui sweep --gpus-per-ladder 0.5 / 0.25` runs them), and each process's peak GPU memory
 # (bench/packing.py; issue 16). Smoke mode: a tiny VGG-like net on the CPU, 1 and 2 processes.

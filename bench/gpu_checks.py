@@ -9,7 +9,8 @@ and, on a host without the NVIDIA driver, know without it that CUDA is not avail
     python bench/gpu_checks.py ladder RUN_DIR            # a finished 2-rung ladder: structure and files
     python bench/gpu_checks.py cross-device OUT -- SETS   # resume on the other device: one line, no traceback
     python bench/gpu_checks.py device-strings
-    python bench/gpu_checks.py ray OUT -- SETS            # ladders with 0 and 0.5 GPUs: the device each used
+    python bench/gpu_checks.py numerics [--smoke]          # kept-weights vs plain step: bitwise, step times
+    python bench/gpu_checks.py ray OUT [--num-cpus N] -- SETS  # ladders with 0 and 0.5 GPUs: the device each used
 """
 from __future__ import annotations
 
@@ -164,12 +165,15 @@ def device_strings(_args) -> None:
 
 
 def ray_placement(args) -> None:
-    """A tiny sweep with 0 GPUs per ladder (and 0.5 on a GPU host): the device each ladder trained on."""
+    """A tiny sweep with 0 GPUs per ladder (and 0.5 on a GPU host): the device each ladder trained on.
+    `--num-cpus N` (before `--`) is given to the sweep: the CPUs a local cluster may use (the smoke's 1)."""
     out, sets = Path(args[0]), args[args.index("--") + 1:]
+    options = args[1:args.index("--")]
     bad = []
     for gpus in (["0", "0.5"] if cuda_devices() else ["0"]):
         r = cli("sweep", "--grid", "data.noise=0.1,0.2", "--seeds", "0", "--out", str(out / f"gpus-{gpus}"),
-                "--gpus-per-ladder", gpus, "--table-every", "0", *sets, "--set", "run.device=auto", timeout=240)
+                "--gpus-per-ladder", gpus, "--table-every", "0", *options, *sets, "--set", "run.device=auto",
+                timeout=240)
         devices = sorted(json.loads((d / "summary.json").read_text())["environment"]["device"]
                          for d in (out / f"gpus-{gpus}").iterdir() if (d / "summary.json").is_file())
         print(f"--gpus-per-ladder {gpus}: exit {r.returncode}; ladders trained on {devices}")
@@ -180,10 +184,12 @@ def ray_placement(args) -> None:
         fail("; ".join(bad))
 
 
-def numerics(_args) -> None:
+def numerics(args) -> None:
     """On this device: the kept-weights optimizer step against the plain masked step (mask grads → step all
-    → mask weights), bitwise over 20 steps of a pruned channels_last VGG-like net, SGD and Adam; and the
-    time of each step, since the compact step was measured faster on the CPU only."""
+    → mask weights), bitwise over 25 steps of a pruned channels_last VGG-like net, SGD and Adam; and the
+    time of each step (the last 20), since the compact step was measured faster on the CPU only.
+    `--smoke` (the script's CPU smoke mode): a smaller net (depth 2, widths 8 and 16) and batch (8) at one
+    thread, the same steps and comparisons."""
     import copy
     import time
 
@@ -193,14 +199,18 @@ def numerics(_args) -> None:
     from dsd_tui.core.pruning import Masks
     from dsd_tui.core.training import make_optimizer
 
+    smoke = "--smoke" in args
+    depth, width_exp, batch = (2, 3, 8) if smoke else (3, 4, 64)
+    if smoke:
+        torch.set_num_threads(1)
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
     bad = []
     for optimizer in ("sgd", "adam"):
         torch.manual_seed(0)
-        base = VGGLike(3, 4, 10).to(device, memory_format=torch.channels_last)
-        x = torch.randn(64, 3, 32, 32, device=device).to(memory_format=torch.channels_last)
-        y = torch.randint(0, 10, (64,), device=device)
+        base = VGGLike(depth, width_exp, 10).to(device, memory_format=torch.channels_last)
+        x = torch.randn(batch, 3, 32, 32, device=device).to(memory_format=torch.channels_last)
+        y = torch.randint(0, 10, (batch,), device=device)
         trained, seconds = [], []
         for compact in (False, True):
             model = copy.deepcopy(base)
