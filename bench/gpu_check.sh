@@ -47,7 +47,10 @@ check() {
     echo "-- verdict $name: $verdict"
 }
 if [[ "${1:-}" == "--smoke" ]]; then
-    DEVICE=cpu; THREADS=1; BATCH=8; STEPS=2; ROUNDS=1; WORKERS=0; BACKEND=eager  # batch 8: bf16 on a CPU is slow
+    # throughput: batch 8 (bf16 on a CPU is slow), one step per epoch, no warm-up epoch (the timed one
+    # warms up), a 1% mask (each path's global top-k over ResNet-18's 11M weights costs less): every path,
+    # ResNet-18 itself and its checkpoint are what the smoke checks, not their speed
+    DEVICE=cpu; THREADS=1; BATCH=8; STEPS=1; ROUNDS=1; WARMUP=0; SPARSITY=0.01; WORKERS=0; BACKEND=eager
     # the smoke ladder uses a small VGG-like net: the CLI path is the same, a CPU ResNet-18 ladder is not quick
     LADDER=(--set model.arch=vgg --set model.depth=2 --set model.width_exp=3 --set data.synthetic_size=32
             --set data.val_size=16 --set train.epochs=1 --set train.dense_epochs=2 --set run.threads=1)
@@ -56,14 +59,18 @@ if [[ "${1:-}" == "--smoke" ]]; then
     # the CLI's compiled rung uses inductor, minutes of compilation on a CPU: the smoke compiles in the
     # throughput step only (eager backend)
     CLI_MODES=("train.precision=bf16")
+    # numerics: a smaller net and batch at one thread (the same steps and bitwise comparison); Ray: a local
+    # cluster of one CPU, whose one worker runs both ladders in turn (one torch start, not two)
+    NUMERICS=(--smoke); RAY=(--num-cpus 1)
 else
-    DEVICE=cuda; THREADS=0; BATCH=128; STEPS=50; ROUNDS=2; WORKERS=4; BACKEND=inductor
+    DEVICE=cuda; THREADS=0; BATCH=128; STEPS=50; ROUNDS=2; WARMUP=1; SPARSITY=0.2; WORKERS=4; BACKEND=inductor
     LADDER=(--set model.arch=resnet18 --set data.synthetic_size=10000 --set data.val_size=1000 --set train.epochs=2
             --set train.dense_epochs=2 --set run.threads=0)
     LIMIT_BENCH=90; LIMIT_LADDER=60; LIMIT_MODES=45; LIMIT_KILL=50; LIMIT_MLP=20; ROUNDS_MLP=2
     LIMIT_SMALL=40; BUDGET=${BUDGET:-330}
     export GPU_CHECK_NEED_CUDA=1
     CLI_MODES=("train.precision=bf16" "train.compile=true")
+    NUMERICS=(); RAY=()
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 fi
 # the 2-rung DSD² ladder: teacher + KD student, SGD, 20% label noise, crop+flip, entropy
@@ -99,7 +106,7 @@ check "resume on the other device (both ways on a GPU host)" "$LIMIT_SMALL" \
     "$PY" bench/gpu_checks.py cross-device "$OUT/cross" -- "${TINY[@]}"
 check "device strings (cuda:0 usable, one past the last GPU one line)" "$LIMIT_SMALL" "$PY" bench/gpu_checks.py device-strings
 check "numerics: kept-weights vs plain optimizer step, bitwise, and their step times" "$LIMIT_SMALL" \
-    "$PY" bench/gpu_checks.py numerics
+    "$PY" bench/gpu_checks.py numerics "${NUMERICS[@]}"
 check "kill -9 mid-rung, resume, compare with the uninterrupted fp32 ladder" "$LIMIT_KILL" \
     "$PY" bench/kill_resume.py --reference "${REF_RUN:-/none}" --out "$OUT/killed" -- "${LADDER_ARGS[@]}"
 for mode in "${CLI_MODES[@]}"; do
@@ -108,7 +115,7 @@ for mode in "${CLI_MODES[@]}"; do
 done
 check "training throughput, entropy pass, checkpoint cost (ResNet-18, synthetic CIFAR-shaped)" "$LIMIT_BENCH" \
     "$PY" bench/throughput.py --model resnet18 --device "$DEVICE" --threads "$THREADS" \
-    --batch "$BATCH" --steps "$STEPS" --rounds "$ROUNDS" --warmup 1 --workers "$WORKERS" \
+    --batch "$BATCH" --steps "$STEPS" --rounds "$ROUNDS" --warmup "$WARMUP" --sparsity "$SPARSITY" --workers "$WORKERS" \
     --modes ref,fp32,bf16,compile --compile-backend "$BACKEND" --entropy --teacher --syncs --checkpoint --json "$OUT/throughput.json"
 check "throughput goals" 10 "$PY" - "$OUT/throughput.json" "$DEVICE" <<'PYEOF'
 import json, sys
@@ -123,12 +130,13 @@ for mode, goal in (("fp32", 20000), ("bf16", 30000)):
 sys.exit(0 if ok else 1)
 PYEOF
 check "Ray: a tiny sweep with 0 (and 0.5) GPUs per ladder, the device each used" "$LIMIT_SMALL" \
-    "$PY" bench/gpu_checks.py ray "$OUT/ray" -- "${TINY[@]}"
+    "$PY" bench/gpu_checks.py ray "$OUT/ray" "${RAY[@]}" -- "${TINY[@]}"
 # Aggregate images/s of 1, 2 and 4 ResNet-18 ladder steps training at once on the device (separate processes,
 # as `dsd-tui sweep --gpus-per-ladder 0.5 / 0.25` runs them), and each process's peak GPU memory
-# (bench/packing.py; issue 16). Smoke mode: a tiny VGG-like net on the CPU, 1 and 2 processes.
+# (bench/packing.py; issue 16). Smoke mode: a tiny VGG-like net on the CPU, 2 processes at once (the
+# path that 1 would take too, one torch start fewer).
 if [[ "$DEVICE" == "cuda" ]]; then PACK=(--device cuda --concurrency 1,2,4 --threads 1 --steps 30 --rounds 2); LIMIT_PACK=60
-else PACK=(--device cpu --smoke --concurrency 1,2 --threads 1); LIMIT_PACK=300; fi
+else PACK=(--device cpu --smoke --concurrency 2 --threads 1); LIMIT_PACK=300; fi
 check "packing: ladders training at once on one $DEVICE (aggregate images/s)" "$LIMIT_PACK" \
     "$PY" bench/packing.py "${PACK[@]}" --json "$OUT/packing.json"
 check "quickstart MLP at 89% and 98% sparsity: ref, fp32, bf16, CSR kernels" "$LIMIT_MLP" \

@@ -1,16 +1,21 @@
 """The checks of bench/gpu_check.sh that are more than one command: each a subcommand that prints what it
 measured and exits non-zero when the check fails, so the script prints one verdict per check
 (docs/reliability.md, "Before the first GPU run"). They run on the CPU too (the script's --smoke mode,
-tests/project/test_gpu_check.py), where the CUDA-only parts say they do not apply.
+tests/project/test_gpu_check.py), where the CUDA-only parts say they do not apply. torch is imported by
+the checks that use it: cross-device, device-strings and ray only start CLIs (each imports torch itself)
+and, on a host without the NVIDIA driver, know without it that CUDA is not available.
 
     python bench/gpu_checks.py preflight
     python bench/gpu_checks.py ladder RUN_DIR            # a finished 2-rung ladder: structure and files
     python bench/gpu_checks.py cross-device OUT -- SETS   # resume on the other device: one line, no traceback
     python bench/gpu_checks.py device-strings
-    python bench/gpu_checks.py ray OUT -- SETS            # ladders with 0 and 0.5 GPUs: the device each used
+    python bench/gpu_checks.py numerics [--smoke]          # kept-weights vs plain step: bitwise, step times
+    python bench/gpu_checks.py ray OUT [--num-cpus N] -- SETS  # ladders with 0 and 0.5 GPUs: the device each used
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import os
 import shutil
@@ -19,9 +24,17 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import torch
 
-CUDA = torch.cuda.is_available()
+@functools.cache
+def cuda_devices() -> int:
+    """The CUDA devices torch can use here: 0 where CUDA is not available. Where the NVIDIA driver's library
+    cannot be loaded CUDA cannot be available, and the answer costs no torch import (~1.5 s on a small CPU)."""
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return 0
+    import torch
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def cli(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
@@ -36,9 +49,12 @@ def fail(message: str) -> None:
 
 def preflight(_args) -> None:
     import importlib.util
+
+    import torch
+    cuda = torch.cuda.is_available()
     print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, "
-          f"CUDA available: {CUDA}" + (f", {torch.cuda.device_count()} device(s): {torch.cuda.get_device_name(0)}"
-                                      if CUDA else ""))
+          f"CUDA available: {cuda}" + (f", {torch.cuda.device_count()} device(s): {torch.cuda.get_device_name(0)}"
+                                      if cuda else ""))
     for name in ("ray", "triton"):
         spec = importlib.util.find_spec(name)
         version = __import__(name).__version__ if spec else "not installed"
@@ -47,7 +63,7 @@ def preflight(_args) -> None:
     header = Path(sysconfig.get_paths()["include"]) / "Python.h"
     print(f"C compiler: {cc or 'none'}; Python.h: {'present' if header.is_file() else 'missing'} "
           f"({'train.compile can build its kernels' if cc and header.is_file() else 'train.compile WILL FAIL here'})")
-    if os.environ.get("GPU_CHECK_NEED_CUDA") == "1" and not CUDA:
+    if os.environ.get("GPU_CHECK_NEED_CUDA") == "1" and not cuda:
         fail("CUDA is not available")
 
 
@@ -55,6 +71,8 @@ def ladder(args) -> None:
     """A finished 2-rung ladder (teacher + KD student): 3 + 3 rungs; remaining weights = round(0.8^k · total);
     every checkpoint and the resume state load on the CPU with weights_only=True; the generator state has
     the size of the run's device; the peak GPU memory per rung."""
+    import torch
+    cuda = torch.cuda.is_available()
     run = Path(args[0])
     s = json.loads((run / "summary.json").read_text())
     problems = []
@@ -73,7 +91,7 @@ def ladder(args) -> None:
             problems.append(f"{f.name} does not load on the CPU with weights_only=True ({e.__class__.__name__})")
     state = torch.load(run / "state" / "latest.pt", map_location="cpu", weights_only=True)
     device = s["environment"]["device"]
-    want = torch.Generator(device=device).get_state().numel() if device.startswith("cuda") and CUDA else 5056
+    want = torch.Generator(device=device).get_state().numel() if device.startswith("cuda") and cuda else 5056
     got = state["generator"].numel()
     print(f"device {device}; generator state {got} bytes (want {want}); rungs "
           f"{[len(p['rungs']) for p in s['phases']]}; gpu_peak_mb per rung "
@@ -89,7 +107,7 @@ def cross_device(args) -> None:
     """Start on one device, resume on the other (both ways on a GPU host): a clear answer, never a traceback.
     On a CPU-only host only the CPU → CPU resume can be run (it must complete)."""
     out, sets = Path(args[0]), args[args.index("--") + 1:]
-    ways = [("cpu", "cuda"), ("cuda", "cpu")] if CUDA else [("cpu", "cpu")]
+    ways = [("cpu", "cuda"), ("cuda", "cpu")] if cuda_devices() else [("cpu", "cpu")]
     bad = []
     for start, resume in ways:
         hide = {"CUDA_VISIBLE_DEVICES": ""}
@@ -130,10 +148,11 @@ def interrupted(out: Path, sets: list, env: dict) -> Path | None:
 
 
 def device_strings(_args) -> None:
-    """cuda:0 is usable on a GPU host; cuda:N (one past the last GPU) is one line, exit 2; on a CPU host any
-    cuda is one line, exit 2."""
+    """cuda:0 is usable on a GPU host; cuda:N (one past the last GPU) is one line, exit 2; on a CPU host,
+    where N is 0, that one call is the check: every cuda device string takes the same refusal there
+    (core/ladder.py pick_device), so a second one ("cuda") would only start another torch."""
     bad = []
-    cases = [(f"cuda:{torch.cuda.device_count()}", 2)] + ([("cuda:0", 0)] if CUDA else [("cuda", 2)])
+    cases = [(f"cuda:{cuda_devices()}", 2)] + ([("cuda:0", 0)] if cuda_devices() else [])
     for spec, want in cases:
         r = cli("doctor", "--set", f"run.device={spec}", "--set", "prune.rungs=1", "--set", "train.epochs=1",
                 "--set", "train.dense_epochs=1", "--json", timeout=120)
@@ -146,12 +165,15 @@ def device_strings(_args) -> None:
 
 
 def ray_placement(args) -> None:
-    """A tiny sweep with 0 GPUs per ladder (and 0.5 on a GPU host): the device each ladder trained on."""
+    """A tiny sweep with 0 GPUs per ladder (and 0.5 on a GPU host): the device each ladder trained on.
+    `--num-cpus N` (before `--`) is given to the sweep: the CPUs a local cluster may use (the smoke's 1)."""
     out, sets = Path(args[0]), args[args.index("--") + 1:]
+    options = args[1:args.index("--")]
     bad = []
-    for gpus in (["0", "0.5"] if CUDA else ["0"]):
+    for gpus in (["0", "0.5"] if cuda_devices() else ["0"]):
         r = cli("sweep", "--grid", "data.noise=0.1,0.2", "--seeds", "0", "--out", str(out / f"gpus-{gpus}"),
-                "--gpus-per-ladder", gpus, "--table-every", "0", *sets, "--set", "run.device=auto", timeout=240)
+                "--gpus-per-ladder", gpus, "--table-every", "0", *options, *sets, "--set", "run.device=auto",
+                timeout=240)
         devices = sorted(json.loads((d / "summary.json").read_text())["environment"]["device"]
                          for d in (out / f"gpus-{gpus}").iterdir() if (d / "summary.json").is_file())
         print(f"--gpus-per-ladder {gpus}: exit {r.returncode}; ladders trained on {devices}")
@@ -162,24 +184,33 @@ def ray_placement(args) -> None:
         fail("; ".join(bad))
 
 
-def numerics(_args) -> None:
+def numerics(args) -> None:
     """On this device: the kept-weights optimizer step against the plain masked step (mask grads → step all
-    → mask weights), bitwise over 20 steps of a pruned channels_last VGG-like net, SGD and Adam; and the
-    time of each step, since the compact step was measured faster on the CPU only."""
+    → mask weights), bitwise over 25 steps of a pruned channels_last VGG-like net, SGD and Adam; and the
+    time of each step (the last 20), since the compact step was measured faster on the CPU only.
+    `--smoke` (the script's CPU smoke mode): a smaller net (depth 2, widths 8 and 16) and batch (8) at one
+    thread, the same steps and comparisons."""
     import copy
     import time
+
+    import torch
 
     from dsd_tui.core.models import VGGLike
     from dsd_tui.core.pruning import Masks
     from dsd_tui.core.training import make_optimizer
 
-    device = torch.device("cuda" if CUDA else "cpu")
+    smoke = "--smoke" in args
+    depth, width_exp, batch = (2, 3, 8) if smoke else (3, 4, 64)
+    if smoke:
+        torch.set_num_threads(1)
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
     bad = []
     for optimizer in ("sgd", "adam"):
         torch.manual_seed(0)
-        base = VGGLike(3, 4, 10).to(device, memory_format=torch.channels_last)
-        x = torch.randn(64, 3, 32, 32, device=device).to(memory_format=torch.channels_last)
-        y = torch.randint(0, 10, (64,), device=device)
+        base = VGGLike(depth, width_exp, 10).to(device, memory_format=torch.channels_last)
+        x = torch.randn(batch, 3, 32, 32, device=device).to(memory_format=torch.channels_last)
+        y = torch.randint(0, 10, (batch,), device=device)
         trained, seconds = [], []
         for compact in (False, True):
             model = copy.deepcopy(base)
@@ -189,7 +220,7 @@ def numerics(_args) -> None:
             opt = make_optimizer(model.parameters(), optimizer, 0.05, 0.9, 1e-3, masks=masks if compact else None)
             for step in range(25):  # 5 warm-up steps, 20 timed
                 if step == 5:
-                    if CUDA:
+                    if cuda:
                         torch.cuda.synchronize()
                     t0 = time.perf_counter()
                 opt.zero_grad()
@@ -200,7 +231,7 @@ def numerics(_args) -> None:
                     masks.apply_to_grads()
                     opt.step()
                     masks.apply_to_weights()
-            if CUDA:
+            if cuda:
                 torch.cuda.synchronize()
             seconds.append((time.perf_counter() - t0) / 20)
             trained.append(model)

@@ -9,8 +9,9 @@ the engine's rung-1 training step exactly as the ladder runs it (ResNet-18 on sy
 held on the device, on-device crop+flip, 20% pruned by global magnitude, the compact SGD step, fp32, the
 profile's default speed settings), warm up for one epoch, wait at a barrier, then train `--rounds` epochs.
 Printed per k: the aggregate images/s (the sum of every process's own images/s over the same window), the
-images/s of one ladder, the gain over one ladder alone, and each process's peak GPU memory (CUDA:
-`torch.cuda.max_memory_allocated`) or peak RSS (CPU). Packing pays while the aggregate keeps growing with k.
+images/s of one ladder, the gain over one ladder alone (where k = 1 is measured; `-` otherwise), and each
+process's peak GPU memory (CUDA: `torch.cuda.max_memory_allocated`) or peak RSS (CPU). Packing pays while
+the aggregate keeps growing with k.
 """
 from __future__ import annotations
 
@@ -109,11 +110,12 @@ def main(argv=None) -> int:
     rows, base = [], None
     for k in (int(x) for x in a.concurrency.split(",") if x):
         row = measure(k, args)
-        base = base or row["aggregate_images_per_s"] / row["concurrent"]
-        row["gain"] = row["aggregate_images_per_s"] / base
+        base = row["aggregate_images_per_s"] if k == 1 else base  # one ladder alone, as measured
+        row["gain"] = row["aggregate_images_per_s"] / base if base else None
         rows.append(row)
+        gain = f"{row['gain']:8.2f}x" if base else "        -"
         print(f"{k:7d} {row['aggregate_images_per_s']:15.0f} {row['per_ladder_images_per_s']:10.0f} "
-              f"{row['gain']:8.2f}x {row['peak_mb']:16.0f}", flush=True)
+              f"{gain} {row['peak_mb']:16.0f}", flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps({"args": args, "rows": rows}, indent=2) + "\n")
     return 0

@@ -46,4 +46,4 @@ def test_gpu_check_smoke_runs_every_step_on_cpu(tmp_path):
     assert "kill/resume: SIGKILL after teacher rung 0 epoch 1 of 2" in out
     assert "metrics identical to the uninterrupted run" in out
     packing = json.loads((tmp_path / "packing.json").read_text())["rows"]  # issue 16: ladders at once
-    assert [r["concurrent"] for r in packing] == [1, 2] and all(r["aggregate_images_per_s"] > 0 for r in packing)
+    assert [r["concurrent"] for r in packing] == [2] and packing[0]["aggregate_images_per_s"] > 0
