@@ -73,6 +73,7 @@ def installed_here(site, monkeypatch):
     monkeypatch.undo()
     for registry in (ARCHITECTURES, DATASETS, CRITERIA):
         registry.rescan()
+    sys.modules.pop("dsd_broken_nan", None)
 
 
 def test_plugins_lists_bundled_and_installed_entries(site, tmp_path, installed_here):
@@ -139,10 +140,15 @@ def test_a_run_uses_the_plugins_model_data_and_scores(site, tmp_path):
 
 @pytest.mark.parametrize("key,value,named", [("model.arch", "broken", "dsd-broken-plugin 0.2"),
                                              ("prune.criterion", "nan-score", "dsd-broken-plugin 0.2")])
-def test_a_broken_plugin_is_one_line_and_no_run_directory(site, tmp_path, key, value, named):
+def test_a_broken_plugin_is_one_line_and_no_run_directory(tmp_path, installed_here, key, value, named):
+    """In this process, through Click's runner (the demo's run above and the listing show what a fresh
+    interpreter finds)."""
+    from click.testing import CliRunner
+
+    from dsd_tui.cli import main
     out = tmp_path / "runs"
-    res = cli(site, "run", "--no-tui", "--out", str(out), *SHORT, "--set", f"{key}={value}", cwd=tmp_path)
-    assert res.returncode == 2, res.stderr
+    res = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(out), *SHORT, "--set", f"{key}={value}"])
+    assert res.exit_code == 2, res.output
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and value in lines[0] and named in lines[0], res.stderr
     assert "Traceback" not in res.stderr
