@@ -5,10 +5,10 @@ way), shortened with --set only (sizes, epochs, rungs; the recipe itself untouch
 What runs, to stay near a minute and a half of CPU on a 2-core machine (ResNet-18 costs seconds per
 rung even on 32 images: its checkpoints and resume states are 45-90 MB):
 - end to end, both phases (teacher ladder, KD student with crop+flip, entropy over the conv layers'
-  ReLUs) through `python -m dsd_tui`: one profile per family that has its own data path or network,
-  cifar100n-resnet18 (ResNet-18, CIFAR-100 files, the human labels) and cifar10-vgg-noise10 (VGG-like,
-  CIFAR-10 files); the VGG one a second time killed with SIGKILL mid-rung and resumed, ending with the
-  same metrics as the uninterrupted run;
+  ReLUs) through the real CLI, in process (Click's runner): one profile per family that has its own data
+  path or network, cifar100n-resnet18 (ResNet-18, CIFAR-100 files, the human labels) and
+  cifar10-vgg-noise10 (VGG-like, CIFAR-10 files); the VGG one a second time through `python -m dsd_tui`,
+  killed with SIGKILL mid-rung and resumed, ending with the same metrics as the uninterrupted run;
 - one ResNet-18 profile per data set (noise 20%) and cifar100-vgg-noise10 up to the end of the first
   (dense) epoch and that rung's measurement, in process, through Click's runner;
 - the other noise levels of the ResNet-18 profiles (they differ from their noise-20 sibling only in
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import cifar100_train_labels, write_cifar, write_cifar100n_labels
-from relhelp import cli, cli_run, load_summary, metrics, run_dirs, sets, wait_for
+from relhelp import cli, load_summary, metrics, run_dirs, sets, wait_for
 from shared_runs import build_once
 
 from dsd_tui.cli import main
@@ -124,13 +124,14 @@ def _check_both_phases(name: str, summary: dict) -> None:
 @pytest.fixture(scope="module")
 def end_to_end(files, tmp_path_factory):
     """The END_TO_END runs, built once per test run (shared_runs.py), not once in each xdist worker that runs
-    one of the tests below (a minute of ResNet-18); read-only."""
+    one of the tests below (half a minute of ResNet-18); read-only. In process: a fresh interpreter for each
+    would add seconds of imports and guard nothing more (the killed run below is one)."""
     def build(out: Path) -> None:
         for name in END_TO_END:
             dense = "train.dense_epochs=2" if name == "cifar10-vgg-noise10" else "train.dense_epochs=1"  # 2: killed
-            proc = cli_run("run", name, "--no-tui", "--out", str(out / name), *_overrides(name, files, dense),
-                           timeout=300)
-            assert proc.returncode == 0, proc.stderr[-3000:]
+            result = CliRunner().invoke(main, ["run", name, "--no-tui", "--out", str(out / name),
+                                               *_overrides(name, files, dense)])
+            assert result.exit_code == 0, result.output[-3000:]
     out = build_once(tmp_path_factory, "paper-end-to-end", build)
     return {name: run_dirs(out / name)[0] for name in END_TO_END}
 
@@ -158,8 +159,8 @@ def test_killed_mid_rung_and_resumed_gives_the_uninterrupted_metrics(files, end_
     proc.send_signal(signal.SIGKILL)  # in the teacher's 2-epoch dense rung, after its first epoch
     proc.wait()
     assert load_summary(run)["status"] == "running"
-    resumed = cli_run("resume", str(run), "--no-tui", timeout=300)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    resumed = CliRunner().invoke(main, ["resume", str(run), "--no-tui"])  # the state on disk is all it has
+    assert resumed.exit_code == 0, resumed.output[-3000:]
     got = load_summary(run)
     _check_both_phases(name, got)
     assert metrics(got) == metrics(load_summary(end_to_end[name]))

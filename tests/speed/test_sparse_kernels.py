@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 from csr_support import csr_spy
 from relhelp import QUICK, load_summary, metrics
+from shared_runs import printed, shared_headless_run
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
@@ -26,6 +27,13 @@ pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in 
 # A quick ladder whose rungs 1 and 2 (80% and 96% pruned) put the 512×512 hidden layer on CSR (a layer needs
 # 512 outputs to qualify: MIN_OUT).
 SPARSE_QUICK = [*QUICK, "model.hidden=[512, 512]", "prune.rate=0.8", "prune.rungs=2", "train.sparse_kernels=true"]
+
+
+@pytest.fixture(scope="module")
+def sparse_quick(tmp_path_factory):
+    """The run folder of `run --no-tui --set SPARSE_QUICK...`, built once per test run (shared_runs.py) for the
+    tests that only read it; read-only."""
+    return shared_headless_run(tmp_path_factory, "sparse-kernels-quick", *SPARSE_QUICK)
 
 
 def pruned(shape, keep: float, seed: int = 0, dtype=torch.float32):
@@ -118,12 +126,10 @@ def test_ladder_with_sparse_kernels_records_the_mode_and_resumes_exactly(tmp_pat
     assert metrics(load_summary(session.path)) == metrics(expected)
 
 
-def test_ladder_with_sparse_kernels_follows_the_dense_ladder_up_to_rounding(tmp_path):
-    runs = {}
-    for name, extra in (("dense", ["train.sparse_kernels=false"]), ("sparse", [])):
-        session = RunSession.new(profile_mod.load(None, [*SPARSE_QUICK, *extra]), str(tmp_path / name))
-        assert session.run() == "completed"
-        runs[name] = load_summary(session.path)
+def test_ladder_with_sparse_kernels_follows_the_dense_ladder_up_to_rounding(tmp_path, sparse_quick):
+    session = RunSession.new(profile_mod.load(None, [*SPARSE_QUICK, "train.sparse_kernels=false"]), str(tmp_path))
+    assert session.run() == "completed"
+    runs = {"dense": load_summary(session.path), "sparse": load_summary(sparse_quick)}
     for i, phase in enumerate(("teacher", "student")):
         dense, sparse = (runs[k]["phases"][i]["rungs"] for k in ("dense", "sparse"))
         assert runs["dense"]["phases"][i]["name"] == phase
@@ -144,7 +150,7 @@ def test_sparse_kernels_with_a_mode_they_do_not_combine_with_is_one_clear_line(t
     assert not any(tmp_path.iterdir())  # no run directory was started
 
 
-def test_throughput_bench_times_every_rung_of_a_real_ladder_with_the_sparse_mode(tmp_path):
+def test_throughput_bench_times_every_rung_of_a_real_ladder_with_the_sparse_mode(tmp_path, sparse_quick):
     """bench/throughput.py --sparsity ladder --masks-from RUN: one line per teacher rung and the
     ladder-weighted figure, with the sparse path's CSR layers taken from the run's own masks."""
     import json
@@ -154,12 +160,10 @@ def test_throughput_bench_times_every_rung_of_a_real_ladder_with_the_sparse_mode
 
     from relhelp import env
 
-    session = RunSession.new(profile_mod.load(None, SPARSE_QUICK), str(tmp_path / "runs"))
-    assert session.run() == "completed"
     bench = Path(__file__).resolve().parents[2] / "bench" / "throughput.py"
     out = tmp_path / "bench.json"
     result = subprocess.run([sys.executable, str(bench), "--model", "mlp", "--modes", "ref,fp32,sparse",
-                             "--masks-from", str(session.path), "--sparsity", "ladder", "--rounds", "1",
+                             "--masks-from", str(sparse_quick), "--sparsity", "ladder", "--rounds", "1",
                              "--warmup", "0", "--json", str(out)], env=env(), capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -169,14 +173,10 @@ def test_throughput_bench_times_every_rung_of_a_real_ladder_with_the_sparse_mode
     assert set(ladder["ms_per_step"]) == {"ref", "fp32", "sparse"} and ladder["epochs"] == 6 + 3 + 3
 
 
-def test_the_run_started_lines_say_when_an_opt_in_speed_mode_is_on(tmp_path):
-    from relhelp import sets
-
+def test_the_run_started_lines_say_when_an_opt_in_speed_mode_is_on(sparse_quick):
     from dsd_tui.tui.view import log_line
 
-    result = CliRunner().invoke(main, ["run", "--no-tui", "--out", str(tmp_path), *sets(*SPARSE_QUICK)])
-    assert result.exit_code == 0, result.output
-    started = next(line for line in result.output.splitlines() if " started on " in line)
+    started = next(line for line in printed(sparse_quick).splitlines() if " started on " in line)
     assert started.endswith("; opt-in speed modes: sparse_kernels (CSR for features.0, features.2 once ≤ 20% kept)")
 
     def started_event(**speed):
@@ -187,23 +187,34 @@ def test_the_run_started_lines_say_when_an_opt_in_speed_mode_is_on(tmp_path):
     assert "speed modes" not in log_line(started_event(precision="fp32", compile=False, sparse_kernels=False))[1]
 
 
-def test_numerics_ab_bench_runs_both_paths_per_seed_and_reuses_finished_runs(tmp_path):
+def test_numerics_ab_bench_runs_both_paths_per_seed_and_reuses_finished_runs(tmp_path, capsys):
     """bench/numerics_ab.py: real ladders for every seed with and without the mode (here issue 16's A/B:
     the default, which puts the 512×512 layer on CSR, against the exact dense path), the comparison
     printed, and a second call (another mode, say) reusing the finished base runs."""
+    import importlib.util
     import subprocess
     import sys
     from pathlib import Path
 
-    from relhelp import env, sets
+    from relhelp import env
 
     bench = Path(__file__).resolve().parents[2] / "bench" / "numerics_ab.py"
-    cmd = [sys.executable, str(bench), "--mode", "train.sparse_kernels=false", "--seeds", "2", "--out",
-           str(tmp_path), *sets(*SPARSE_QUICK[:-1])]
-    first = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=300)
+    # SPARSE_QUICK's ladder (rungs 1 and 2 put the 512×512 layer on CSR) at one epoch a rung on 300 samples:
+    # each ladder is a `python -m dsd_tui run` of the bench's own, four of them
+    args = ["--mode", "train.sparse_kernels=false", "--seeds", "2", "--out", str(tmp_path),
+            *(a for o in [*SPARSE_QUICK[:-1], "train.dense_epochs=1", "train.epochs=1", "data.train_size=300"]
+              for a in ("--set", o))]
+    first = subprocess.run([sys.executable, str(bench), *args], env=env(), capture_output=True, text=True,
+                           timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "same seed, mode vs base" in first.stdout and first.stdout.count("| mode |") == 2
     assert len(list(tmp_path.glob("base-s*"))) == 2 and len(list(tmp_path.glob("sparse_kernels-false-s*"))) == 2
-    again = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and again.stdout.count("reusing") == 4, again.stdout
+    # the second call in this process (it starts no ladder when it reuses them all)
+    spec = importlib.util.spec_from_file_location("numerics_ab", bench)
+    numerics_ab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(numerics_ab)
+    capsys.readouterr()
+    assert numerics_ab.main(args) == 0
+    again = capsys.readouterr().out
+    assert again.count("reusing") == 4 and "same seed, mode vs base" in again, again
     assert len(list(tmp_path.iterdir())) == 4  # nothing run twice

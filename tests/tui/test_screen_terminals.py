@@ -18,6 +18,10 @@ from tui_support import SHORT, recorded_clock, recorded_copy
 pytestmark = pytest.mark.e2e  # real ladders, subprocesses or terminals: not in the fast lane (README)
 
 ROOT = Path(__file__).parents[2]
+# Both phases, 3 rungs each, of one epoch, on a narrow MLP and 200 samples: what the terminal shows is the
+# point, not the training.
+LADDER = SHORT[:1] + ["train.dense_epochs=1", "train.epochs=1", "model.hidden=[64, 64]", "data.train_size=200",
+                      "data.val_size=50"]
 C_LOCALE = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "",
             "PYTHONPATH": str(ROOT)}
 
@@ -32,7 +36,7 @@ def test_an_ascii_locale_lists_the_profiles_and_runs_a_ladder(tmp_path):
     assert listed.returncode == 0, listed.stderr.decode()
     assert b"Traceback" not in listed.stderr and b"cifar10-vgg-noise10" in listed.stdout
     assert "δ".encode() not in listed.stdout and b"VGG-like (?=5" in listed.stdout  # degraded, not failed
-    sets = [f"--set={s}" for s in SHORT[:1] + ["train.dense_epochs=1", "train.epochs=1"]]
+    sets = [f"--set={s}" for s in LADDER]
     ran = dsd_tui("run", "--no-tui", "--out", str(tmp_path), *sets, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr.decode()
     assert b"run completed in" in ran.stdout
@@ -42,7 +46,7 @@ def test_an_ascii_locale_lists_the_profiles_and_runs_a_ladder(tmp_path):
 
 
 def test_term_dumb_runs_headless_with_a_one_line_note(tmp_path):
-    sets = [f"--set={s}" for s in SHORT[:1] + ["train.dense_epochs=1", "train.epochs=1"]]
+    sets = [f"--set={s}" for s in LADDER]
     pty = Pty([sys.executable, "-m", "dsd_tui", "run", "--out", str(tmp_path), *sets], tmp_path, term="dumb")
     try:
         assert pty.until(lambda: pty.proc.poll() is not None, 300)
@@ -58,7 +62,7 @@ def test_term_dumb_runs_headless_with_a_one_line_note(tmp_path):
 
 
 def test_the_monitor_runs_in_an_ascii_locale_and_degrades_what_it_cannot_show(tmp_path):
-    sets = [f"--set={s}" for s in SHORT[:1] + ["train.dense_epochs=1", "train.epochs=1"]]
+    sets = [f"--set={s}" for s in LADDER]
     locale = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
     pty = Pty([sys.executable, "-m", "dsd_tui", "run", "--out", str(tmp_path), *sets], tmp_path, env=locale)
     try:

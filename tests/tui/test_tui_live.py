@@ -69,8 +69,14 @@ def test_a_run_in_the_worker_fills_the_table_then_waits_for_quit(tmp_path):
 
 
 def test_stop_after_rung_finishes_the_rung_and_leaves_a_resumable_run(tmp_path):
-    # a dense rung long enough (~5 s) that the key lands in it: epoch ticks reach the UI at its 1 Hz live timer
-    session = RunSession.new(short_profile("train.dense_epochs=200"), str(tmp_path))
+    # The key must land inside the dense rung, and epoch ticks reach the UI only at its 1 Hz live timer: the
+    # training thread waits at the end of epoch 2 (of 3) until the key has been pressed, so the rung is still
+    # running when it lands on any machine (no rung of hundreds of epochs burnt to make that likely).
+    def hold(event):
+        if event.type == "epoch_finished" and (event.phase, event.rung, event.epoch) == ("teacher", 0, 2):
+            session.stop_after_rung.wait(120)
+
+    session = RunSession.new(short_profile("train.dense_epochs=3"), str(tmp_path), sinks=[hold])
     mon = MonitorScreen(session=session)
     app = DsdApp(mon)
 
