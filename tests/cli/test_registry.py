@@ -5,17 +5,9 @@ import sys
 import textwrap
 
 import pytest
+from fake_files import write_dist
 
 from dsd_tui.registry import PYTHON, PluginError, UnknownName
-
-
-def write_dist(root, dist: str, version: str, group: str, entries: dict[str, str]) -> None:
-    """A distribution seen only through its metadata: NAME-VERSION.dist-info with entry_points.txt."""
-    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-    lines = "\n".join(f"{k} = {v}" for k, v in entries.items())
-    (info / "entry_points.txt").write_text(f"[{group}]\n{lines}\n")
 
 
 @pytest.fixture

@@ -351,8 +351,8 @@ def test_an_early_sighup_on_a_terminal_is_one_line(tmp_path):
 
 
 def test_a_signal_before_a_resume_started_leaves_the_run_as_it_was(tmp_path):
+    from fake_files import fake_run
     from relhelp import snapshot_tree
-    from test_bad_input import fake_run
     run = fake_run(tmp_path / "runs")
     before = snapshot_tree(run)
     proc, _flag = paused_cli(tmp_path, "torch import", "resume", str(run), "--no-tui")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from test_registry import write_dist
+from fake_files import write_dist
 
 import dsd_tui
 from dsd_tui import profile as P

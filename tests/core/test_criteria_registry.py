@@ -20,8 +20,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from fake_files import write_dist
 from relhelp import SRC, headless_run
-from test_registry import write_dist
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main

@@ -3,14 +3,13 @@ lenet300 model; the bundled He et al. profile run (shortened) on those files; mi
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torchvision
 from click.testing import CliRunner
+from fake_files import write_mnist
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
@@ -18,28 +17,6 @@ from dsd_tui.core.data import load_data
 from dsd_tui.core.mnist_files import FILES
 from dsd_tui.core.models import build_model
 from dsd_tui.core.pruning import prunable_parameters
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """The idx format: magic (0, 0, type 0x08 = uint8, number of dims), each dim big-endian int32, then the bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(struct.pack(">BBBB", 0, 0, 0x08, array.ndim))
-        f.write(struct.pack(f">{array.ndim}I", *array.shape))
-        f.write(array.astype(np.uint8).tobytes())
-
-
-def write_mnist(root: Path, folder: str = "MNIST", n_train: int = 400, n_test: int = 100, seed: int = 0) -> Path:
-    """Tiny MNIST-format files: each class a bright stroke in its own rows, plus noise (learnable, not trivial)."""
-    rng = np.random.default_rng(seed)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        labels = rng.integers(0, 10, n)
-        images = rng.integers(0, 60, (n, 28, 28))
-        for i, c in enumerate(labels):
-            images[i, 2 + 2 * c: 4 + 2 * c, 4:24] = 255
-        write_idx(root / folder / "raw" / f"{prefix}-images-idx3-ubyte", images)
-        write_idx(root / folder / "raw" / f"{prefix}-labels-idx1-ubyte", labels)
-    return root
 
 
 @pytest.fixture

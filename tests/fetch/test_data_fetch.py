@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import write_cifar
-from test_mnist import write_mnist
+from fake_files import write_mnist
 
 from dsd_tui.cli import main
 

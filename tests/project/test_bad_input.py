@@ -2,49 +2,19 @@
 traceback, and leaves nothing written or changed on disk."""
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 
 import pytest
-import torch
 from click.testing import CliRunner
 from conftest import write_cifar
+from fake_files import TINY, checkpoint_bytes, fake_run
 from relhelp import sets, snapshot_tree
 
-from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
 from dsd_tui.core.models import MLP, VGGLike
-from dsd_tui.record import events as ev
 from dsd_tui.record.rundir import new_run_dir
-
-TINY = ["prune.rungs=1", "train.dense_epochs=1", "train.epochs=1"]
-
-
-def fake_run(root: Path, finished: bool = False, state: bytes | None = None) -> Path:
-    """A run directory as `dsd-tui run` leaves it (profile, events; a finished one or a given state)."""
-    run = root / "quickstart-20260101-000000"
-    (run / "checkpoints").mkdir(parents=True)
-    (run / "state").mkdir()
-    prof = profile_mod.load(None, TINY)
-    (run / "profile.toml").write_text(prof.to_toml())
-    events = [ev.RunStarted(name="quickstart", run_dir=str(run), profile=prof.to_dict(), environment={},
-                            phases=["teacher", "student"], rungs=1)]
-    if finished:
-        events.append(ev.RunFinished(status="completed", seconds=1.0))
-    (run / "events.jsonl").write_text("".join(json.dumps(e.to_dict()) + "\n" for e in events))
-    if state is not None:
-        (run / "state" / "latest.pt").write_bytes(state)
-    return run
-
-
-def checkpoint_bytes(model, **extra) -> bytes:
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"ck-{os.getpid()}-{time.time_ns()}.pt"
-    torch.save({"state_dict": model.state_dict(), "phase": "teacher", "rung": 0, **extra}, path)
-    data = path.read_bytes()
-    path.unlink()
-    return data
 
 
 def unwritable_out(tmp: Path) -> str:

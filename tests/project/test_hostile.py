@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from fake_files import TINY, fake_run
 from relhelp import metrics, sets, snapshot_tree
 from shared_runs import build_once
-from test_bad_input import TINY, fake_run
 
 from dsd_tui import profile as profile_mod
 from dsd_tui.cli import main
@@ -535,7 +535,7 @@ def test_a_sweep_ladder_with_an_empty_log_is_left_out_and_restarted(tmp_path):
 @pytest.mark.parametrize("poison", [float("nan"), float("inf")])
 def test_a_non_finite_teacher_is_refused_before_the_run_dir(tmp_path, poison):
     """Accepted, it made the student's loss NaN at its first batch and the divergence message blamed train.lr."""
-    from test_bad_input import checkpoint_bytes
+    from fake_files import checkpoint_bytes
 
     from dsd_tui.core.models import MLP
     model = MLP(64, [32, 32], 10)

@@ -102,7 +102,7 @@ def test_a_ladder_whose_log_another_process_holds_is_left_alone(tmp_path):
 
 
 def test_resume_cleans_only_its_own_temporary_files(tmp_path):
-    from test_bad_input import fake_run
+    from fake_files import fake_run
     run = fake_run(tmp_path)
     notes = [run / ".notes.tmp", run / "checkpoints" / ".notes.tmp", run / "state" / ".my.draft.tmp",
              run / ".summary.json.abcd1234.tmp"]  # the last: an old-style name, not ours by the rule
@@ -590,7 +590,7 @@ def deep(n: int = 100_000) -> str:
 
 
 def test_deeply_nested_json_is_one_line_for_every_reader(tmp_path):
-    from test_bad_input import fake_run
+    from fake_files import fake_run
     run = fake_run(tmp_path)
     with open(run / "events.jsonl", "a") as f:
         f.write('{"type": "log", "time": 1.0, "message": ' + deep() + "}\n")
@@ -674,7 +674,7 @@ def test_the_environment_records_the_cpu_its_kernels_and_the_blas(tmp_path):
 
 
 def test_out_inside_another_runs_folders_is_refused(tmp_path):
-    from test_bad_input import fake_run
+    from fake_files import fake_run
     run = fake_run(tmp_path)
     before = snapshot_tree(run)
     for sub in ("checkpoints", "state", "state/deeper"):
@@ -683,7 +683,7 @@ def test_out_inside_another_runs_folders_is_refused(tmp_path):
 
 
 def test_the_sweep_lock_file_cannot_be_overwritten_by_an_output(tmp_path):
-    from test_bad_input import fake_run
+    from fake_files import fake_run
     run = fake_run(tmp_path / "r")
     out = tmp_path / "sweep"
     one_ladder_sweep(out)

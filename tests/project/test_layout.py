@@ -88,3 +88,17 @@ def test_the_tests_are_laid_out_like_the_code():
         assert list((tests / folder).glob("test_*.py")), f"tests/{folder}/ holds no tests"
     names = [p.name for p in tests.glob("*/test_*.py")]
     assert len(names) == len(set(names)), "two test files share a name (pytest imports them by name)"
+
+
+def test_a_test_module_imports_test_modules_of_its_own_folder_only():
+    """Helpers several folders share live in tests/ (conftest, relhelp, fake_files, ...): a test file that
+    imported another folder's test module could not be run on its own (`pytest tests/core/test_x.py`)."""
+    wrong = []
+    for path in sorted((ROOT / "tests").glob("*/test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if name.startswith("test_") and not (path.parent / f"{name}.py").is_file():
+                    wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert wrong == []

@@ -9,8 +9,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 from conftest import write_cifar
+from fake_files import TINY, fake_run
 from relhelp import sets, snapshot_tree
-from test_bad_input import TINY, fake_run
 
 from dsd_tui.cli import main
 from dsd_tui.core.cifar_files import read_pickle
