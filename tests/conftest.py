@@ -165,3 +165,17 @@ def shared_results_untouched(request):
     for name, seen in before.items():
         assert fingerprint(request.getfixturevalue(name)) == seen, \
             f"this test changed the shared {name}: it is read-only, take {name}_copy instead"
+
+
+# The longest tests first (the bench scripts' smoke, then the other end-to-end files, then the fast lane):
+# pytest-xdist hands tests out in this order, so the two workers end together instead of one finishing a
+# 75-second test alone at the end. Order never matters to a test (each is independent of the others).
+LONGEST_FIRST = ("tests/project/test_gpu_check.py",)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        if any(item.nodeid.startswith(p) for p in LONGEST_FIRST):
+            return 0
+        return 1 if item.get_closest_marker("e2e") else 2
+    items.sort(key=rank)  # stable: the collection order within each rank
