@@ -93,3 +93,20 @@ def snapshot_tree(root: Path) -> dict:
     if not root.exists():
         return {}
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def one_line(result, code: int, *words: str) -> str:
+    """A Click runner's result that is the CLI's one-line error: exit `code`, one `dsd-tui: ...` line on stderr
+    holding every one of `words`, no traceback anywhere. Returns the line."""
+    assert result.exit_code == code, (result.output, result.stderr, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dsd-tui: "), result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+def one_line_exit_2(result, *words: str) -> str:
+    """`one_line` for bad input (exit 2)."""
+    return one_line(result, 2, *words)

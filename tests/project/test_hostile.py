@@ -20,7 +20,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from fake_files import TINY, fake_run
-from relhelp import metrics, sets, snapshot_tree
+from relhelp import metrics, one_line_exit_2, sets, snapshot_tree
 from shared_runs import build_once
 
 from dsd_tui import profile as profile_mod
@@ -31,16 +31,6 @@ from dsd_tui.runner import RunSession
 
 NO_USER = "~nosuchuser-dsd-tui-test"
 SMALL = [*TINY, "model.hidden=[32, 32]"]
-
-
-def one_line_exit_2(result, *words: str) -> str:
-    assert result.exit_code == 2, (result.output, result.stderr, result.exception)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dsd-tui: "), result.stderr
-    assert "Traceback" not in result.output + result.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-    return lines[0]
 
 
 def invoke(*args: str):

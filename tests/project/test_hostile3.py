@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from relhelp import snapshot_tree
-from test_hostile import one_line_exit_2
+from relhelp import one_line_exit_2, snapshot_tree
 
 from dsd_tui.cli import main
 from dsd_tui.record.rundir import RunDir, atomic_write_text, is_own_temp

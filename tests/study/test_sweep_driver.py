@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fake_ray import SAFETY_S, FakeRay
-from relhelp import snapshot_tree
+from relhelp import one_line, snapshot_tree
 
 from dsd_tui.cli import main
 from dsd_tui.record.rundir import RunDir, read_events
@@ -86,16 +86,6 @@ def statuses(out: Path) -> dict:
 
 def run_starts(run_dir: Path) -> list[bool]:
     return [e.resumed for e in read_events(run_dir / "events.jsonl") if e.type == "run_started"]
-
-
-def one_line(result, code: int, *words: str) -> str:
-    assert result.exit_code == code, (result.output, result.stderr, result.exception)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dsd-tui: "), result.stderr
-    assert "Traceback" not in result.output + result.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-    return lines[0]
 
 
 # ---------------------------------------------------------------- one driver per folder
