@@ -167,9 +167,10 @@ def shared_results_untouched(request):
             f"this test changed the shared {name}: it is read-only, take {name}_copy instead"
 
 
-# The longest tests first (the bench scripts' smoke, then the other end-to-end files, then the fast lane):
-# pytest-xdist hands tests out in this order, so the two workers end together instead of one finishing a
-# 75-second test alone at the end. Order never matters to a test (each is independent of the others).
+# The longest tests first (the bench scripts' smoke, then the other end-to-end files, then the fast lane),
+# handed out by pytest-xdist's worksteal (idle workers take tests from busy ones): the two workers end
+# together instead of one finishing a 70-second test alone at the end. Order never matters to a test (each
+# is independent of the others).
 LONGEST_FIRST = ("tests/project/test_gpu_check.py",)
 
 
@@ -179,3 +180,11 @@ def pytest_collection_modifyitems(config, items):
             return 0
         return 1 if item.get_closest_marker("e2e") else 2
     items.sort(key=rank)  # stable: the collection order within each rank
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """`-n N` without `--dist` distributes with worksteal (set here, not in addopts, so that pytest without
+    pytest-xdist still runs the suite in one process)."""
+    if config.pluginmanager.hasplugin("xdist") and config.option.numprocesses and config.option.dist == "no":
+        config.option.dist = "worksteal"
