@@ -197,7 +197,7 @@ def numerics(args) -> None:
 
     from dsd_tui.core.models import VGGLike
     from dsd_tui.core.pruning import Masks
-    from dsd_tui.core.training import make_optimizer
+    from dsd_tui.core.training import make_optimizer, masked_step
 
     smoke = "--smoke" in args
     depth, width_exp, batch = (2, 3, 8) if smoke else (3, 4, 64)
@@ -225,12 +225,7 @@ def numerics(args) -> None:
                     t0 = time.perf_counter()
                 opt.zero_grad()
                 torch.nn.functional.cross_entropy(model(x), y).backward()
-                if compact:
-                    opt.step()
-                else:
-                    masks.apply_to_grads()
-                    opt.step()
-                    masks.apply_to_weights()
+                masked_step(opt, masks)
             if cuda:
                 torch.cuda.synchronize()
             seconds.append((time.perf_counter() - t0) / 20)

@@ -45,6 +45,18 @@ def make_optimizer(params, optimizer: str, lr: float, momentum: float, weight_de
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=True)
 
 
+def masked_step(opt, masks: Masks) -> None:
+    """One optimizer step after backward that leaves every pruned weight at zero: the kept-weights optimizer
+    steps the kept entries only; any other optimizer is fenced by the masks (gradients masked before the
+    step, weights after it, as the authors' loop does)."""
+    if getattr(opt, "keeps_pruned_at_zero", False):
+        opt.step()  # steps the kept entries only; pruned weights are never written
+    else:
+        masks.apply_to_grads()
+        opt.step()
+        masks.apply_to_weights()
+
+
 def make_scheduler(opt, milestones: list[int], gamma: float):
     torch_opt = opt.inner if isinstance(opt, KeptWeightsOptimizer) else opt  # schedulers want a torch Optimizer
     return torch.optim.lr_scheduler.MultiStepLR(torch_opt, milestones=list(milestones), gamma=gamma)
@@ -84,7 +96,6 @@ def train_epoch(model: nn.Module, masks: Masks, batcher: Batcher, split: Split, 
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
     ctx = autocast or contextlib.nullcontext
-    compact = getattr(opt, "keeps_pruned_at_zero", False)
     for step, (idx, x, y) in enumerate(batcher.train_batches(split, batch_size, gen), 1):
         if should_stop is not None and should_stop():
             raise Interrupted()
@@ -93,12 +104,7 @@ def train_epoch(model: nn.Module, masks: Masks, batcher: Batcher, split: Split, 
             loss = loss_fn(logits, x, idx, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        if compact:
-            opt.step()  # steps the kept entries only; pruned weights are never written
-        else:
-            masks.apply_to_grads()
-            opt.step()
-            masks.apply_to_weights()
+        masked_step(opt, masks)
         if after_step is not None:
             after_step(step)
         n = y.shape[0]

@@ -14,7 +14,7 @@ from dsd_tui.core.entropy import entropy_from_counts
 from dsd_tui.core.kept_weights import KeptWeightsOptimizer
 from dsd_tui.core.models import MLP, VGGLike
 from dsd_tui.core.pruning import Masks
-from dsd_tui.core.training import MasksBroken, make_optimizer, make_scheduler, train_epoch
+from dsd_tui.core.training import MasksBroken, make_optimizer, make_scheduler, masked_step, train_epoch
 from dsd_tui.profile import DataSection, TrainSection
 from dsd_tui.speed.modes import Speed
 
@@ -194,12 +194,7 @@ def test_compact_step_is_bitwise_for_channels_last_conv_weights(optimizer):
         for _ in range(4):
             opt.zero_grad()
             torch.nn.functional.cross_entropy(model(x), y).backward()
-            if compact:
-                opt.step()
-            else:
-                masks.apply_to_grads()
-                opt.step()
-                masks.apply_to_weights()
+            masked_step(opt, masks)
         assert masks.pruned_are_zero()
         trained.append(model)
     assert_bitwise(*trained)
