@@ -83,5 +83,19 @@ async def wait_for(pilot, predicate, seconds: float = 60.0, step: float = 0.05) 
     return predicate()
 
 
+def watch_run(run_dir: Path, scenario, size=SIZE, settle: float = 0.2) -> None:
+    """The monitor following RUN_DIR/events.jsonl (as `dsd-tui watch`) in a Pilot of `size` with
+    notifications: `await scenario(pilot, app)` once it has had `settle` seconds to draw."""
+    from dsd_tui.tui.app import DsdApp
+    from dsd_tui.tui.screens.monitor import MonitorScreen
+    app = DsdApp(MonitorScreen(events_path=Path(run_dir) / "events.jsonl"))
+
+    async def main():
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await pilot.pause(settle)
+            await scenario(pilot, app)
+    asyncio.run(main())
+
+
 __all__ = ["RECORDED", "RESNET18", "resnet18_copy", "SHORT", "SIZE", "read_events", "recorded_copy", "recorded_clock",
-           "screen_text", "short_profile", "summary_of", "wait_for"]
+           "screen_text", "short_profile", "summary_of", "wait_for", "watch_run"]

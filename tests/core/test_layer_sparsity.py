@@ -2,23 +2,19 @@
 layer is made to collapse (tests/layer_support.py)."""
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
-from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
 from layer_support import COLLAPSING, collapsing_run
-from tui_support import screen_text
+from tui_support import screen_text, watch_run
 
 from dsd_tui.cli import main
 from dsd_tui.record import layers
 from dsd_tui.record.rundir import read_events
-from dsd_tui.tui.app import DsdApp
-from dsd_tui.tui.screens.monitor import MonitorScreen
 
 
 @pytest.fixture(scope="module")
@@ -80,21 +76,11 @@ def test_grades_collapsed_at_zero_warning_under_one_percent_or_ten_weights_and_o
 
 
 # ------------------------------------------------------------------ the monitor over that run
-def watch(path: Path, size, scenario):
-    app = DsdApp(MonitorScreen(events_path=path / "events.jsonl"))
-
-    async def main():
-        async with app.run_test(size=size, notifications=True) as pilot:
-            await pilot.pause(0.3)
-            await scenario(app, pilot)
-    asyncio.run(main())
-
-
 def test_the_layers_pane_marks_the_collapsed_layer_and_the_log_and_table_name_it(run):
     path, _ = run
     summary = json.loads((path / "summary.json").read_text())
 
-    async def check(app, pilot):
+    async def check(pilot, app):
         pane = app.query_one("#layers")
         assert pane.display and app.query_one("#entropy").display  # 100×32: both, no key needed
         assert [(r.name, r.weights, r.kept, r.level) for r in pane.rows_shown] == [
@@ -108,7 +94,7 @@ def test_the_layers_pane_marks_the_collapsed_layer_and_the_log_and_table_name_it
         assert any(f"[COLLAPSED] layer {COLLAPSING} collapsed" in line for line in app.query_one("#log").lines_written)
         regimes = [str(app.query_one("#table").get_row_at(i)[7]).strip() for i in range(2)]
         assert regimes == [r["regime"] for r in summary["phases"][0]["rungs"]]
-    watch(path, (100, 32), check)
+    watch_run(path, check, (100, 32), settle=0.3)
 
 
 def test_the_rung_inspector_shows_the_rung_under_the_cursor_then_follows_the_newest_again(run):
@@ -116,7 +102,7 @@ def test_the_rung_inspector_shows_the_rung_under_the_cursor_then_follows_the_new
     summary = json.loads((path / "summary.json").read_text())
     dense = summary["phases"][0]["rungs"][0]
 
-    async def check(app, pilot):
+    async def check(pilot, app):
         pane, entropy = app.query_one("#layers"), app.query_one("#entropy")
         app.query_one("#table").focus()
         await pilot.press("up")
@@ -131,17 +117,17 @@ def test_the_rung_inspector_shows_the_rung_under_the_cursor_then_follows_the_new
         await pilot.pause(0.2)
         assert [r.level for r in pane.rows_shown] == [None, "collapsed", None]
         assert "cursor" not in pane.border_title and "cursor" not in entropy.border_title
-    watch(path, (100, 32), check)
+    watch_run(path, check, (100, 32), settle=0.3)
 
 
 def test_below_100x32_the_side_pane_shows_the_entropy_and_l_switches_it_to_the_layers(run):
     path, _ = run
 
-    async def check(app, pilot):
+    async def check(pilot, app):
         pane, entropy = app.query_one("#layers"), app.query_one("#entropy")
         assert entropy.display and not pane.display
         await pilot.press("l")
         await pilot.pause(0.2)
         assert pane.display and not entropy.display
         assert "✗ fea" in screen_text(app) and [r.level for r in pane.rows_shown] == [None, "collapsed", None]
-    watch(path, (80, 24), check)
+    watch_run(path, check, (80, 24), settle=0.3)

@@ -2,31 +2,18 @@
 summary, and writes it under RUN_DIR/exports/ with a name from the phase and rung, never replacing a file."""
 from __future__ import annotations
 
-import asyncio
 import json
 
 import torch
 from textual.widgets._toast import Toast
-from tui_support import SIZE, wait_for
+from tui_support import wait_for, watch_run
 
 import dsd_tui
-from dsd_tui.tui.app import DsdApp
 from dsd_tui.tui.screens.export_choices import ExportChoices
-from dsd_tui.tui.screens.monitor import MonitorScreen
 
 
 def files(run_dir) -> set:
     return {str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file()}
-
-
-def watch(run_dir, scenario):
-    app = DsdApp(MonitorScreen(events_path=run_dir / "events.jsonl"))
-
-    async def main():
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await pilot.pause(0.2)
-            await scenario(pilot, app)
-    asyncio.run(main())
 
 
 def toasts(app) -> list[str]:
@@ -59,7 +46,7 @@ def test_e_then_m_exports_the_inspected_rung_under_exports_and_never_overwrites(
         assert await wait_for(pilot, lambda: (run_dir / "exports" / f"{name}-sparse.pt").exists(), 5)
         await pilot.press("e", "escape")
         assert not isinstance(app.screen, ExportChoices)
-    watch(run_dir, scenario)
+    watch_run(run_dir, scenario)
     first = torch.load(run_dir / "exports" / f"{name}.pt", weights_only=True)
     assert (first["phase"], first["rung"], first["storage"]) == (phase, rung, "dense")
     assert torch.load(run_dir / "exports" / f"{name}-sparse.pt", weights_only=True)["storage"] == "sparse"
@@ -83,5 +70,5 @@ def test_a_rung_without_its_checkpoint_is_a_toast_and_writes_nothing(finished_ru
         await pilot.press("e", "m")  # the newest rung, whose checkpoint is gone
         assert await wait_for(pilot, lambda: any(f"no checkpoint for {phase} rung {rung}" in t
                                                  for t in toasts(app)), 5)
-    watch(run_dir, scenario)
+    watch_run(run_dir, scenario)
     assert files(run_dir) == before
