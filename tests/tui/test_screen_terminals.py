@@ -47,13 +47,9 @@ def test_an_ascii_locale_lists_the_profiles_and_runs_a_ladder(tmp_path):
 
 def test_term_dumb_runs_headless_with_a_one_line_note(tmp_path):
     sets = [f"--set={s}" for s in LADDER]
-    pty = Pty([sys.executable, "-m", "dsd_tui", "run", "--out", str(tmp_path), *sets], tmp_path, term="dumb")
-    try:
+    with Pty([sys.executable, "-m", "dsd_tui", "run", "--out", str(tmp_path), *sets], tmp_path, term="dumb") as pty:
         assert pty.until(lambda: pty.proc.poll() is not None, 300)
         pty.read(1)
-    finally:
-        if pty.proc.poll() is None:
-            pty.proc.kill()
     out = pty.out.decode("utf-8", "replace")
     assert pty.proc.returncode == 0, out
     assert "TERM=dumb cannot draw the full-screen monitor, so running headless as with --no-tui" in out
@@ -64,15 +60,11 @@ def test_term_dumb_runs_headless_with_a_one_line_note(tmp_path):
 def test_the_monitor_runs_in_an_ascii_locale_and_degrades_what_it_cannot_show(tmp_path):
     sets = [f"--set={s}" for s in LADDER]
     locale = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
-    pty = Pty([sys.executable, "-m", "dsd_tui", "run", "--out", str(tmp_path), *sets], tmp_path, env=locale)
-    try:
+    with Pty([sys.executable, "-m", "dsd_tui", "run", "--out", str(tmp_path), *sets], tmp_path, env=locale) as pty:
         assert pty.until(lambda: b"trained 6/6 rungs" in pty.out and b"completed" in pty.out, 300), pty.out[-2000:]
         pty.press(b"q")
         assert pty.until(lambda: pty.proc.poll() is not None, 60)
         pty.read(1)
-    finally:
-        if pty.proc.poll() is None:
-            pty.proc.kill()
     out = pty.out.decode("ascii", "replace")
     assert pty.proc.returncode == 0 and "Traceback" not in out, out[-2000:]
     assert "entropy 0?" in out or "H 0?" in out  # the en dash of the scale, degraded to "?"

@@ -62,14 +62,29 @@ class Pty:
         os.write(self.master, key)
 
     def finish(self, seconds: float = 30) -> int:
+        """Wait up to `seconds` for the command to end, keep what it wrote last; kill it if it is still running.
+        Returns its exit code (-9 when killed)."""
         end = time.monotonic() + seconds
         while self.proc.poll() is None and time.monotonic() < end:
             self.read(0.2)
         self.read(0.5)
+        self.close()
+        return self.proc.wait()
+
+    def close(self) -> None:
+        """Kill the command if it still runs and close the terminal (a failed assertion leaves no process)."""
         if self.proc.poll() is None:
             self.proc.kill()
-        os.close(self.master)
-        return self.proc.wait()
+            self.proc.wait()
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
+
+    def __enter__(self) -> "Pty":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def after_screen(self) -> str:
         """What the command wrote after it last left the alternate screen: what stays on the terminal."""
@@ -80,11 +95,11 @@ class Pty:
 def test_watch_leaves_the_summary_of_a_finished_run_on_the_terminal(tmp_path):
     events = recorded_copy(tmp_path)
     (events.parent / "profile.toml").write_text(short_profile().to_toml())  # what makes it a run directory
-    term = Pty([sys.executable, "-m", "dsd_tui", "watch", str(events.parent)], tmp_path)
-    assert term.until(lambda: b"completed" in term.out, 180)
-    term.read(1.0)
-    term.press(b"q")
-    assert term.finish() == 0
+    with Pty([sys.executable, "-m", "dsd_tui", "watch", str(events.parent)], tmp_path) as term:
+        assert term.until(lambda: b"completed" in term.out, 180)
+        term.read(1.0)
+        term.press(b"q")
+        assert term.finish() == 0
     left = term.after_screen()
     assert "-- teacher phase done: best validation rung 2, 5 rungs trained" in left
     assert f"-- quickstart: {events.parent}" in left  # the directory watched
@@ -96,13 +111,13 @@ def test_a_monitor_run_leaves_its_summary_on_the_terminal_after_q(tmp_path):
     argv = [sys.executable, "-m", "dsd_tui", "run", "--out", str(tmp_path / "runs")]
     for item in SHORT + ["prune.rungs=1", "model.hidden=[64,64]", "distill.enabled=false"]:
         argv += ["--set", item]
-    term = Pty(argv, tmp_path)
     summaries = lambda: list((tmp_path / "runs").glob("*/summary.json"))  # noqa: E731
     done = lambda: summaries() and json.loads(summaries()[0].read_text())["status"] == "completed"  # noqa: E731
-    assert term.until(done, 240), term.out[-3000:]
-    term.read(1.5)
-    term.press(b"q")
-    assert term.finish() == 0
+    with Pty(argv, tmp_path) as term:
+        assert term.until(done, 240), term.out[-3000:]
+        term.read(1.5)
+        term.press(b"q")
+        assert term.finish() == 0
     left = term.after_screen()
     assert "-- teacher phase done: best validation rung" in left and "teacher verdict:" in left
     assert "-- stop criteria vs the ladder's best" in left and "run completed in" in left
